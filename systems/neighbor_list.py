@@ -1,0 +1,158 @@
+"""Neighbor lists: configured once, computed many times, with a Verlet skin.
+
+>>> nl = NeighborList(cutoff=8.5, skin=1.0, full=True)
+>>> pairs = nl.compute(positions, cell, pbc)     # Neighbors(i, j, shifts, vectors, distances)
+
+Pair convention (shared with ASE's ``neighbor_list``): ``vectors[p] =
+positions[j[p]] - positions[i[p]] + shifts[p] @ cell``. A full list holds both
+(i, j, S) and (j, i, −S); a half list holds one of them. Self-pairs (i, i, 0)
+are never listed; (i, i, S≠0) are, when the cell is thinner than the cutoff.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from . import neighbor_kernels as _k
+from .boundary import Box
+from .errors import InputError
+
+
+class Neighbors(NamedTuple):
+    """A neighbor list result.
+
+    i, j : int64 [n_pairs]; shifts : int32 [n_pairs, 3] lattice shifts;
+    vectors : float64 [n_pairs, 3] Å; distances : float64 [n_pairs] Å.
+    """
+
+    i: np.ndarray
+    j: np.ndarray
+    shifts: np.ndarray
+    vectors: np.ndarray
+    distances: np.ndarray
+
+
+def _check_positions(positions) -> np.ndarray:
+    positions = np.ascontiguousarray(positions, dtype=np.float64)
+    if positions.ndim != 2 or positions.shape[1] != 3:
+        raise InputError(f"`positions` must have shape [n_atoms, 3], got {positions.shape}")
+    bad = ~np.isfinite(positions).all(axis=1)
+    if bad.any():
+        a = int(np.flatnonzero(bad)[0])
+        raise InputError(f"position of atom {a} is not finite: {positions[a].tolist()}")
+    return positions
+
+
+def build_pairs(positions, cell, pbc, cutoff: float, full: bool = True, with_vectors: bool = True) -> Neighbors:
+    """One neighbor search, no skin: every pair closer than ``cutoff`` (Å).
+
+    positions [n,3] Å, cell [3,3] Å (rows), pbc [3] bools.
+    """
+    positions = _check_positions(positions)
+    if not np.isfinite(cutoff) or cutoff <= 0:
+        raise InputError(f"`cutoff` must be a positive finite distance in Å, got {cutoff!r}")
+    box = Box(cell, pbc)
+    n = len(positions)
+    if n == 0:
+        empty = np.empty(0, np.int64)
+        return Neighbors(empty, empty, np.empty((0, 3), np.int32), np.empty((0, 3)), np.empty(0))
+    n_images = box.images_needed(cutoff)
+    wrapped, offsets = box.wrap(positions)
+    frac = box.fractional(wrapped)
+    pad = cutoff / box.plane_spacings  # fractional units; 0 on open axes (spacing inf)
+    points, origin, image = _k.make_images(wrapped, frac, box.basis, n_images, pad, box.pbc)
+    order, bin_start, nb, lower, width = _k.bin_points(points, cutoff, max(8 * len(points), 4096))
+    first, second, shifts, vectors, distances = _k.search_pairs(
+        wrapped,
+        offsets,
+        np.ascontiguousarray(points[order]),
+        origin[order],
+        np.ascontiguousarray(image[order]),
+        bin_start,
+        nb,
+        lower,
+        width,
+        float(cutoff),
+        bool(full),
+        bool(with_vectors),
+    )
+    if with_vectors:
+        # Recompute against the caller's positions (wrapping can move the last bit).
+        vectors = positions[second] - positions[first] + shifts @ box.cell
+        distances = np.sqrt(np.einsum("pc,pc->p", vectors, vectors))
+    return Neighbors(first, second, shifts, vectors, distances)
+
+
+class NeighborList:
+    """A reusable neighbor list with a Verlet skin.
+
+    Parameters
+    ----------
+    cutoff : float, Å
+        Pairs closer than this are returned by :meth:`compute`.
+    skin : float, Å
+        The list is built out to ``cutoff + skin`` and reused until some atom
+        has moved more than ``skin / 2`` since the build (or the cell or pbc
+        changed); then it is rebuilt.
+    full : bool
+        Full list (both i→j and j→i) or half list.
+    """
+
+    def __init__(self, cutoff: float, skin: float = 0.0, full: bool = True):
+        if not np.isfinite(cutoff) or cutoff <= 0:
+            raise InputError(f"`cutoff` must be a positive finite distance in Å, got {cutoff!r}")
+        if not np.isfinite(skin) or skin < 0:
+            raise InputError(f"`skin` must be a non-negative distance in Å, got {skin!r}")
+        self.cutoff = float(cutoff)
+        self.skin = float(skin)
+        self.full = bool(full)
+        self.n_builds = 0
+        self._reference = None
+        self._cell = None
+        self._pbc = None
+        self._pairs = None
+
+    def needs_rebuild(self, positions, cell, pbc) -> bool:
+        """True when the stored list may miss a pair at these positions."""
+        if self._pairs is None or len(positions) != len(self._reference):
+            return True
+        if not (np.array_equal(cell, self._cell) and np.array_equal(pbc, self._pbc)):
+            return True
+        if self.skin == 0.0:
+            return not np.array_equal(positions, self._reference)
+        return _k.max_displacement_squared(positions, self._reference) > (0.5 * self.skin) ** 2
+
+    def update(self, positions, cell, pbc) -> bool:
+        """Make the stored (cutoff + skin) list valid for ``positions``; True if it was rebuilt."""
+        positions = _check_positions(positions)
+        cell = np.asarray(cell, dtype=np.float64).reshape(3, 3)
+        pbc = np.asarray(pbc, dtype=bool).reshape(3)
+        if not self.needs_rebuild(positions, cell, pbc):
+            return False
+        self._pairs = build_pairs(positions, cell, pbc, self.cutoff + self.skin, self.full, with_vectors=False)
+        self._reference = positions.copy()
+        self._cell = cell.copy()
+        self._pbc = pbc.copy()
+        self.n_builds += 1
+        return True
+
+    @property
+    def candidate_pairs(self):
+        """(i, j, shifts) of the current cutoff + skin list (a superset of the pairs within ``cutoff``)."""
+        if self._pairs is None:
+            raise RuntimeError("NeighborList.update() has not been called yet")
+        return self._pairs.i, self._pairs.j, self._pairs.shifts
+
+    def compute(self, positions, cell, pbc) -> Neighbors:
+        """Pairs closer than ``cutoff`` at these positions, reusing the list when the skin allows."""
+        positions = _check_positions(positions)
+        if self.skin == 0.0:
+            pairs = build_pairs(positions, cell, pbc, self.cutoff, self.full, with_vectors=True)
+            self.n_builds += 1
+            return pairs
+        self.update(positions, cell, pbc)
+        i, j, shifts = self.candidate_pairs
+        mask, vectors, distances = _k.gather_within(positions, self._cell, i, j, shifts, self.cutoff)
+        return Neighbors(i[mask], j[mask], shifts[mask], vectors[mask], distances[mask])

@@ -1,0 +1,62 @@
+"""Base class of the isotropic pair potentials: neighbor list, kernel, result."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from ..errors import InputError
+from ..forces import ForceResult
+from ..neighbor_list import NeighborList
+from .pair_kernels import check_contact, pair_energy_forces
+
+
+class PairPotential:
+    """An isotropic pair potential over a half neighbor list with a Verlet skin.
+
+    Subclasses set ``name`` and ``kind`` (a code of
+    :mod:`~systems.potentials.pair_kernels`) and pass ``params``.
+    The potential owns its neighbor list and rebuilds it only when the skin is
+    exhausted. Satisfies the force-provider protocol of ``integrators``.
+
+    Parameters
+    ----------
+    cutoff : float, Å
+    skin : float, Å
+        Neighbor-list skin.
+    min_distance : float, Å
+        Closer pairs raise :class:`~systems.errors.CloseContactError`.
+    """
+
+    name = "pair potential"
+    kind = -1
+
+    def __init__(self, params, cutoff: float, skin: float = 1.0, min_distance: float = 0.1):
+        if not np.isfinite(cutoff) or cutoff <= 0:
+            raise InputError(f"{self.name}: `cutoff` must be a positive distance in Å, got {cutoff!r}")
+        self.params = np.asarray(params, dtype=np.float64)
+        self.cutoff = float(cutoff)
+        self.min_distance = float(min_distance)
+        self.neighbor_list = NeighborList(self.cutoff, skin=skin, full=False)
+
+    def compute_arrays(self, positions, cell, pbc, stress: bool = False) -> ForceResult:
+        """Energy (eV), forces [n,3] (eV/Å), stress [3,3] (eV/Å³) for raw arrays (Å)."""
+        nl = self.neighbor_list
+        nl.update(positions, cell, pbc)
+        i, j, shifts = nl.candidate_pairs
+        energy, forces, strain_derivative, energies, closest, ci, cj = pair_energy_forces(
+            positions, np.asarray(cell, dtype=np.float64), i, j, shifts, self.cutoff, self.kind, self.params, bool(stress),
+            numba.get_num_threads()
+        )
+        check_contact(closest, ci, cj, self.min_distance, self.name)
+        sigma = None
+        if stress:
+            volume = abs(np.linalg.det(cell))
+            if not np.all(pbc) or volume == 0.0:
+                raise InputError(f"{self.name}: stress needs a periodic cell with non-zero volume (pbc={list(pbc)})")
+            sigma = strain_derivative / volume
+        return ForceResult(float(energy), forces, sigma, energies)
+
+    def compute(self, system, stress: bool = False) -> ForceResult:
+        """Energy, forces and (if ``stress``) stress of a :class:`~systems.state.System`."""
+        return self.compute_arrays(system.positions, system.cell, system.pbc, stress)

@@ -1,0 +1,198 @@
+"""The simulation state: plain float64 data with documented shapes and units."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import InputError
+from .units import ANGSTROM_PER_NM, NM_PER_ANGSTROM, TIME_PER_PS, kB
+
+
+def _as_float_array(name: str, value, shape: tuple) -> np.ndarray:
+    arr = np.array(value, dtype=np.float64, copy=True)
+    if arr.shape != shape:
+        raise InputError(f"`{name}` must have shape {shape}, got {arr.shape}")
+    return arr
+
+
+@dataclass
+class System:
+    """Atoms, their motion and their box.
+
+    Attributes
+    ----------
+    numbers : int64 [n_atoms]
+        Atomic numbers (0 for a pseudo-particle of reduced units).
+    masses : float64 [n_atoms], amu
+        Strictly positive.
+    positions : float64 [n_atoms, 3], Å
+    velocities : float64 [n_atoms, 3], Å per ASE time unit
+        (multiply by ``units.fs`` for Å/fs).
+    cell : float64 [3, 3], Å
+        Rows are the lattice vectors (ASE convention). Triclinic allowed; a
+        non-periodic axis may have a zero row.
+    pbc : bool [3]
+        Periodicity per axis.
+    time : float, ASE time units
+        Simulated time of this state.
+    """
+
+    numbers: np.ndarray
+    masses: np.ndarray
+    positions: np.ndarray
+    velocities: np.ndarray = None
+    cell: np.ndarray = None
+    pbc: np.ndarray = None
+    time: float = 0.0
+    info: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.numbers = np.array(self.numbers, dtype=np.int64, copy=True).reshape(-1)
+        n = len(self.numbers)
+        self.positions = _as_float_array("positions", self.positions, (n, 3))
+        self.masses = _as_float_array("masses", self.masses, (n,))
+        self.velocities = (
+            np.zeros((n, 3)) if self.velocities is None else _as_float_array("velocities", self.velocities, (n, 3))
+        )
+        self.cell = np.zeros((3, 3)) if self.cell is None else _as_float_array("cell", self.cell, (3, 3))
+        pbc = np.zeros(3, dtype=bool) if self.pbc is None else np.array(self.pbc, dtype=bool)
+        if pbc.shape == ():
+            pbc = np.repeat(pbc, 3)
+        if pbc.shape != (3,):
+            raise InputError(f"`pbc` must be a bool or 3 bools, got shape {pbc.shape}")
+        self.pbc = pbc
+        self.time = float(self.time)
+        self.validate()
+
+    # ------------------------------------------------------------------ checks
+    def validate(self) -> None:
+        """Raise :class:`InputError` naming the atom for NaN/inf or bad masses."""
+        for name in ("positions", "velocities"):
+            arr = getattr(self, name)
+            bad = ~np.isfinite(arr).all(axis=1)
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise InputError(f"{name} of atom {i} are not finite: {arr[i].tolist()} ({int(bad.sum())} atoms affected)")
+        bad = ~(self.masses > 0) | ~np.isfinite(self.masses)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise InputError(f"mass of atom {i} is {self.masses[i]!r} amu; masses must be positive and finite")
+        if not np.isfinite(self.cell).all():
+            raise InputError(f"cell is not finite: {self.cell.tolist()}")
+        for axis in np.flatnonzero(self.pbc):
+            if np.linalg.norm(self.cell[axis]) == 0.0:
+                raise InputError(f"axis {axis} is periodic but its cell vector is zero")
+        if self.pbc.any() and abs(np.linalg.det(self.cell)) < 1e-12 and self.pbc.all():
+            raise InputError(f"cell is singular (volume {np.linalg.det(self.cell):.3g} Å³) but all axes are periodic")
+
+    # -------------------------------------------------------------- properties
+    @property
+    def n_atoms(self) -> int:
+        return len(self.numbers)
+
+    def __len__(self) -> int:
+        return self.n_atoms
+
+    @property
+    def volume(self) -> float:
+        """Cell volume in Å³ (0 for a degenerate cell)."""
+        return float(abs(np.linalg.det(self.cell)))
+
+    @property
+    def momenta(self) -> np.ndarray:
+        """[n_atoms, 3], amu·Å per ASE time unit."""
+        return self.masses[:, None] * self.velocities
+
+    def kinetic_energy(self) -> float:
+        """Kinetic energy in eV."""
+        return float(0.5 * np.sum(self.masses[:, None] * self.velocities**2))
+
+    def temperature(self, remove_com: bool = True) -> float:
+        """Instantaneous temperature in K (3N − 3 degrees of freedom if ``remove_com``)."""
+        dof = 3 * self.n_atoms - (3 if remove_com and self.n_atoms > 1 else 0)
+        return 2.0 * self.kinetic_energy() / (dof * kB) if dof > 0 else 0.0
+
+    def copy(self) -> "System":
+        return System(
+            self.numbers, self.masses, self.positions, self.velocities, self.cell, self.pbc, self.time, dict(self.info)
+        )
+
+    # ------------------------------------------------------------ conversions
+    @classmethod
+    def from_atoms(cls, atoms) -> "System":
+        """From ``ase.Atoms`` (velocities from its momenta; time from ``atoms.info['time']`` if set)."""
+        return cls(
+            numbers=atoms.get_atomic_numbers(),
+            masses=atoms.get_masses(),
+            positions=atoms.get_positions(),
+            velocities=atoms.get_velocities(),
+            cell=np.asarray(atoms.get_cell()),
+            pbc=atoms.get_pbc(),
+            time=float(atoms.info.get("time", 0.0)),
+        )
+
+    def to_atoms(self):
+        """To ``ase.Atoms`` with masses, momenta, cell and pbc; ``info['time']`` holds the time."""
+        from ase import Atoms
+
+        atoms = Atoms(numbers=self.numbers, positions=self.positions, cell=self.cell, pbc=self.pbc, masses=self.masses)
+        atoms.set_velocities(self.velocities)
+        atoms.info["time"] = self.time
+        return atoms
+
+    @classmethod
+    def from_mdtraj(cls, traj, frame: int = 0, velocities_nm_per_ps=None) -> "System":
+        """From frame ``frame`` of an ``mdtraj.Trajectory`` (nm, ps → Å, ASE time).
+
+        MDTraj has no velocities; pass them in nm/ps if you have them.
+        """
+        top = traj.topology
+        numbers = [a.element.atomic_number if a.element is not None else 0 for a in top.atoms]
+        masses = [a.element.mass if a.element is not None and a.element.mass > 0 else 1.0 for a in top.atoms]
+        cell = np.zeros((3, 3))
+        pbc = np.zeros(3, dtype=bool)
+        if traj.unitcell_vectors is not None:
+            cell = traj.unitcell_vectors[frame].astype(np.float64) * ANGSTROM_PER_NM
+            pbc[:] = True
+        vel = None
+        if velocities_nm_per_ps is not None:
+            vel = np.asarray(velocities_nm_per_ps, dtype=np.float64) * ANGSTROM_PER_NM / TIME_PER_PS
+        time = float(traj.time[frame]) * TIME_PER_PS if traj.time is not None else 0.0
+        return cls(numbers, masses, traj.xyz[frame].astype(np.float64) * ANGSTROM_PER_NM, vel, cell, pbc, time)
+
+    def to_mdtraj(self, topology=None):
+        """To a one-frame ``mdtraj.Trajectory`` (Å → nm, time → ps).
+
+        Without ``topology`` each atom becomes its own residue named after its element.
+        """
+        import mdtraj
+
+        if topology is None:
+            topology = topology_from_numbers(self.numbers)
+        cell = self.cell * NM_PER_ANGSTROM if self.pbc.all() else None
+        traj = mdtraj.Trajectory(
+            self.positions[None] * NM_PER_ANGSTROM, topology, time=np.array([self.time / TIME_PER_PS])
+        )
+        if cell is not None:
+            traj.unitcell_vectors = cell[None]
+        return traj
+
+
+def topology_from_numbers(numbers) -> "mdtraj.Topology":  # noqa: F821
+    """An MDTraj topology with one single-atom residue per atom, named by element."""
+    import mdtraj
+    from ase.data import chemical_symbols
+
+    top = mdtraj.Topology()
+    chain = top.add_chain()
+    for z in numbers:
+        symbol = chemical_symbols[int(z)] if 0 < int(z) < len(chemical_symbols) else "X"
+        try:
+            element = mdtraj.element.Element.getBySymbol(symbol)
+        except KeyError:
+            element = mdtraj.element.virtual
+        residue = top.add_residue(symbol.upper(), chain)
+        top.add_atom(symbol, element, residue)
+    return top
