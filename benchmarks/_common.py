@@ -1,0 +1,74 @@
+"""Shared helpers for benchmark scripts: timing, targets, and the JSON result file.
+
+Every benchmark writes ``benchmarks/results/NAME.json`` shaped as
+``{"date", "command", "figures": {...}, "targets": [{"name", "value", "target", "better", "met"}]}``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def command_line() -> str:
+    """The command that ran this benchmark, as a user would retype it."""
+    return "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0])] + sys.argv[1:])
+
+
+def target(name: str, value: float, goal: float, better: str) -> dict:
+    """One target row; ``better`` is "lower" or "higher"."""
+    if better not in ("lower", "higher"):
+        raise ValueError(f"`better` must be 'lower' or 'higher', got {better!r}")
+    met = bool(value <= goal) if better == "lower" else bool(value >= goal)
+    return {"name": name, "value": float(value), "target": float(goal), "better": better, "met": met}
+
+
+def write_result(name: str, figures: dict, targets: list[dict], command: str | None = None) -> Path:
+    """Write ``results/NAME.json`` atomically and print the targets table."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "command": command or command_line(),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        "figures": figures,
+        "targets": targets,
+    }
+    path = RESULTS / f"{name}.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(payload, indent=2, default=_jsonable) + "\n")
+    os.replace(tmp, path)
+    print(f"\n{'target':<55} {'value':>12} {'goal':>12}  met")
+    for t in targets:
+        print(f"{t['name']:<55} {t['value']:>12.4g} {t['target']:>12.4g}  {'yes' if t['met'] else 'NO'}")
+    print(f"wrote {path}")
+    return path
+
+
+def _jsonable(x):
+    if isinstance(x, (np.floating, np.integer)):
+        return x.item()
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    raise TypeError(f"not JSON serialisable: {type(x)}")
+
+
+def median_time(fn, repeats: int = 5, warmup: int = 1) -> float:
+    """Median wall time of ``fn()`` in seconds over ``repeats`` runs after ``warmup`` runs."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
