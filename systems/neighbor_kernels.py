@@ -80,9 +80,11 @@ def make_images(wrapped, frac, cell, n_images, pad, pbc):
 
 
 @numba.njit(cache=True)
-def bin_points(points, cutoff, max_bins):
-    """Counting-sort ``points`` [k,3] (Å) into a Cartesian grid of bins ≥ ``cutoff`` wide.
+def bin_points(points, cutoff, bins_per_cutoff, max_bins):
+    """Counting-sort ``points`` [k,3] (Å) into a Cartesian grid.
 
+    Bins are at least ``cutoff / bins_per_cutoff`` wide, so every neighbor of
+    a point lies within ``bins_per_cutoff`` bins of its own along each axis.
     Returns (order [k] point indices sorted by bin, bin_start [n_bins+1],
     n_bins [3], lower corner [3] Å, bin width [3] Å).
     """
@@ -101,16 +103,17 @@ def bin_points(points, cutoff, max_bins):
                 upper[c] = v
     nb = np.empty(3, np.int64)
     width = np.empty(3)
+    min_width = cutoff / bins_per_cutoff
     for c in range(3):
         extent = upper[c] - lower[c]
-        nb[c] = max(1, int(extent / cutoff))
+        nb[c] = max(1, int(extent / min_width))
     # Keep the grid no larger than ``max_bins`` for sparse, open systems.
     while nb[0] * nb[1] * nb[2] > max_bins:
         c = np.argmax(nb)
         nb[c] = max(1, nb[c] // 2)
     for c in range(3):
         extent = upper[c] - lower[c]
-        width[c] = max(extent / nb[c], cutoff)
+        width[c] = max(extent / nb[c], min_width)
     total = nb[0] * nb[1] * nb[2]
     bin_of = np.empty(k, np.int64)
     counts = np.zeros(total + 1, np.int64)
@@ -135,9 +138,7 @@ def bin_points(points, cutoff, max_bins):
 
 
 @numba.njit(cache=True, inline="always")
-def _keep(i, j, sx, sy, sz, full):
-    if full:
-        return i != j or sx != 0 or sy != 0 or sz != 0
+def _keep_half(i, j, sx, sy, sz):
     if i < j:
         return True
     if i > j:
@@ -152,42 +153,56 @@ def _keep(i, j, sx, sy, sz, full):
 
 @numba.njit(cache=True, parallel=True)
 def search_pairs(
-    wrapped, offsets, sorted_points, sorted_origin, sorted_image, bin_start, nb, lower, width, cutoff, full, with_vectors
+    positions, cell, offsets, sorted_points, sorted_origin, sorted_image, bin_start, nb, lower, width, reach,
+    cutoff, full, with_vectors
 ):
     """All pairs (i, j, shift) with |x_j − x_i + shift @ cell| < cutoff.
 
-    ``offsets`` [n,3] are the lattice shifts that took the user's positions to
-    ``wrapped``; returned shifts refer to the user's (unwrapped) positions.
+    ``sorted_points`` are the wrapped atoms and their ghosts sorted by bin;
+    real atom i sits there with image 0, and ``offsets`` [n,3] are the lattice
+    shifts that wrapped it, so returned shifts refer to the caller's
+    ``positions``. Neighbors lie within ``reach`` bins. Work is parallel over
+    bins (neighboring atoms share candidate bins in cache); output is grouped
+    by i in index order.
     Returns i [p], j [p], shifts [p,3] int32, vectors [p,3] Å, distances [p] Å
     (vectors and distances have length 0 unless ``with_vectors``).
     """
-    n = wrapped.shape[0]
+    n = positions.shape[0]
+    n_bins = nb[0] * nb[1] * nb[2]
     cut2 = cutoff * cutoff
     counts = np.zeros(n + 1, np.int64)
-    for i in numba.prange(n):
-        xi = wrapped[i, 0]
-        yi = wrapped[i, 1]
-        zi = wrapped[i, 2]
-        bx = min(int((xi - lower[0]) / width[0]), nb[0] - 1)
-        by = min(int((yi - lower[1]) / width[1]), nb[1] - 1)
-        bz = min(int((zi - lower[2]) / width[2]), nb[2] - 1)
-        c = 0
-        for cx in range(max(bx - 1, 0), min(bx + 2, nb[0])):
-            for cy in range(max(by - 1, 0), min(by + 2, nb[1])):
-                for cz in range(max(bz - 1, 0), min(bz + 2, nb[2])):
-                    b = (cx * nb[1] + cy) * nb[2] + cz
-                    for q in range(bin_start[b], bin_start[b + 1]):
+    for b in numba.prange(n_bins):
+        bz = b % nb[2]
+        by = (b // nb[2]) % nb[1]
+        bx = b // (nb[1] * nb[2])
+        for s in range(bin_start[b], bin_start[b + 1]):
+            if sorted_image[s, 0] != 0 or sorted_image[s, 1] != 0 or sorted_image[s, 2] != 0:
+                continue  # ghosts are only ever the second atom of a pair
+            i = sorted_origin[s]
+            xi = sorted_points[s, 0]
+            yi = sorted_points[s, 1]
+            zi = sorted_points[s, 2]
+            c = 0
+            for cx in range(max(bx - reach, 0), min(bx + reach + 1, nb[0])):
+                for cy in range(max(by - reach, 0), min(by + reach + 1, nb[1])):
+                    row = (cx * nb[1] + cy) * nb[2]
+                    q0 = bin_start[row + max(bz - reach, 0)]
+                    q1 = bin_start[row + min(bz + reach + 1, nb[2])]
+                    for q in range(q0, q1):
                         dx = sorted_points[q, 0] - xi
                         dy = sorted_points[q, 1] - yi
                         dz = sorted_points[q, 2] - zi
-                        if dx * dx + dy * dy + dz * dz < cut2:
-                            j = sorted_origin[q]
-                            sx = sorted_image[q, 0] - offsets[j, 0] + offsets[i, 0]
-                            sy = sorted_image[q, 1] - offsets[j, 1] + offsets[i, 1]
-                            sz = sorted_image[q, 2] - offsets[j, 2] + offsets[i, 2]
-                            if _keep(i, j, sx, sy, sz, full):
+                        if dx * dx + dy * dy + dz * dz < cut2 and q != s:
+                            if full:
                                 c += 1
-        counts[i + 1] = c
+                            else:
+                                j = sorted_origin[q]
+                                sx = sorted_image[q, 0] - offsets[j, 0] + offsets[i, 0]
+                                sy = sorted_image[q, 1] - offsets[j, 1] + offsets[i, 1]
+                                sz = sorted_image[q, 2] - offsets[j, 2] + offsets[i, 2]
+                                if _keep_half(i, j, sx, sy, sz):
+                                    c += 1
+            counts[i + 1] = c
     for i in range(n):
         counts[i + 1] += counts[i]
     n_pairs = counts[n]
@@ -197,39 +212,48 @@ def search_pairs(
     n_vec = n_pairs if with_vectors else 0
     vectors = np.empty((n_vec, 3))
     distances = np.empty(n_vec)
-    for i in numba.prange(n):
-        xi = wrapped[i, 0]
-        yi = wrapped[i, 1]
-        zi = wrapped[i, 2]
-        bx = min(int((xi - lower[0]) / width[0]), nb[0] - 1)
-        by = min(int((yi - lower[1]) / width[1]), nb[1] - 1)
-        bz = min(int((zi - lower[2]) / width[2]), nb[2] - 1)
-        p = counts[i]
-        for cx in range(max(bx - 1, 0), min(bx + 2, nb[0])):
-            for cy in range(max(by - 1, 0), min(by + 2, nb[1])):
-                for cz in range(max(bz - 1, 0), min(bz + 2, nb[2])):
-                    b = (cx * nb[1] + cy) * nb[2] + cz
-                    for q in range(bin_start[b], bin_start[b + 1]):
+    for b in numba.prange(n_bins):
+        bz = b % nb[2]
+        by = (b // nb[2]) % nb[1]
+        bx = b // (nb[1] * nb[2])
+        for s in range(bin_start[b], bin_start[b + 1]):
+            if sorted_image[s, 0] != 0 or sorted_image[s, 1] != 0 or sorted_image[s, 2] != 0:
+                continue
+            i = sorted_origin[s]
+            xi = sorted_points[s, 0]
+            yi = sorted_points[s, 1]
+            zi = sorted_points[s, 2]
+            p = counts[i]
+            for cx in range(max(bx - reach, 0), min(bx + reach + 1, nb[0])):
+                for cy in range(max(by - reach, 0), min(by + reach + 1, nb[1])):
+                    row = (cx * nb[1] + cy) * nb[2]
+                    q0 = bin_start[row + max(bz - reach, 0)]
+                    q1 = bin_start[row + min(bz + reach + 1, nb[2])]
+                    for q in range(q0, q1):
                         dx = sorted_points[q, 0] - xi
                         dy = sorted_points[q, 1] - yi
                         dz = sorted_points[q, 2] - zi
-                        d2 = dx * dx + dy * dy + dz * dz
-                        if d2 < cut2:
+                        if dx * dx + dy * dy + dz * dz < cut2 and q != s:
                             j = sorted_origin[q]
                             sx = sorted_image[q, 0] - offsets[j, 0] + offsets[i, 0]
                             sy = sorted_image[q, 1] - offsets[j, 1] + offsets[i, 1]
                             sz = sorted_image[q, 2] - offsets[j, 2] + offsets[i, 2]
-                            if _keep(i, j, sx, sy, sz, full):
+                            if full or _keep_half(i, j, sx, sy, sz):
                                 first[p] = i
                                 second[p] = j
                                 shifts[p, 0] = sx
                                 shifts[p, 1] = sy
                                 shifts[p, 2] = sz
                                 if with_vectors:
-                                    vectors[p, 0] = dx
-                                    vectors[p, 1] = dy
-                                    vectors[p, 2] = dz
-                                    distances[p] = np.sqrt(d2)
+                                    # From the caller's positions, so r = x_j - x_i + S @ cell holds exactly.
+                                    for a in range(3):
+                                        vectors[p, a] = (
+                                            positions[j, a] - positions[i, a]
+                                            + sx * cell[0, a] + sy * cell[1, a] + sz * cell[2, a]
+                                        )
+                                    distances[p] = np.sqrt(
+                                        vectors[p, 0] ** 2 + vectors[p, 1] ** 2 + vectors[p, 2] ** 2
+                                    )
                                 p += 1
     return first, second, shifts, vectors, distances
 

@@ -19,6 +19,9 @@ from . import neighbor_kernels as _k
 from .boundary import Box
 from .errors import InputError
 
+#: Bins are cutoff / BINS_PER_CUTOFF wide: 2 searches ~40% less volume than 1 (measured faster).
+BINS_PER_CUTOFF = 2
+
 
 class Neighbors(NamedTuple):
     """A neighbor list result.
@@ -63,9 +66,10 @@ def build_pairs(positions, cell, pbc, cutoff: float, full: bool = True, with_vec
     frac = box.fractional(wrapped)
     pad = cutoff / box.plane_spacings  # fractional units; 0 on open axes (spacing inf)
     points, origin, image = _k.make_images(wrapped, frac, box.basis, n_images, pad, box.pbc)
-    order, bin_start, nb, lower, width = _k.bin_points(points, cutoff, max(8 * len(points), 4096))
+    order, bin_start, nb, lower, width = _k.bin_points(points, cutoff, BINS_PER_CUTOFF, max(8 * len(points), 4096))
     first, second, shifts, vectors, distances = _k.search_pairs(
-        wrapped,
+        positions,
+        box.cell,
         offsets,
         np.ascontiguousarray(points[order]),
         origin[order],
@@ -74,14 +78,11 @@ def build_pairs(positions, cell, pbc, cutoff: float, full: bool = True, with_vec
         nb,
         lower,
         width,
+        BINS_PER_CUTOFF,
         float(cutoff),
         bool(full),
         bool(with_vectors),
     )
-    if with_vectors:
-        # Recompute against the caller's positions (wrapping can move the last bit).
-        vectors = positions[second] - positions[first] + shifts @ box.cell
-        distances = np.sqrt(np.einsum("pc,pc->p", vectors, vectors))
     return Neighbors(first, second, shifts, vectors, distances)
 
 
