@@ -1,0 +1,367 @@
+"""Fused velocity-Verlet loops: many steps inside one Numba kernel call.
+
+The speed anchor for the learned large-stride operators. A learned operator
+that replaces ``stride`` Verlet steps must beat *these* loops, which pay no
+Python cost per step: the whole trajectory (``n_steps`` steps, keeping every
+``save_every``-th state) runs inside one compiled call, in parallel over
+independent particles (1D) or independent replicas (periodic Lennard-Jones).
+
+Velocity Verlet (Swope et al. 1982), per step of length Δ:
+    v ← v + ½Δ F(x)/m;  x ← x + Δ v;  v ← v + ½Δ F(x)/m
+with the force at the new position carried to the next step (one force
+evaluation per step).
+
+Two engines:
+
+* :func:`verlet_1d` — a batch of independent particles on a line, each in one
+  of the 1D external potentials (harmonic, double well, Lennard-Jones wall,
+  rugged), with per-particle parameters and masses.
+* :func:`verlet_lj` — a batch of independent small periodic Lennard-Jones
+  systems (all pairs, minimum image in an orthorhombic box, cut and shifted
+  exactly like :class:`systems.potentials.LennardJones`), N up to ~64.
+
+Units are ASE's (Å, eV, amu, ASE time), which are reduced LJ units when
+σ = 1 Å, ε = 1 eV, m = 1 amu.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numba
+import numpy as np
+
+from systems.errors import InputError
+
+#: 1D potential kinds understood by :func:`force_1d`.
+HARMONIC = 0
+DOUBLE_WELL = 1
+LENNARD_JONES_WALL = 2
+RUGGED = 3
+POTENTIALS_1D = {"harmonic": HARMONIC, "double_well": DOUBLE_WELL, "lennard_jones": LENNARD_JONES_WALL,
+                 "rugged": RUGGED}
+#: Length of one particle's parameter row for the 1D kernels.
+N_PARAMS_1D = 8
+
+
+class Trajectory1D(NamedTuple):
+    """Saved states of a batch of 1D particles.
+
+    positions : float64 [n_saved, n_particles], Å
+    velocities : float64 [n_saved, n_particles], Å / ASE time
+    potential_energy : float64 [n_saved, n_particles], eV
+    times : float64 [n_saved], ASE time (from 0)
+    """
+
+    positions: np.ndarray
+    velocities: np.ndarray
+    potential_energy: np.ndarray
+    times: np.ndarray
+
+
+class TrajectoryLJ(NamedTuple):
+    """Saved states of a batch of periodic LJ replicas (unwrapped positions).
+
+    positions : float64 [n_saved, n_replicas, n_atoms, 3], Å (never wrapped)
+    velocities : float64 [n_saved, n_replicas, n_atoms, 3], Å / ASE time
+    potential_energy : float64 [n_saved, n_replicas], eV
+    kinetic_energy : float64 [n_saved, n_replicas], eV
+    times : float64 [n_saved], ASE time (from 0)
+    """
+
+    positions: np.ndarray
+    velocities: np.ndarray
+    potential_energy: np.ndarray
+    kinetic_energy: np.ndarray
+    times: np.ndarray
+
+
+# ---------------------------------------------------------------------- 1D
+@numba.njit(cache=True, inline="always")
+def force_1d(kind, x, p):
+    """(U eV, F eV/Å) at position x (Å) for parameter row ``p`` [8].
+
+    HARMONIC:           U = ½ p0 x²                           (p0 = k, eV/Å²)
+    DOUBLE_WELL:        U = p0 x⁴/4 − p1 x²/2                 (paper: p0 = p1 = 1)
+    LENNARD_JONES_WALL: U = 4 p0 [(p1/x)¹² − (p1/x)⁶]         (p0 = ε, p1 = σ; wall at x = 0)
+    RUGGED:             U = p0 + p1 x + p2 x² + p3 x³ + p4 x⁴ + p5 sin(p6 (x + p7))
+    """
+    if kind == HARMONIC:
+        return 0.5 * p[0] * x * x, -p[0] * x
+    if kind == DOUBLE_WELL:
+        x2 = x * x
+        return 0.25 * p[0] * x2 * x2 - 0.5 * p[1] * x2, -p[0] * x2 * x + p[1] * x
+    if kind == LENNARD_JONES_WALL:
+        s6 = (p[1] / x) ** 6
+        s12 = s6 * s6
+        return 4.0 * p[0] * (s12 - s6), 24.0 * p[0] * (2.0 * s12 - s6) / x
+    # RUGGED
+    u = p[0] + x * (p[1] + x * (p[2] + x * (p[3] + x * p[4]))) + p[5] * np.sin(p[6] * (x + p[7]))
+    du = p[1] + x * (2.0 * p[2] + x * (3.0 * p[3] + x * 4.0 * p[4])) + p[5] * p[6] * np.cos(p[6] * (x + p[7]))
+    return u, -du
+
+
+@numba.njit(cache=True, parallel=True)
+def _verlet_1d_kernel(x0, v0, masses, kind, params, dt, n_steps, save_every):
+    n = x0.shape[0]
+    n_saved = n_steps // save_every + 1
+    xs = np.empty((n_saved, n))
+    vs = np.empty((n_saved, n))
+    us = np.empty((n_saved, n))
+    for i in numba.prange(n):
+        p = params[i]
+        x = x0[i]
+        v = v0[i]
+        half = 0.5 * dt / masses[i]
+        u, f = force_1d(kind, x, p)
+        xs[0, i] = x
+        vs[0, i] = v
+        us[0, i] = u
+        k = 1
+        for s in range(1, n_steps + 1):
+            v += half * f
+            x += dt * v
+            u, f = force_1d(kind, x, p)
+            v += half * f
+            if s % save_every == 0:
+                xs[k, i] = x
+                vs[k, i] = v
+                us[k, i] = u
+                k += 1
+    return xs, vs, us
+
+
+def params_1d(potential: str, n_particles: int, **values) -> np.ndarray:
+    """Parameter rows [n_particles, 8] for :func:`verlet_1d`.
+
+    ``harmonic``: k (eV/Å², scalar or [n]); ``double_well``: a, b (defaults 1);
+    ``lennard_jones``: epsilon (eV), sigma (Å) (defaults 1); ``rugged``:
+    coefficients c0..c4 of the polynomial, amplitude, wavenumber, offset.
+    """
+    kind = kind_1d(potential)
+    p = np.zeros((n_particles, N_PARAMS_1D))
+    names = {HARMONIC: ["k"], DOUBLE_WELL: ["a", "b"], LENNARD_JONES_WALL: ["epsilon", "sigma"],
+             RUGGED: ["c0", "c1", "c2", "c3", "c4", "amplitude", "wavenumber", "offset"]}[kind]
+    defaults = {"a": 1.0, "b": 1.0, "epsilon": 1.0, "sigma": 1.0}
+    unknown = set(values) - set(names)
+    if unknown:
+        raise InputError(f"params_1d: unknown parameter(s) {sorted(unknown)} for potential {potential!r}; expected {names}")
+    for col, name in enumerate(names):
+        if name in values:
+            p[:, col] = np.broadcast_to(np.asarray(values[name], dtype=np.float64), (n_particles,))
+        elif name in defaults:
+            p[:, col] = defaults[name]
+        elif kind == HARMONIC:
+            raise InputError("params_1d: harmonic potential needs the spring constant `k` (eV/Å²)")
+    return p
+
+
+def kind_1d(potential) -> int:
+    """The kernel code of a 1D potential given by name or code."""
+    if isinstance(potential, str):
+        if potential not in POTENTIALS_1D:
+            raise InputError(f"unknown 1D potential {potential!r}; choose one of {sorted(POTENTIALS_1D)}")
+        return POTENTIALS_1D[potential]
+    if int(potential) not in POTENTIALS_1D.values():
+        raise InputError(f"unknown 1D potential code {potential!r}")
+    return int(potential)
+
+
+def verlet_1d(positions, velocities, masses, potential, params, timestep: float, n_steps: int,
+              save_every: int = 1) -> Trajectory1D:
+    """Run ``n_steps`` velocity-Verlet steps for a batch of independent 1D particles.
+
+    positions, velocities, masses : [n_particles] (Å, Å/time, amu)
+    potential : "harmonic" | "double_well" | "lennard_jones" | "rugged" (or its code)
+    params : float64 [n_particles, 8] from :func:`params_1d`
+    timestep : Δ in ASE time units; the state is kept every ``save_every`` steps
+    (frame 0 is the initial state). Parallel over particles.
+    """
+    x = np.ascontiguousarray(positions, dtype=np.float64).reshape(-1)
+    n = x.shape[0]
+    v = np.ascontiguousarray(velocities, dtype=np.float64).reshape(-1)
+    m = np.ascontiguousarray(np.broadcast_to(np.asarray(masses, dtype=np.float64), (n,)))
+    params = np.ascontiguousarray(params, dtype=np.float64)
+    if v.shape != (n,):
+        raise InputError(f"verlet_1d: `velocities` must have shape ({n},), got {v.shape}")
+    if params.shape != (n, N_PARAMS_1D):
+        raise InputError(f"verlet_1d: `params` must have shape ({n}, {N_PARAMS_1D}), got {params.shape}")
+    if not (m > 0).all():
+        raise InputError(f"verlet_1d: masses must be positive, got min {m.min()!r}")
+    _check_steps(timestep, n_steps, save_every)
+    xs, vs, us = _verlet_1d_kernel(x, v, m, kind_1d(potential), params, float(timestep), int(n_steps), int(save_every))
+    return Trajectory1D(xs, vs, us, np.arange(xs.shape[0]) * save_every * float(timestep))
+
+
+# ----------------------------------------------------------- periodic LJ
+@numba.njit(cache=True, inline="always")
+def _lj_forces(x, box, sigma, epsilon, cut2, shift, f):
+    """Fill f [n,3] with LJ forces (eV/Å) on unwrapped positions x [n,3]; return energy (eV)."""
+    n = x.shape[0]
+    for i in range(n):
+        f[i, 0] = 0.0
+        f[i, 1] = 0.0
+        f[i, 2] = 0.0
+    energy = 0.0
+    s2 = sigma * sigma
+    for i in range(n - 1):
+        for j in range(i + 1, n):
+            rx = x[j, 0] - x[i, 0]
+            ry = x[j, 1] - x[i, 1]
+            rz = x[j, 2] - x[i, 2]
+            rx -= box[0] * np.rint(rx / box[0])
+            ry -= box[1] * np.rint(ry / box[1])
+            rz -= box[2] * np.rint(rz / box[2])
+            r2 = rx * rx + ry * ry + rz * rz
+            if r2 < cut2:
+                ir2 = s2 / r2
+                s6 = ir2 * ir2 * ir2
+                s12 = s6 * s6
+                energy += 4.0 * epsilon * (s12 - s6) - shift
+                # F_j = −dU/dr r̂ = 24ε(2s12 − s6)/r² r_ij ; F_i = −F_j
+                g = 24.0 * epsilon * (2.0 * s12 - s6) / r2
+                f[j, 0] += g * rx
+                f[j, 1] += g * ry
+                f[j, 2] += g * rz
+                f[i, 0] -= g * rx
+                f[i, 1] -= g * ry
+                f[i, 2] -= g * rz
+    return energy
+
+
+@numba.njit(cache=True, parallel=True)
+def _verlet_lj_kernel(x0, v0, masses, box, sigma, epsilon, cutoff, shift, dt, n_steps, save_every):
+    n_rep, n, _ = x0.shape
+    n_saved = n_steps // save_every + 1
+    xs = np.empty((n_saved, n_rep, n, 3))
+    vs = np.empty((n_saved, n_rep, n, 3))
+    us = np.empty((n_saved, n_rep))
+    ks = np.empty((n_saved, n_rep))
+    cut2 = cutoff * cutoff
+    half = 0.5 * dt / masses
+    for b in numba.prange(n_rep):
+        x = x0[b].copy()
+        v = v0[b].copy()
+        f = np.empty((n, 3))
+        u = _lj_forces(x, box, sigma, epsilon, cut2, shift, f)
+        xs[0, b] = x
+        vs[0, b] = v
+        us[0, b] = u
+        ks[0, b] = _kinetic(v, masses)
+        k = 1
+        for s in range(1, n_steps + 1):
+            for i in range(n):
+                for a in range(3):
+                    v[i, a] += half[i] * f[i, a]
+                    x[i, a] += dt * v[i, a]
+            u = _lj_forces(x, box, sigma, epsilon, cut2, shift, f)
+            for i in range(n):
+                for a in range(3):
+                    v[i, a] += half[i] * f[i, a]
+            if s % save_every == 0:
+                xs[k, b] = x
+                vs[k, b] = v
+                us[k, b] = u
+                ks[k, b] = _kinetic(v, masses)
+                k += 1
+    return xs, vs, us, ks
+
+
+@numba.njit(cache=True, inline="always")
+def _kinetic(v, masses):
+    e = 0.0
+    for i in range(v.shape[0]):
+        e += 0.5 * masses[i] * (v[i, 0] ** 2 + v[i, 1] ** 2 + v[i, 2] ** 2)
+    return e
+
+
+@numba.njit(cache=True, parallel=True)
+def lj_energy_batch(x, box, sigma, epsilon, cutoff, shift):
+    """Potential energies [n_replicas] (eV) of unwrapped positions x [n_replicas, n, 3] (Å)."""
+    n_rep, n, _ = x.shape
+    out = np.empty(n_rep)
+    for b in numba.prange(n_rep):
+        f = np.empty((n, 3))
+        out[b] = _lj_forces(x[b], box, sigma, epsilon, cutoff * cutoff, shift, f)
+    return out
+
+
+class PeriodicLJ(NamedTuple):
+    """A cut-and-shifted LJ in an orthorhombic periodic box, as the fused kernel sees it.
+
+    box : float64 [3], Å (edge lengths); sigma Å; epsilon eV; cutoff Å (≤ half the
+    shortest edge); shift eV (U(r_c), subtracted from every pair energy).
+    """
+
+    box: np.ndarray
+    sigma: float
+    epsilon: float
+    cutoff: float
+    shift: float
+
+    @classmethod
+    def make(cls, box, sigma: float = 1.0, epsilon: float = 1.0, cutoff: float | None = None,
+             shift_energy: bool = True) -> "PeriodicLJ":
+        """Validate and build; ``cutoff`` defaults to min(3σ, half the shortest edge)."""
+        box = np.broadcast_to(np.asarray(box, dtype=np.float64), (3,)).copy()
+        if not (box > 0).all() or not np.isfinite(box).all():
+            raise InputError(f"periodic LJ: box edges must be positive and finite, got {box.tolist()}")
+        if cutoff is None:
+            cutoff = min(3.0 * sigma, 0.5 * float(box.min()))
+        if cutoff > 0.5 * box.min() + 1e-12:
+            raise InputError(f"periodic LJ: cutoff {cutoff} Å exceeds half the shortest box edge {box.min()} Å "
+                             "(minimum image would miss pairs)")
+        shift = 4.0 * epsilon * ((sigma / cutoff) ** 12 - (sigma / cutoff) ** 6) if shift_energy else 0.0
+        return cls(box, float(sigma), float(epsilon), float(cutoff), float(shift))
+
+    @classmethod
+    def from_system(cls, system, potential) -> "PeriodicLJ":
+        """From a periodic orthorhombic :class:`~systems.state.System` and a
+        :class:`~systems.potentials.LennardJones` provider (same σ, ε, cutoff, shift)."""
+        cell = np.asarray(system.cell)
+        if not np.all(system.pbc) or np.abs(cell - np.diag(np.diag(cell))).max() > 0:
+            raise InputError("fused periodic LJ needs a fully periodic orthorhombic cell, got "
+                             f"cell={cell.tolist()} pbc={list(system.pbc)}")
+        out = cls.make(np.diag(cell), potential.sigma, potential.epsilon, potential.cutoff)
+        return out._replace(shift=float(potential.params[2]))
+
+    def energy(self, positions) -> np.ndarray:
+        """Potential energies [n_replicas] (eV) of positions [n_replicas, n, 3] (Å)."""
+        x = np.ascontiguousarray(positions, dtype=np.float64)
+        return lj_energy_batch(x, self.box, self.sigma, self.epsilon, self.cutoff, self.shift)
+
+
+def verlet_lj(positions, velocities, masses, potential: PeriodicLJ, timestep: float, n_steps: int,
+              save_every: int = 1) -> TrajectoryLJ:
+    """Run ``n_steps`` velocity-Verlet steps for independent periodic LJ replicas.
+
+    positions, velocities : [n_replicas, n_atoms, 3] (or [n_atoms, 3] for one), Å and Å/time
+    masses : [n_atoms] amu (shared by all replicas)
+    potential : :class:`PeriodicLJ` (all pairs, minimum image, cut and shifted)
+    timestep : Δ, ASE time. Keeps every ``save_every``-th state; positions are never
+    wrapped. Parallel over replicas (one replica runs on one thread).
+    """
+    x = np.asarray(positions, dtype=np.float64)
+    single = x.ndim == 2
+    x = np.ascontiguousarray(x[None] if single else x)
+    v = np.asarray(velocities, dtype=np.float64)
+    v = np.ascontiguousarray(v[None] if v.ndim == 2 else v)
+    if x.ndim != 3 or x.shape[2] != 3 or v.shape != x.shape:
+        raise InputError(f"verlet_lj: positions/velocities must be [n_replicas, n_atoms, 3], got {x.shape} and {v.shape}")
+    m = np.ascontiguousarray(np.broadcast_to(np.asarray(masses, dtype=np.float64), (x.shape[1],)))
+    if not (m > 0).all():
+        raise InputError("verlet_lj: masses must be positive")
+    _check_steps(timestep, n_steps, save_every)
+    xs, vs, us, ks = _verlet_lj_kernel(x, v, m, potential.box, potential.sigma, potential.epsilon, potential.cutoff,
+                                       potential.shift, float(timestep), int(n_steps), int(save_every))
+    times = np.arange(xs.shape[0]) * save_every * float(timestep)
+    if single:
+        return TrajectoryLJ(xs[:, 0], vs[:, 0], us[:, 0], ks[:, 0], times)
+    return TrajectoryLJ(xs, vs, us, ks, times)
+
+
+def _check_steps(timestep, n_steps, save_every):
+    if not np.isfinite(timestep) or timestep <= 0:
+        raise InputError(f"`timestep` must be a positive time (ASE units), got {timestep!r}")
+    if int(n_steps) < 0 or int(save_every) < 1:
+        raise InputError(f"need n_steps ≥ 0 and save_every ≥ 1, got n_steps={n_steps}, save_every={save_every}")
