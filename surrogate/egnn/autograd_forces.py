@@ -1,0 +1,57 @@
+"""Forces and stress from an energy model by autograd, in one place.
+
+F = −∂E/∂x. The stress is σ = (1/V) ∂E/∂ε at ε = 0, where a symmetric strain ε
+acts on positions and cell alike (x → x(1 + ε), cell → cell(1 + ε)); this is
+ASE's sign convention (negative under compression).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+
+class EnergyForces(NamedTuple):
+    """energy [B] eV; energies [n] eV; forces [n, 3] eV/Å; stress [B, 3, 3] eV/Å³ or None."""
+
+    energy: Tensor
+    energies: Tensor
+    forces: Tensor
+    stress: Tensor | None
+
+
+def energy_forces_stress(model, graph, stress: bool = False, training: bool = False) -> EnergyForces:
+    """Evaluate an :class:`EGNNEnergyModel` on a (batched) graph with autograd forces/stress.
+
+    ``graph`` carries ``numbers`` long [n] atomic numbers, ``pos`` [n, 3] Å, ``edge_index`` [2, E],
+    ``shifts`` [E, 3], ``cell`` [B, 3, 3] Å, ``batch`` long [n] and ``num_graphs``.
+    ``training=True`` keeps the graph of the derivatives so a force loss can be
+    back-propagated (double backward).
+    """
+    dtype, device = model.dtype, model.device
+    pos = graph.pos.to(device=device, dtype=dtype)
+    cell = graph.cell.to(device=device, dtype=dtype).reshape(-1, 3, 3)
+    batch = graph.batch.to(device)
+    n_graphs = cell.shape[0]
+    pos = pos.detach().requires_grad_(True)
+    inputs = [pos]
+    if stress:
+        strain = torch.zeros(n_graphs, 3, 3, dtype=dtype, device=device, requires_grad=True)
+        sym = 0.5 * (strain + strain.transpose(1, 2))
+        pos = pos + torch.bmm(pos.unsqueeze(1), sym[batch]).squeeze(1)  # x(1 + ε)
+        cell = cell + torch.bmm(cell, sym)  # cell(1 + ε)
+        inputs.append(strain)
+    with torch.enable_grad():
+        energies = model(
+            model.species_index(graph.numbers), pos, graph.edge_index.to(device), graph.shifts.to(device), cell, batch
+        )  # [n]
+        energy = model.structure_energy(energies, batch, n_graphs)  # [B]
+        grads = torch.autograd.grad(energy.sum(), inputs, create_graph=training)
+    forces = -grads[0]
+    stress_out = None
+    if stress:
+        volume = torch.linalg.det(graph.cell.to(device=device, dtype=dtype).reshape(-1, 3, 3)).abs()  # [B]
+        stress_out = grads[1] / volume.view(-1, 1, 1)
+    return EnergyForces(energy, energies, forces, stress_out)
