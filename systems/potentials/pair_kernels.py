@@ -25,19 +25,22 @@ MORSE = 1
 
 
 @numba.njit(cache=True, inline="always")
-def pair_terms(kind, r, params):
-    """(U eV, dU/dr eV/Å) at distance r (Å).
+def pair_terms(kind, r2, params):
+    """(U eV, (dU/dr)/r eV/Å²) at squared distance r2 (Å²).
 
+    Working from r² spares LJ a square root and a pow() per pair.
     LENNARD_JONES: params = [σ Å, ε eV, U(r_c) eV];
     MORSE: params = [D_e eV, a 1/Å, r0 Å, U(r_c) eV].
     """
     if kind == LENNARD_JONES:
-        s6 = (params[0] / r) ** 6
+        s2 = params[0] * params[0] / r2
+        s6 = s2 * s2 * s2
         s12 = s6 * s6
-        return 4.0 * params[1] * (s12 - s6) - params[2], -24.0 * params[1] * (2.0 * s12 - s6) / r
+        return 4.0 * params[1] * (s12 - s6) - params[2], -24.0 * params[1] * (2.0 * s12 - s6) / r2
     # MORSE: U = D (1 − e^{−a(r−r0)})² − D
+    r = np.sqrt(r2)
     x = np.exp(-params[1] * (r - params[2]))
-    return params[0] * ((1.0 - x) ** 2 - 1.0) - params[3], 2.0 * params[0] * params[1] * x * (1.0 - x)
+    return params[0] * ((1.0 - x) ** 2 - 1.0) - params[3], 2.0 * params[0] * params[1] * x * (1.0 - x) / r
 
 
 @numba.njit(cache=True, parallel=True)
@@ -82,15 +85,13 @@ def pair_energy_forces(positions, cell, first, second, shifts, cutoff, kind, par
             r2 = rx * rx + ry * ry + rz * rz
             if r2 >= cut2:
                 continue
-            r = np.sqrt(r2)
-            if r < best:
-                best = r
+            if r2 < best:
+                best = r2
                 bi = i
                 bj = j
-            u, du = pair_terms(kind, r, params)
+            u, g = pair_terms(kind, r2, params)  # g = (dU/dr)/r: force on i is +g·r_ij, on j −g·r_ij
             e[i] += 0.5 * u
             e[j] += 0.5 * u
-            g = du / r  # force on j is -g·r_ij, on i is +g·r_ij
             f[i, 0] += g * rx
             f[i, 1] += g * ry
             f[i, 2] += g * rz
@@ -122,7 +123,7 @@ def pair_energy_forces(positions, cell, first, second, shifts, cutoff, kind, par
     virial[2, 0] = virial[0, 2]
     virial[2, 1] = virial[1, 2]
     k = np.argmin(closest_t)
-    return energies.sum(), forces, virial, energies, closest_t[k], closest_pair_t[k, 0], closest_pair_t[k, 1]
+    return energies.sum(), forces, virial, energies, np.sqrt(closest_t[k]), closest_pair_t[k, 0], closest_pair_t[k, 1]
 
 
 def check_contact(closest: float, i: int, j: int, min_distance: float, name: str) -> None:
