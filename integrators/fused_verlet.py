@@ -83,8 +83,10 @@ def force_1d(kind, x, p):
 
     HARMONIC:           U = ½ p0 x²                           (p0 = k, eV/Å²)
     DOUBLE_WELL:        U = p0 x⁴/4 − p1 x²/2                 (paper: p0 = p1 = 1)
-    LENNARD_JONES_WALL: U = 4 p0 [(p1/x)¹² − (p1/x)⁶]         (p0 = ε, p1 = σ; wall at x = 0)
+    LENNARD_JONES_WALL: U = 4 p1 [(p0/|x|)¹² − (p0/|x|)⁶]     (p0 = σ, p1 = ε; fixed particle at 0)
     RUGGED:             U = p0 + p1 x + p2 x² + p3 x³ + p4 x⁴ + p5 sin(p6 (x + p7))
+    (the forms of :mod:`systems.potentials.external_1d`; the rugged defaults of
+    :func:`params_1d` are its polynomial (x⁴ − x³ − 16x² + 4x + 48)/50 + sin(30(x + 5))/5).
     """
     if kind == HARMONIC:
         return 0.5 * p[0] * x * x, -p[0] * x
@@ -92,9 +94,11 @@ def force_1d(kind, x, p):
         x2 = x * x
         return 0.25 * p[0] * x2 * x2 - 0.5 * p[1] * x2, -p[0] * x2 * x + p[1] * x
     if kind == LENNARD_JONES_WALL:
-        s6 = (p[1] / x) ** 6
+        r = abs(x)
+        s6 = (p[0] / r) ** 6
         s12 = s6 * s6
-        return 4.0 * p[0] * (s12 - s6), 24.0 * p[0] * (2.0 * s12 - s6) / x
+        g = 24.0 * p[1] * (2.0 * s12 - s6) / r
+        return 4.0 * p[1] * (s12 - s6), g if x > 0 else -g
     # RUGGED
     u = p[0] + x * (p[1] + x * (p[2] + x * (p[3] + x * p[4]))) + p[5] * np.sin(p[6] * (x + p[7]))
     du = p[1] + x * (2.0 * p[2] + x * (3.0 * p[3] + x * 4.0 * p[4])) + p[5] * p[6] * np.cos(p[6] * (x + p[7]))
@@ -135,14 +139,17 @@ def params_1d(potential: str, n_particles: int, **values) -> np.ndarray:
     """Parameter rows [n_particles, 8] for :func:`verlet_1d`.
 
     ``harmonic``: k (eV/Å², scalar or [n]); ``double_well``: a, b (defaults 1);
-    ``lennard_jones``: epsilon (eV), sigma (Å) (defaults 1); ``rugged``:
-    coefficients c0..c4 of the polynomial, amplitude, wavenumber, offset.
+    ``lennard_jones``: sigma (Å), epsilon (eV) (defaults 1); ``rugged``:
+    coefficients c0..c4 of the polynomial, amplitude, wavenumber, offset
+    (defaults: the paper's rugged potential, as in ``systems``' ``Rugged1D``).
     """
     kind = kind_1d(potential)
     p = np.zeros((n_particles, N_PARAMS_1D))
-    names = {HARMONIC: ["k"], DOUBLE_WELL: ["a", "b"], LENNARD_JONES_WALL: ["epsilon", "sigma"],
+    names = {HARMONIC: ["k"], DOUBLE_WELL: ["a", "b"], LENNARD_JONES_WALL: ["sigma", "epsilon"],
              RUGGED: ["c0", "c1", "c2", "c3", "c4", "amplitude", "wavenumber", "offset"]}[kind]
     defaults = {"a": 1.0, "b": 1.0, "epsilon": 1.0, "sigma": 1.0}
+    if kind == RUGGED:
+        defaults = dict(zip(names, [48 / 50, 4 / 50, -16 / 50, -1 / 50, 1 / 50, 0.2, 30.0, 5.0]))
     unknown = set(values) - set(names)
     if unknown:
         raise InputError(f"params_1d: unknown parameter(s) {sorted(unknown)} for potential {potential!r}; expected {names}")
@@ -154,6 +161,21 @@ def params_1d(potential: str, n_particles: int, **values) -> np.ndarray:
         elif kind == HARMONIC:
             raise InputError("params_1d: harmonic potential needs the spring constant `k` (eV/Å²)")
     return p
+
+
+def params_from_provider(provider, n_particles: int):
+    """``(kind, params [n, 8])`` for a ``systems.potentials.external_1d`` provider
+    (Harmonic1D, DoubleWell1D, LennardJones1D, Rugged1D)."""
+    name = type(provider).__name__
+    if name == "Harmonic1D":
+        return HARMONIC, params_1d("harmonic", n_particles, k=provider.k)
+    if name == "DoubleWell1D":
+        return DOUBLE_WELL, params_1d("double_well", n_particles)
+    if name == "LennardJones1D":
+        return LENNARD_JONES_WALL, params_1d("lennard_jones", n_particles, sigma=provider.sigma, epsilon=provider.epsilon)
+    if name == "Rugged1D":
+        return RUGGED, params_1d("rugged", n_particles)
+    raise InputError(f"the fused 1D Verlet has no kernel for force provider {name}")
 
 
 def kind_1d(potential) -> int:
@@ -195,8 +217,36 @@ def verlet_1d(positions, velocities, masses, potential, params, timestep: float,
 
 # ----------------------------------------------------------- periodic LJ
 @numba.njit(cache=True, inline="always")
-def _lj_forces(x, box, sigma, epsilon, cut2, shift, f):
-    """Fill f [n,3] with LJ forces (eV/Å) on unwrapped positions x [n,3]; return energy (eV)."""
+def _pair(energy, f, i, j, rx, ry, rz, s2, epsilon, cut2, shift, weight):
+    """Add one LJ pair image r_ij (Å) to f [n,3] (eV/Å); return the updated energy (eV)."""
+    r2 = rx * rx + ry * ry + rz * rz
+    if r2 >= cut2:
+        return energy
+    ir2 = s2 / r2
+    s6 = ir2 * ir2 * ir2
+    s12 = s6 * s6
+    energy += weight * (4.0 * epsilon * (s12 - s6) - shift)
+    if i != j:
+        # F_j = −dU/dr r̂ = 24ε(2s12 − s6)/r² r_ij ; F_i = −F_j
+        g = 24.0 * epsilon * (2.0 * s12 - s6) / r2
+        f[j, 0] += g * rx
+        f[j, 1] += g * ry
+        f[j, 2] += g * rz
+        f[i, 0] -= g * rx
+        f[i, 1] -= g * ry
+        f[i, 2] -= g * rz
+    return energy
+
+
+@numba.njit(cache=True, inline="always")
+def _lj_forces(x, box, sigma, epsilon, cut2, shift, n_img, f):
+    """Fill f [n,3] with LJ forces (eV/Å) on unwrapped positions x [n,3]; return energy (eV).
+
+    Each pair starts from its minimum image; ``n_img`` [3] further images per
+    side and axis are visited when the cutoff exceeds half the box (every image
+    within the cutoff counts once, as in the neighbor list). Self-images count
+    half (each appears at +shift and −shift) and exert no net force.
+    """
     n = x.shape[0]
     for i in range(n):
         f[i, 0] = 0.0
@@ -204,33 +254,32 @@ def _lj_forces(x, box, sigma, epsilon, cut2, shift, f):
         f[i, 2] = 0.0
     energy = 0.0
     s2 = sigma * sigma
-    for i in range(n - 1):
-        for j in range(i + 1, n):
+    multi = n_img[0] + n_img[1] + n_img[2] > 0
+    for i in range(n):
+        for j in range(i, n):
             rx = x[j, 0] - x[i, 0]
             ry = x[j, 1] - x[i, 1]
             rz = x[j, 2] - x[i, 2]
             rx -= box[0] * np.rint(rx / box[0])
             ry -= box[1] * np.rint(ry / box[1])
             rz -= box[2] * np.rint(rz / box[2])
-            r2 = rx * rx + ry * ry + rz * rz
-            if r2 < cut2:
-                ir2 = s2 / r2
-                s6 = ir2 * ir2 * ir2
-                s12 = s6 * s6
-                energy += 4.0 * epsilon * (s12 - s6) - shift
-                # F_j = −dU/dr r̂ = 24ε(2s12 − s6)/r² r_ij ; F_i = −F_j
-                g = 24.0 * epsilon * (2.0 * s12 - s6) / r2
-                f[j, 0] += g * rx
-                f[j, 1] += g * ry
-                f[j, 2] += g * rz
-                f[i, 0] -= g * rx
-                f[i, 1] -= g * ry
-                f[i, 2] -= g * rz
+            if not multi:
+                if i != j:
+                    energy = _pair(energy, f, i, j, rx, ry, rz, s2, epsilon, cut2, shift, 1.0)
+                continue
+            weight = 0.5 if i == j else 1.0
+            for a in range(-n_img[0], n_img[0] + 1):
+                for b in range(-n_img[1], n_img[1] + 1):
+                    for c in range(-n_img[2], n_img[2] + 1):
+                        if i == j and a == 0 and b == 0 and c == 0:
+                            continue
+                        energy = _pair(energy, f, i, j, rx + a * box[0], ry + b * box[1], rz + c * box[2], s2,
+                                       epsilon, cut2, shift, weight)
     return energy
 
 
 @numba.njit(cache=True, parallel=True)
-def _verlet_lj_kernel(x0, v0, masses, box, sigma, epsilon, cutoff, shift, dt, n_steps, save_every):
+def _verlet_lj_kernel(x0, v0, masses, box, sigma, epsilon, cutoff, shift, n_img, dt, n_steps, save_every):
     n_rep, n, _ = x0.shape
     n_saved = n_steps // save_every + 1
     xs = np.empty((n_saved, n_rep, n, 3))
@@ -243,7 +292,7 @@ def _verlet_lj_kernel(x0, v0, masses, box, sigma, epsilon, cutoff, shift, dt, n_
         x = x0[b].copy()
         v = v0[b].copy()
         f = np.empty((n, 3))
-        u = _lj_forces(x, box, sigma, epsilon, cut2, shift, f)
+        u = _lj_forces(x, box, sigma, epsilon, cut2, shift, n_img, f)
         xs[0, b] = x
         vs[0, b] = v
         us[0, b] = u
@@ -254,7 +303,7 @@ def _verlet_lj_kernel(x0, v0, masses, box, sigma, epsilon, cutoff, shift, dt, n_
                 for a in range(3):
                     v[i, a] += half[i] * f[i, a]
                     x[i, a] += dt * v[i, a]
-            u = _lj_forces(x, box, sigma, epsilon, cut2, shift, f)
+            u = _lj_forces(x, box, sigma, epsilon, cut2, shift, n_img, f)
             for i in range(n):
                 for a in range(3):
                     v[i, a] += half[i] * f[i, a]
@@ -276,21 +325,23 @@ def _kinetic(v, masses):
 
 
 @numba.njit(cache=True, parallel=True)
-def lj_energy_batch(x, box, sigma, epsilon, cutoff, shift):
+def lj_energy_batch(x, box, sigma, epsilon, cutoff, shift, n_img):
     """Potential energies [n_replicas] (eV) of unwrapped positions x [n_replicas, n, 3] (Å)."""
     n_rep, n, _ = x.shape
     out = np.empty(n_rep)
     for b in numba.prange(n_rep):
         f = np.empty((n, 3))
-        out[b] = _lj_forces(x[b], box, sigma, epsilon, cutoff * cutoff, shift, f)
+        out[b] = _lj_forces(x[b], box, sigma, epsilon, cutoff * cutoff, shift, n_img, f)
     return out
 
 
 class PeriodicLJ(NamedTuple):
     """A cut-and-shifted LJ in an orthorhombic periodic box, as the fused kernel sees it.
 
-    box : float64 [3], Å (edge lengths); sigma Å; epsilon eV; cutoff Å (≤ half the
-    shortest edge); shift eV (U(r_c), subtracted from every pair energy).
+    box : float64 [3], Å (edge lengths); sigma Å; epsilon eV; cutoff Å (any: beyond
+    half an edge the kernel also visits further periodic images); shift eV (U(r_c),
+    subtracted from every pair energy); n_images : int64 [3], images per side
+    beyond the minimum image that the cutoff reaches.
     """
 
     box: np.ndarray
@@ -298,21 +349,26 @@ class PeriodicLJ(NamedTuple):
     epsilon: float
     cutoff: float
     shift: float
+    n_images: np.ndarray
 
     @classmethod
     def make(cls, box, sigma: float = 1.0, epsilon: float = 1.0, cutoff: float | None = None,
              shift_energy: bool = True) -> "PeriodicLJ":
-        """Validate and build; ``cutoff`` defaults to min(3σ, half the shortest edge)."""
+        """Validate and build; ``cutoff`` (Å) defaults to 3σ."""
         box = np.broadcast_to(np.asarray(box, dtype=np.float64), (3,)).copy()
         if not (box > 0).all() or not np.isfinite(box).all():
             raise InputError(f"periodic LJ: box edges must be positive and finite, got {box.tolist()}")
-        if cutoff is None:
-            cutoff = min(3.0 * sigma, 0.5 * float(box.min()))
-        if cutoff > 0.5 * box.min() + 1e-12:
-            raise InputError(f"periodic LJ: cutoff {cutoff} Å exceeds half the shortest box edge {box.min()} Å "
-                             "(minimum image would miss pairs)")
+        cutoff = 3.0 * sigma if cutoff is None else float(cutoff)
+        if not np.isfinite(cutoff) or cutoff <= 0:
+            raise InputError(f"periodic LJ: `cutoff` must be a positive distance in Å, got {cutoff!r}")
+        # A minimum-image component is at most L/2, so a further image is at least |n|L − L/2 away.
+        n_images = np.floor((cutoff + 0.5 * box) / box).astype(np.int64)
+        n_images[cutoff <= 0.5 * box] = 0
+        if n_images.max() > 8:
+            raise InputError(f"periodic LJ: cutoff {cutoff} Å needs {n_images.max()} images per side of a "
+                             f"{box.min()} Å box; the box is too small for this cutoff")
         shift = 4.0 * epsilon * ((sigma / cutoff) ** 12 - (sigma / cutoff) ** 6) if shift_energy else 0.0
-        return cls(box, float(sigma), float(epsilon), float(cutoff), float(shift))
+        return cls(box, float(sigma), float(epsilon), float(cutoff), float(shift), n_images)
 
     @classmethod
     def from_system(cls, system, potential) -> "PeriodicLJ":
@@ -328,7 +384,7 @@ class PeriodicLJ(NamedTuple):
     def energy(self, positions) -> np.ndarray:
         """Potential energies [n_replicas] (eV) of positions [n_replicas, n, 3] (Å)."""
         x = np.ascontiguousarray(positions, dtype=np.float64)
-        return lj_energy_batch(x, self.box, self.sigma, self.epsilon, self.cutoff, self.shift)
+        return lj_energy_batch(x, self.box, self.sigma, self.epsilon, self.cutoff, self.shift, self.n_images)
 
 
 def verlet_lj(positions, velocities, masses, potential: PeriodicLJ, timestep: float, n_steps: int,
@@ -353,7 +409,8 @@ def verlet_lj(positions, velocities, masses, potential: PeriodicLJ, timestep: fl
         raise InputError("verlet_lj: masses must be positive")
     _check_steps(timestep, n_steps, save_every)
     xs, vs, us, ks = _verlet_lj_kernel(x, v, m, potential.box, potential.sigma, potential.epsilon, potential.cutoff,
-                                       potential.shift, float(timestep), int(n_steps), int(save_every))
+                                       potential.shift, potential.n_images, float(timestep), int(n_steps),
+                                       int(save_every))
     times = np.arange(xs.shape[0]) * save_every * float(timestep)
     if single:
         return TrajectoryLJ(xs[:, 0], vs[:, 0], us[:, 0], ks[:, 0], times)

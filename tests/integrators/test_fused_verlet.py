@@ -4,7 +4,8 @@ LennardJones force provider), energy conservation, batch independence."""
 import numpy as np
 import pytest
 
-from integrators.fused_verlet import PeriodicLJ, params_1d, verlet_1d, verlet_lj
+from integrators.fused_verlet import PeriodicLJ, params_1d, params_from_provider, verlet_1d, verlet_lj
+from systems.catalogue import lj_cluster, lj_cluster_potential, oscillator_1d
 from systems.errors import InputError
 from systems.potentials import LennardJones
 
@@ -26,7 +27,7 @@ FORCES_1D = {
     "harmonic": (dict(k=np.array([1.0, 2.5, 7.0])), lambda x: -np.array([1.0, 2.5, 7.0]) * x),
     "double_well": ({}, lambda x: -(x**3) + x),
     "lennard_jones": ({}, lambda x: 24.0 * (2.0 / x**13 - 1.0 / x**7)),
-    "rugged": (dict(c2=0.5, c4=0.1, amplitude=0.2, wavenumber=30.0, offset=5.0),
+    "rugged": (dict(c0=0.0, c1=0.0, c2=0.5, c3=0.0, c4=0.1, amplitude=0.2, wavenumber=30.0, offset=5.0),
                lambda x: -(2 * 0.5 * x + 4 * 0.1 * x**3 + 0.2 * 30.0 * np.cos(30.0 * (x + 5.0)))),
 }
 
@@ -45,6 +46,20 @@ def test_1d_matches_numpy_verlet(potential):
     np.testing.assert_allclose(tr.velocities[-1], v_ref, rtol=0, atol=1e-12)
     np.testing.assert_allclose(tr.positions[0], x0)
     np.testing.assert_allclose(tr.times, [0.0, 0.5, 1.0, 1.5, 2.0])
+
+
+@pytest.mark.parametrize("kind", ["harmonic", "double_well", "lj", "rugged"])
+def test_1d_matches_systems_providers(kind):
+    x0 = np.array([1.3, -1.2, 1.05]) if kind == "lj" else np.array([0.4, -1.3, 2.0])
+    system, provider = oscillator_1d(kind, x0, v0=[0.2, 0.0, -0.1], mass=[1.0, 2.0, 5.0],
+                                     k=[1.0, 4.0, 9.0] if kind == "harmonic" else 1.0)
+    code, p = params_from_provider(provider, 3)
+    tr = verlet_1d(system.positions[:, 0], system.velocities[:, 0], system.masses, code, p, DT, 1500, 1500)
+    x_ref, v_ref = numpy_verlet(system.positions[:, 0], system.velocities[:, 0], system.masses,
+                                lambda x: provider.energy_force_1d(x)[1], DT, 1500)
+    np.testing.assert_allclose(tr.positions[-1], x_ref, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(tr.velocities[-1], v_ref, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(tr.potential_energy[-1], provider.energy_force_1d(x_ref)[0], rtol=0, atol=1e-12)
 
 
 def test_1d_harmonic_energy_and_analytic_solution():
@@ -84,6 +99,25 @@ def test_lj_matches_provider_numpy_verlet():
     assert tr.potential_energy[-1] == pytest.approx(e_ref, abs=1e-11)
 
 
+@pytest.mark.parametrize("n", [3, 8, 16])
+def test_lj_cluster_matches_provider_with_all_images(n):
+    # lj_cluster boxes are smaller than twice the 2.5σ cutoff: further images (and,
+    # for N = 3, self-images) count, exactly as in the provider's neighbor list.
+    system = lj_cluster(n, seed=4)
+    provider = lj_cluster_potential(n)
+    pot = PeriodicLJ.from_system(system, provider)
+    assert pot.n_images.max() >= 1
+    v0 = np.random.default_rng(0).normal(0, 0.3, (n, 3))
+    tr = verlet_lj(system.positions, v0, system.masses, pot, DT, 200, save_every=200)
+    cell, pbc = system.cell, system.pbc
+    x_ref, v_ref = numpy_verlet(system.positions, v0, system.masses[:, None],
+                                lambda x: provider.compute_arrays(x, cell, pbc).forces, DT, 200)
+    np.testing.assert_allclose(tr.positions[-1], x_ref, rtol=0, atol=1e-11)
+    np.testing.assert_allclose(tr.velocities[-1], v_ref, rtol=0, atol=1e-11)
+    e0 = provider.compute_arrays(system.positions, cell, pbc).energy
+    assert tr.potential_energy[0] == pytest.approx(e0, abs=1e-11)
+
+
 def test_lj_energy_conservation_and_momentum():
     x0, v0 = _lj16(1, box=5.0)
     pot = PeriodicLJ.make(5.0, 1.0, 1.0, cutoff=2.5)
@@ -110,8 +144,8 @@ def test_lj_batch_replicas_are_independent():
 
 
 def test_bad_input_is_refused():
-    with pytest.raises(InputError, match="cutoff"):
-        PeriodicLJ.make(3.0, cutoff=2.0)
+    with pytest.raises(InputError, match="too small"):
+        PeriodicLJ.make(0.2, cutoff=2.5)
     with pytest.raises(InputError, match="unknown 1D potential"):
         params_1d("quartic", 3)
     with pytest.raises(InputError, match="spring constant"):
