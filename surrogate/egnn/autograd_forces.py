@@ -30,7 +30,9 @@ def energy_forces_stress(model, graph, stress: bool = False, training: bool = Fa
     ``training=True`` keeps the graph of the derivatives so a force loss can be
     back-propagated (double backward).
     """
-    dtype, device = model.dtype, model.device
+    # ``model`` may be a DistributedDataParallel wrapper: call it, read attributes from the module.
+    core = getattr(model, "module", model)
+    dtype, device = core.dtype, core.device
     pos = graph.pos.to(device=device, dtype=dtype)
     cell = graph.cell.to(device=device, dtype=dtype).reshape(-1, 3, 3)
     batch = graph.batch.to(device)
@@ -45,9 +47,9 @@ def energy_forces_stress(model, graph, stress: bool = False, training: bool = Fa
         inputs.append(strain)
     with torch.enable_grad():
         energies = model(
-            model.species_index(graph.numbers), pos, graph.edge_index.to(device), graph.shifts.to(device), cell, batch
+            core.species_index(graph.numbers), pos, graph.edge_index.to(device), graph.shifts.to(device), cell, batch
         )  # [n]
-        energy = model.structure_energy(energies, batch, n_graphs)  # [B]
+        energy = core.structure_energy(energies, batch, n_graphs)  # [B]
         grads = torch.autograd.grad(energy.sum(), inputs, create_graph=training)
     forces = -grads[0]
     stress_out = None
