@@ -1,0 +1,97 @@
+"""What every force-driven MD integrator shares: a provider, a timestep, cached forces.
+
+Subclasses write their splitting in ``step`` with the two moves below; the cached
+:class:`~systems.forces.ForceResult` at the current positions is reused by the
+next step and by reporters, so each step costs exactly one force evaluation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from systems.forces import ForceResult
+from systems.state import System
+
+from ._common import resolve_timestep, result_from_dict, result_to_dict
+from .protocols import ForceProvider
+
+
+class ForceIntegrator:
+    """Base of the MD integrators (not used directly).
+
+    Parameters
+    ----------
+    provider : ForceProvider
+        ``compute(system, stress=False) -> ForceResult`` (eV, eV/Å, eV/Å³).
+    timestep : float, ASE time units (or ``timestep_fs`` in fs)
+
+    Attributes
+    ----------
+    want_stress : bool
+        Set by the driver before a step whose end state is reported with stress,
+        so the stress comes from the step's own force evaluation.
+    energy_exchanged : float, eV
+        Energy the thermostat has put into the system so far (0 for NVE);
+        ``E_pot + E_kin − energy_exchanged`` is the conserved quantity.
+    """
+
+    name = "integrator"
+
+    def __init__(self, provider: ForceProvider, timestep: float | None = None, *, timestep_fs: float | None = None):
+        if not callable(getattr(provider, "compute", None)):
+            raise TypeError(f"{self.name}: `provider` must have compute(system, stress=False), got {type(provider).__name__}")
+        self.provider = provider
+        self.timestep = resolve_timestep(timestep, timestep_fs, self.name)
+        self.want_stress = False
+        self.energy_exchanged = 0.0
+        self._result: ForceResult | None = None
+
+    # ------------------------------------------------------------- protocol
+    @property
+    def last_result(self) -> ForceResult | None:
+        """ForceResult at the current positions (None before ``initialize``)."""
+        return self._result
+
+    def initialize(self, system: System) -> None:
+        """Evaluate the forces at the starting positions."""
+        self._result = self.provider.compute(system, stress=self.want_stress)
+
+    def degrees_of_freedom(self, system: System) -> int:
+        """Degrees of freedom of the kinetic energy: 3N − 3 (the centre of mass is at rest and stays so)."""
+        return max(3 * system.n_atoms - 3, 1)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Cached forces and energy exchange: what a bit-for-bit restart needs."""
+        return {"kind": type(self).__name__, "timestep": self.timestep, "energy_exchanged": self.energy_exchanged,
+                "result": result_to_dict(self._result)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`; the integrator is then ready to ``step`` without ``initialize``."""
+        if state.get("kind") != type(self).__name__:
+            raise ValueError(f"checkpoint holds a {state.get('kind')!r} state, not {type(self).__name__!r}")
+        if float(state["timestep"]) != self.timestep:
+            raise ValueError(f"{self.name}: checkpoint timestep {state['timestep']!r} differs from {self.timestep!r} "
+                             "(ASE time units); a restart must use the same timestep")
+        self.energy_exchanged = float(state["energy_exchanged"])
+        self._result = result_from_dict(state["result"])
+
+    # ----------------------------------------------------------------- moves
+    def _forces(self, system: System) -> np.ndarray:
+        if self._result is None:
+            self.initialize(system)
+        return self._result.forces
+
+    def _kick(self, system: System, forces: np.ndarray, dt: float) -> None:
+        """B: v ← v + dt·F/m."""
+        system.velocities += forces * (dt / system.masses)[:, None]
+
+    def _drift(self, system: System, dt: float) -> None:
+        """A: x ← x + dt·v (time advances with the full step elsewhere)."""
+        system.positions += dt * system.velocities
+
+    def _evaluate(self, system: System) -> np.ndarray:
+        """New forces at the current positions (stress too when the driver asked)."""
+        self._result = self.provider.compute(system, stress=self.want_stress)
+        return self._result.forces

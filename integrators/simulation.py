@@ -1,0 +1,210 @@
+"""The driver: steps an integrator, feeds reporters, guards against runaways, checkpoints."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from systems import units
+from systems.errors import CloseContactError, InputError
+from systems.state import System
+
+from .checkpoint import load_checkpoint, save_checkpoint
+from .protocols import Integrator
+from .provider_state import load_provider_state, provider_state_dict
+from .reporters.base import FIELDS, Snapshot
+from .runaway import RunawayError, RunawayGuard
+
+
+class Simulation:
+    """Run ``integrator`` on ``system`` with reporters, in the OpenMM manner.
+
+    Each reporter says how many steps remain until its next report and which
+    fields it needs (positions, velocities, energy, forces, stress). The driver
+    steps exactly to the nearest report, computes the union of the requested
+    fields once (energy and forces come from the integrator's own last force
+    evaluation; stress is requested from that same evaluation), and hands one
+    :class:`Snapshot` to every reporter that is due. The runaway guard checks
+    the state before any reporter sees it.
+
+    Parameters
+    ----------
+    system : System, advanced in place.
+    integrator : Integrator (``timestep``, ``initialize``, ``step``, ``state_dict``, ...)
+    reporters : sequence of reporters (closed by :meth:`close` / ``with``).
+    runaway : RunawayGuard or None.
+    provider : the force provider for fields the integrator cannot supply
+        (default ``integrator.provider``).
+    report_initial : report the starting state (step 0) to reporters that want it.
+    """
+
+    def __init__(self, system: System, integrator: Integrator, reporters=(), *, runaway: RunawayGuard | None = None,
+                 provider=None, report_initial: bool = True):
+        if not isinstance(system, System):
+            raise TypeError(f"`system` must be a systems.System, got {type(system).__name__}")
+        for name in ("timestep", "initialize", "step", "state_dict", "load_state_dict"):
+            if not hasattr(integrator, name):
+                raise TypeError(f"`integrator` {type(integrator).__name__} lacks `{name}` of the Integrator protocol")
+        self.system = system
+        self.integrator = integrator
+        self.reporters = list(reporters)
+        for r in self.reporters:
+            if not callable(getattr(r, "describe_next_report", None)) or not callable(getattr(r, "report", None)):
+                raise TypeError(f"reporter {type(r).__name__} lacks describe_next_report(step) / report(simulation, snapshot)")
+        self.runaway = runaway
+        self.provider = provider if provider is not None else getattr(integrator, "provider", None)
+        self.step = 0
+        self._initialized = False
+        self._reported_initial = not report_initial
+
+    # ------------------------------------------------------------------ run
+    @property
+    def time(self) -> float:
+        """Simulated time of the current state, ASE time units."""
+        return self.system.time
+
+    def run(self, n_steps: int) -> None:
+        """Advance ``n_steps`` integrator steps (MC: sweeps)."""
+        if int(n_steps) != n_steps or n_steps < 0:
+            raise InputError(f"`n_steps` must be a non-negative whole number, got {n_steps!r}")
+        if not self._initialized:
+            self.integrator.initialize(self.system)
+            self._initialized = True
+        if not self._reported_initial:
+            self._reported_initial = True
+            due = [r for r in self.reporters if getattr(r, "report_initial", True)]
+            self._report(due, self._fields(due), guard=True)
+        end = self.step + int(n_steps)
+        while self.step < end:
+            requests = [(r, r.describe_next_report(self.step)) for r in self.reporters]
+            n = end - self.step
+            for _, req in requests:
+                n = min(n, int(req.steps))
+            if self.runaway is not None:
+                n = min(n, self.runaway.interval - self.step % self.runaway.interval)
+            due = [r for r, req in requests if int(req.steps) == n]
+            fields = frozenset().union(*(req.fields for r, req in requests if int(req.steps) == n))
+            self._advance(n, want_stress="stress" in fields)
+            guard_due = self.runaway is not None and self.step % self.runaway.interval == 0
+            if due or guard_due:
+                self._report(due, fields, guard=guard_due or bool(due))
+
+    def run_for(self, time: float | None = None, *, time_ps: float | None = None, time_fs: float | None = None) -> int:
+        """Advance by a simulated time (ASE units, or ``time_ps`` / ``time_fs``); returns the steps taken."""
+        given = [t for t in (time, time_ps, time_fs) if t is not None]
+        if len(given) != 1:
+            raise InputError("run_for: give exactly one of `time` (ASE units), `time_ps` or `time_fs`")
+        span = time if time is not None else (time_ps * units.ps if time_ps is not None else time_fs * units.fs)
+        dt = float(self.integrator.timestep)
+        if dt <= 0:
+            raise InputError(f"run_for: {type(self.integrator).__name__} has no timestep (Monte Carlo); use run(n_steps)")
+        if not np.isfinite(span) or span < 0:
+            raise InputError(f"run_for: the time must be non-negative and finite, got {span!r}")
+        n = int(round(span / dt))
+        self.run(n)
+        return n
+
+    def _advance(self, n: int, want_stress: bool) -> None:
+        integrator, system = self.integrator, self.system
+        try:
+            for k in range(n):
+                if k == n - 1 and want_stress:
+                    integrator.want_stress = True
+                integrator.step(system)
+                self.step += 1
+        except (CloseContactError, InputError, FloatingPointError) as err:
+            # Mid-run these mean the dynamics blew up (overlapping atoms, non-finite positions).
+            raise RunawayError(f"runaway at step {self.step + 1}: {err}", self.step + 1,
+                               getattr(err, "atoms", ())) from err
+        finally:
+            if want_stress:
+                integrator.want_stress = False
+
+    # -------------------------------------------------------------- reports
+    @staticmethod
+    def _fields(reporters) -> frozenset:
+        return frozenset().union(*(r.describe_next_report(0).fields for r in reporters)) if reporters else frozenset()
+
+    def _degrees_of_freedom(self) -> int:
+        dof = getattr(self.integrator, "degrees_of_freedom", None)
+        return int(dof(self.system)) if dof is not None else max(3 * self.system.n_atoms - 3, 1)
+
+    def snapshot(self, fields=frozenset()) -> Snapshot:
+        """The current state with ``fields`` (subset of :data:`~integrators.reporters.base.FIELDS`) computed once."""
+        unknown = set(fields) - FIELDS
+        if unknown:
+            raise InputError(f"unknown report fields {sorted(unknown)}; known: {sorted(FIELDS)}")
+        system = self.system
+        result = self.integrator.last_result
+        needs_eval = bool({"energy", "forces", "stress"} & set(fields)) and (
+            result is None or ("forces" in fields and result.forces is None)
+            or ("stress" in fields and result.stress is None))
+        if needs_eval:
+            if self.provider is None:
+                raise InputError("reporters need energies/forces but the simulation has no force provider")
+            stress = "stress" in fields and (system.pbc.all() and system.volume > 0)
+            result = self.provider.compute(system, stress=stress)
+        kinetic = system.kinetic_energy()
+        temperature = 2.0 * kinetic / (self._degrees_of_freedom() * units.kB)
+        pressure = None
+        if result is not None and result.stress is not None and system.volume > 0:
+            virial_pressure = -np.trace(result.stress) / 3.0
+            pressure = (2.0 * kinetic / (3.0 * system.volume) + virial_pressure) / units.GPa
+        conserved = math.nan
+        if result is not None:
+            own = getattr(self.integrator, "conserved_energy", None)
+            conserved = own(result.energy, kinetic) if own is not None else \
+                result.energy + kinetic - float(getattr(self.integrator, "energy_exchanged", 0.0))
+        extra_fn = getattr(self.integrator, "thermo_fields", None)
+        extra = dict(extra_fn()) if extra_fn is not None else {}
+        return Snapshot(self.step, system.time, system, result, kinetic, temperature, conserved, pressure, extra)
+
+    def _report(self, due, fields, guard: bool) -> None:
+        snap = self.snapshot(fields)
+        if guard and self.runaway is not None:
+            self.runaway.check(self.system, self.step, snap.temperature_K, snap.result)
+        for r in due:
+            r.report(self, snap)
+
+    # ----------------------------------------------------------- checkpoints
+    def save_checkpoint(self, path) -> Path:
+        """Atomically write the full state (system, step, integrator and provider state) to ``path``."""
+        return save_checkpoint(path, self.system, self.step, self.integrator.state_dict(),
+                               provider_state_dict(self.provider) if self.provider is not None else None)
+
+    @classmethod
+    def from_checkpoint(cls, path, integrator: Integrator, reporters=(), *, runaway: RunawayGuard | None = None,
+                        provider=None) -> "Simulation":
+        """Resume from ``path`` with a freshly built ``integrator`` (same kind and settings).
+
+        Restores the system, step, integrator state (RNG, cached forces) and the
+        provider's neighbor-list reference, so the run continues bit for bit.
+        """
+        checkpoint = load_checkpoint(path)
+        sim = cls(checkpoint.system, integrator, reporters, runaway=runaway, provider=provider, report_initial=False)
+        integrator.load_state_dict(checkpoint.integrator_state)
+        if sim.provider is not None:
+            load_provider_state(sim.provider, checkpoint.provider_state)
+        sim.step = checkpoint.step
+        sim._initialized = True
+        return sim
+
+    # ------------------------------------------------------------- lifecycle
+    def close(self) -> None:
+        """Close every reporter (files flushed and closed)."""
+        errors = []
+        for r in self.reporters:
+            try:
+                r.close()
+            except Exception as err:  # close the others, then re-raise
+                errors.append(err)
+        if errors:
+            raise errors[0]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
