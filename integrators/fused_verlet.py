@@ -255,8 +255,10 @@ def _lj_forces(x, box, sigma, epsilon, cut2, shift, n_img, f):
     energy = 0.0
     s2 = sigma * sigma
     multi = n_img[0] + n_img[1] + n_img[2] > 0
+    # Self-images exist only when the cutoff exceeds an edge.
+    first = 0 if cut2 > min(box[0], box[1], box[2]) ** 2 else 1
     for i in range(n):
-        for j in range(i, n):
+        for j in range(i + first, n):
             rx = x[j, 0] - x[i, 0]
             ry = x[j, 1] - x[i, 1]
             rz = x[j, 2] - x[i, 2]
@@ -268,13 +270,21 @@ def _lj_forces(x, box, sigma, epsilon, cut2, shift, n_img, f):
                     energy = _pair(energy, f, i, j, rx, ry, rz, s2, epsilon, cut2, shift, 1.0)
                 continue
             weight = 0.5 if i == j else 1.0
+            # Prune image by image: a component alone beyond the cutoff rules out the image.
             for a in range(-n_img[0], n_img[0] + 1):
+                ax = rx + a * box[0]
+                if ax * ax >= cut2:
+                    continue
                 for b in range(-n_img[1], n_img[1] + 1):
+                    ay = ry + b * box[1]
+                    if ax * ax + ay * ay >= cut2:
+                        continue
+                    rem = cut2 - ax * ax - ay * ay
                     for c in range(-n_img[2], n_img[2] + 1):
-                        if i == j and a == 0 and b == 0 and c == 0:
+                        az = rz + c * box[2]
+                        if az * az >= rem or (i == j and a == 0 and b == 0 and c == 0):
                             continue
-                        energy = _pair(energy, f, i, j, rx + a * box[0], ry + b * box[1], rz + c * box[2], s2,
-                                       epsilon, cut2, shift, weight)
+                        energy = _pair(energy, f, i, j, ax, ay, az, s2, epsilon, cut2, shift, weight)
     return energy
 
 
