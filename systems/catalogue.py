@@ -145,19 +145,20 @@ def lj_cluster(n_particles: int = 16, box_length: float | None = None, epsilon: 
     epsilon = lj_cluster_epsilon(n_particles) if epsilon is None else float(epsilon)
     rng = np.random.default_rng(seed)
     positions = np.empty((n_particles, 3))
-    max_tries = 100_000
+    batch, max_batches = 1024, 100  # candidates are drawn in batches; the first acceptable one is kept
     for i in range(n_particles):
-        for _ in range(max_tries):
-            trial = rng.uniform(0.0, box_length, size=3)
-            d = positions[:i] - trial
+        for _ in range(max_batches):
+            trials = rng.uniform(0.0, box_length, size=(batch, 3))
+            d = positions[None, :i] - trials[:, None]  # [batch, i, 3]
             d -= box_length * np.round(d / box_length)
-            if i == 0 or np.sqrt(np.einsum("pc,pc->p", d, d)).min() >= min_separation:
-                positions[i] = trial
+            ok = np.flatnonzero((np.einsum("tpc,tpc->tp", d, d) >= min_separation**2).all(axis=1))
+            if len(ok):
+                positions[i] = trials[ok[0]]
                 break
         else:
             raise InputError(
                 f"lj_cluster: could not place particle {i} at least {min_separation}σ from the others in a box "
-                f"of {box_length:.4g}σ after {max_tries} tries; lower `min_separation` or enlarge the box"
+                f"of {box_length:.4g}σ after {batch * max_batches} tries; lower `min_separation` or enlarge the box"
             )
     info = {"sigma": 1.0, "epsilon": epsilon, "units": "reduced LJ (σ=1 Å, ε=1 eV, m=1 amu)"}
     return System(np.zeros(n_particles), np.ones(n_particles), positions, None, np.eye(3) * box_length, True,
