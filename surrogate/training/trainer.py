@@ -1,0 +1,465 @@
+"""A model-agnostic training loop: Adam, plateau LR schedule, clipping, early stopping,
+CSV metrics, best-model files, exact resume, and data parallelism under ``torchrun``.
+
+The loop knows nothing about the model. It is driven by
+
+* ``loss_fn(model, batch) -> (loss, metrics)``: ``loss`` a scalar tensor, the mean
+  over the batch's samples; ``metrics`` a ``dict[str, float]`` of batch means. In
+  training ``model`` may be the ``DistributedDataParallel`` wrapper, so ``loss_fn``
+  must go through ``model(...)`` (its ``forward``) for gradients to be synchronised;
+  use :func:`unwrap_model` to reach attributes. Autograd inside ``loss_fn`` (forces
+  as −∂E/∂x) is allowed in both training and validation.
+* ``save_fn(model, path)``: writes the best model file (the model's own header);
+  called on rank 0 with the unwrapped model each time the validation loss improves.
+
+Files in ``config.out_dir`` (rank 0 only):
+
+* ``metrics.csv``: one row per epoch (epoch, train_loss, val_loss, lr, time_s,
+  then ``train_<metric>``, ``val_<metric>``), flushed every epoch;
+* ``best.pt``: written by ``save_fn`` (or a plain state-dict model file);
+* ``checkpoint.pt``: model, optimizer, scheduler, epoch, best weights, history and
+  RNG state, written atomically after every epoch, so ``fit(resume=True)`` after an
+  interruption ends bit-identical to an uninterrupted run.
+
+Data parallelism: under ``torchrun --nproc-per-node K`` each epoch's global
+permutation (seeded by ``seed`` + epoch, the same one a single process uses) is
+sharded by :class:`~torch.utils.data.DistributedSampler`; rank r takes every K-th
+sample, so global batch b is the union of the K ranks' batch b, each of
+``batch_size / K`` samples, and DDP's gradient mean equals the single-process
+gradient of the global batch. (When the training-set size is not a multiple of K,
+DistributedSampler repeats up to K−1 samples per epoch to keep shards equal.)
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import math
+import os
+import pathlib
+import tempfile
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import BatchSampler, DataLoader, DistributedSampler, Subset, default_collate
+from tqdm.auto import tqdm
+
+from surrogate.model_file import save_model_file
+from surrogate.training.distributed import (
+    DistributedContext,
+    all_reduce_sum,
+    barrier,
+    init_distributed,
+    shutdown_distributed,
+)
+from systems.errors import InputError
+
+CHECKPOINT_NAME = "checkpoint.pt"
+BEST_NAME = "best.pt"
+METRICS_NAME = "metrics.csv"
+
+# Changing any of these between an interrupted run and its resume would silently
+# produce a different run, so resume refuses them.
+_RESUME_MUST_MATCH = ("batch_size", "seed", "lr_factor", "grad_clip", "weight_decay")
+
+
+@dataclass
+class TrainConfig:
+    """Training-loop settings.
+
+    Attributes
+    ----------
+    max_epochs : int
+        Upper bound on epochs (early stopping may end sooner).
+    batch_size : int
+        GLOBAL batch size (samples per optimizer step, summed over all ranks).
+    lr : float
+        Initial Adam learning rate.
+    lr_factor, lr_patience, min_lr : float, int, float
+        ReduceLROnPlateau on the validation loss: multiply the LR by ``lr_factor``
+        after ``lr_patience`` epochs without improvement, never below ``min_lr``.
+    early_stopping_patience : int
+        Stop after this many epochs without a new best validation loss.
+    grad_clip : float
+        Max global gradient 2-norm; 0 or negative disables clipping.
+    weight_decay : float
+        Adam L2 weight decay.
+    seed : int
+        Seeds torch's RNG and the per-epoch shuffle.
+    device : str
+        ``"cpu"`` or ``"cuda"``; under torchrun with CUDA each rank uses ``cuda:LOCAL_RANK``.
+    out_dir : str
+        Directory for metrics.csv, best.pt and checkpoint.pt.
+    progress : bool
+        Show a tqdm progress bar (rank 0 only).
+    num_workers : int
+        DataLoader worker processes.
+    """
+
+    max_epochs: int = 100
+    batch_size: int = 16
+    lr: float = 1e-3
+    lr_factor: float = 0.5
+    lr_patience: int = 10
+    min_lr: float = 1e-6
+    early_stopping_patience: int = 30
+    grad_clip: float = 10.0
+    weight_decay: float = 0.0
+    seed: int = 0
+    device: str = "cpu"
+    out_dir: str = "runs/train"
+    progress: bool = True
+    num_workers: int = 0
+
+    def validate(self) -> None:
+        """Raise :class:`InputError` naming the first bad field."""
+        positive_ints = ("max_epochs", "batch_size", "lr_patience", "early_stopping_patience")
+        for name in positive_ints:
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise InputError(f"TrainConfig.{name} must be a positive integer, got {value!r}")
+        if not self.lr > 0:
+            raise InputError(f"TrainConfig.lr must be positive, got {self.lr!r}")
+        if not 0 < self.lr_factor < 1:
+            raise InputError(f"TrainConfig.lr_factor must be in (0, 1), got {self.lr_factor!r}")
+        if not 0 <= self.min_lr <= self.lr:
+            raise InputError(f"TrainConfig.min_lr must be in [0, lr={self.lr}], got {self.min_lr!r}")
+        if self.weight_decay < 0:
+            raise InputError(f"TrainConfig.weight_decay must be >= 0, got {self.weight_decay!r}")
+        if not isinstance(self.num_workers, int) or self.num_workers < 0:
+            raise InputError(f"TrainConfig.num_workers must be a non-negative integer, got {self.num_workers!r}")
+
+
+def unwrap_model(model: torch.nn.Module) -> torch.nn.Module:
+    """The user's module inside a ``DistributedDataParallel`` wrapper (or the module itself)."""
+    return model.module if isinstance(model, DistributedDataParallel) else model
+
+
+def move_to_device(batch: Any, device: torch.device) -> Any:
+    """Move tensors (also inside dicts, lists, tuples, or objects with ``.to``) to ``device``."""
+    if isinstance(batch, torch.Tensor) or hasattr(batch, "to") and not isinstance(batch, (dict, list, tuple)):
+        return batch.to(device)
+    if isinstance(batch, dict):
+        return {k: move_to_device(v, device) for k, v in batch.items()}
+    if isinstance(batch, tuple) and hasattr(batch, "_fields"):  # NamedTuple
+        return type(batch)(*(move_to_device(v, device) for v in batch))
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(move_to_device(v, device) for v in batch)
+    return batch
+
+
+def _collate_graphs(items):
+    from torch_geometric.data import Batch
+
+    return Batch.from_data_list(items)
+
+
+def _default_collate_for(dataset) -> Callable:
+    """torch_geometric ``Batch.from_data_list`` for graph datasets, else torch's default collate."""
+    if len(dataset) > 0:
+        try:
+            from torch_geometric.data.data import BaseData
+        except ImportError:  # pragma: no cover - torch_geometric is a dependency
+            BaseData = ()
+        if BaseData and isinstance(dataset[0], BaseData):
+            return _collate_graphs
+    return default_collate
+
+
+def _atomic_torch_save(obj, path: pathlib.Path) -> None:
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(obj, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        if os.path.exists(tmp_name):
+            os.unlink(tmp_name)
+        raise
+
+
+def _cpu_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
+
+
+class Trainer:
+    """Train ``model`` on ``train_set`` with early stopping on ``val_set``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Moved to ``config.device`` (its dtype is kept).
+    loss_fn : callable
+        ``loss_fn(model, batch) -> (loss, metrics)``; see the module docstring.
+    train_set, val_set : torch.utils.data.Dataset
+        Map-style datasets (``len`` and integer indexing).
+    config : TrainConfig
+    collate_fn : callable, optional
+        Turns a list of samples into a batch. Default: torch_geometric's
+        ``Batch.from_data_list`` for graph samples, else ``default_collate``.
+    save_fn : callable, optional
+        ``save_fn(model, path)`` writes the best model file. Default: a plain
+        state-dict model file of kind ``"state_dict"``.
+    """
+
+    def __init__(self, model: torch.nn.Module, loss_fn, train_set, val_set, config: TrainConfig,
+                 collate_fn=None, save_fn=None):
+        config.validate()
+        if len(train_set) == 0:
+            raise InputError("Trainer: train_set is empty")
+        if len(val_set) == 0:
+            raise InputError("Trainer: val_set is empty")
+        self.config = config
+        self.loss_fn = loss_fn
+        self.train_set = train_set
+        self.val_set = val_set
+        self.collate_fn = collate_fn or _default_collate_for(train_set)
+        self.save_fn = save_fn or self._default_save
+        self.context: DistributedContext = init_distributed(config.device)
+        if config.batch_size % self.context.world_size:
+            raise InputError(
+                f"TrainConfig.batch_size={config.batch_size} is the global batch and must be divisible by "
+                f"the number of processes ({self.context.world_size})"
+            )
+        self.local_batch_size = config.batch_size // self.context.world_size
+        self.device = self.context.device
+        self.model = model.to(self.device)
+        if self.context.is_distributed:
+            device_ids = [self.device.index] if self.device.type == "cuda" else None
+            self.wrapped = DistributedDataParallel(self.model, device_ids=device_ids)
+        else:
+            self.wrapped = self.model
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            self.optimizer, mode="min", factor=config.lr_factor, patience=config.lr_patience, min_lr=config.min_lr
+        )
+        self.out_dir = pathlib.Path(config.out_dir)
+        self.checkpoint_path = self.out_dir / CHECKPOINT_NAME
+        self.best_path = self.out_dir / BEST_NAME
+        self.metrics_path = self.out_dir / METRICS_NAME
+        # Validation shard without padding: every sample is counted exactly once.
+        rank, world = self.context.rank, self.context.world_size
+        self._val_shard = Subset(val_set, list(range(rank, len(val_set), world))) if world > 1 else val_set
+
+    # ------------------------------------------------------------------ public
+    def fit(self, resume: bool = False) -> dict:
+        """Train until ``max_epochs`` or early stopping; restore the best weights.
+
+        Parameters
+        ----------
+        resume : bool
+            Continue from ``out_dir/checkpoint.pt`` when it exists (else start fresh).
+
+        Returns
+        -------
+        dict
+            ``{"epochs": [row per epoch], "best_val_loss", "best_epoch", "stopped_early",
+            "epochs_run", "out_dir"}``; each row holds epoch, train_loss, val_loss, lr,
+            time_s and ``train_``/``val_``-prefixed metrics.
+        """
+        cfg = self.config
+        state = {"epoch": -1, "best_val_loss": math.inf, "best_epoch": -1, "bad_epochs": 0, "history": [],
+                 "best_state": None}
+        if resume and self.checkpoint_path.is_file():
+            state = self._load_checkpoint()
+        else:
+            torch.manual_seed(cfg.seed)
+        if self.context.is_main:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            self._rewrite_metrics(state["history"])
+        barrier(self.context)
+
+        stopped_early = state["bad_epochs"] >= cfg.early_stopping_patience
+        bar = tqdm(total=cfg.max_epochs, initial=state["epoch"] + 1, desc="epochs", unit="epoch",
+                   disable=not (cfg.progress and self.context.is_main), dynamic_ncols=True)
+        try:
+            for epoch in range(state["epoch"] + 1, cfg.max_epochs):
+                if stopped_early:
+                    break
+                start = time.perf_counter()
+                lr = self.optimizer.param_groups[0]["lr"]
+                train_loss, train_metrics = self._train_epoch(epoch)
+                val_loss, val_metrics = self._validate()
+                self.scheduler.step(val_loss)
+                row = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "lr": lr,
+                       "time_s": time.perf_counter() - start}
+                row.update({f"train_{k}": v for k, v in train_metrics.items()})
+                row.update({f"val_{k}": v for k, v in val_metrics.items()})
+                state["history"].append(row)
+                state["epoch"] = epoch
+                if val_loss < state["best_val_loss"]:
+                    state.update(best_val_loss=val_loss, best_epoch=epoch, bad_epochs=0,
+                                 best_state=_cpu_state(self.model))
+                    if self.context.is_main:
+                        self.save_fn(self.model, self.best_path)
+                else:
+                    state["bad_epochs"] += 1
+                stopped_early = state["bad_epochs"] >= cfg.early_stopping_patience
+                self._check_ranks_in_sync(epoch)
+                if self.context.is_main:
+                    self._append_metrics(row, first=len(state["history"]) == 1)
+                    self._save_checkpoint(state)
+                barrier(self.context)
+                bar.update(1)
+                bar.set_postfix(train=f"{train_loss:.4g}", val=f"{val_loss:.4g}", lr=f"{lr:.2g}")
+        finally:
+            bar.close()
+
+        if state["best_state"] is not None:
+            self.model.load_state_dict(state["best_state"])
+        return {
+            "epochs": state["history"],
+            "best_val_loss": state["best_val_loss"],
+            "best_epoch": state["best_epoch"],
+            "stopped_early": stopped_early,
+            "epochs_run": len(state["history"]),
+            "out_dir": str(self.out_dir),
+        }
+
+    def close(self) -> None:
+        """Leave the process group if this trainer created it."""
+        shutdown_distributed(self.context)
+
+    # ------------------------------------------------------------- epoch loops
+    def _train_loader(self, epoch: int):
+        world, rank = self.context.world_size, self.context.rank
+        sampler = DistributedSampler(self.train_set, num_replicas=world, rank=rank, shuffle=True,
+                                     seed=self.config.seed, drop_last=False)
+        sampler.set_epoch(epoch)
+        batches = list(BatchSampler(sampler, self.local_batch_size, drop_last=False))
+        loader = DataLoader(self.train_set, batch_sampler=batches, collate_fn=self.collate_fn,
+                            num_workers=self.config.num_workers)
+        return batches, loader
+
+    def _train_epoch(self, epoch: int) -> tuple[float, dict[str, float]]:
+        self.model.train()
+        batches, loader = self._train_loader(epoch)
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        totals: dict[str, float] = {}
+        for indices, batch in zip(batches, loader):
+            batch = move_to_device(batch, self.device)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss, metrics = self.loss_fn(self.wrapped, batch)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"training loss is {loss.item()} at epoch {epoch} (rank {self.context.rank})")
+            loss.backward()
+            if self.config.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(params, self.config.grad_clip)
+            self.optimizer.step()
+            _accumulate(totals, float(loss.detach()), metrics, len(indices))
+        return self._reduce(totals)
+
+    def _validate(self) -> tuple[float, dict[str, float]]:
+        self.model.eval()
+        totals: dict[str, float] = {}
+        # Batches of the global size on each shard; grad stays enabled because a
+        # loss may differentiate the model (forces), but no backward is taken.
+        loader = DataLoader(self._val_shard, batch_size=self.config.batch_size, shuffle=False,
+                            collate_fn=self.collate_fn, num_workers=self.config.num_workers)
+        start = 0
+        for batch in loader:
+            n = min(self.config.batch_size, len(self._val_shard) - start)
+            start += n
+            batch = move_to_device(batch, self.device)
+            loss, metrics = self.loss_fn(self.model, batch)
+            _accumulate(totals, float(loss.detach()), metrics, n)
+        return self._reduce(totals)
+
+    def _reduce(self, totals: dict[str, float]) -> tuple[float, dict[str, float]]:
+        """Sample-weighted means over all ranks of the accumulated sums."""
+        keys = sorted(totals)
+        summed = all_reduce_sum(torch.tensor([totals[k] for k in keys], dtype=torch.float64), self.context)
+        summed = dict(zip(keys, summed.tolist()))
+        count = summed.pop("__count__")
+        loss = summed.pop("__loss__") / count
+        return loss, {k: v / count for k, v in summed.items()}
+
+    def _check_ranks_in_sync(self, epoch: int) -> None:
+        """Catch a loss_fn that bypasses DDP's forward (ranks would drift apart)."""
+        if not self.context.is_distributed:
+            return
+        checksum = sum(float(p.detach().double().abs().sum()) for p in self.model.parameters())
+        spread = all_reduce_sum(torch.tensor([checksum, checksum**2], dtype=torch.float64), self.context)
+        mean = spread[0] / self.context.world_size
+        var = max(float(spread[1] / self.context.world_size - mean**2), 0.0)
+        if math.sqrt(var) > 1e-6 * max(abs(float(mean)), 1.0):
+            raise RuntimeError(
+                f"model weights differ between ranks after epoch {epoch}: loss_fn must call model(...) "
+                "(the DistributedDataParallel wrapper's forward) so gradients are averaged"
+            )
+
+    # ------------------------------------------------------------------ files
+    def _default_save(self, model: torch.nn.Module, path) -> None:
+        save_model_file(path, model.state_dict(), {"kind": "state_dict", "model_class": type(model).__name__})
+
+    def _metric_columns(self, row: dict) -> list[str]:
+        base = ["epoch", "train_loss", "val_loss", "lr", "time_s"]
+        return base + sorted(k for k in row if k not in base)
+
+    def _rewrite_metrics(self, history: list[dict]) -> None:
+        """Start metrics.csv afresh from the (checkpointed) history."""
+        fd, tmp_name = tempfile.mkstemp(prefix=".metrics.", suffix=".tmp", dir=self.out_dir)
+        with os.fdopen(fd, "w", newline="") as handle:
+            if history:
+                writer = csv.DictWriter(handle, fieldnames=self._metric_columns(history[0]))
+                writer.writeheader()
+                writer.writerows(history)
+        os.replace(tmp_name, self.metrics_path)
+
+    def _append_metrics(self, row: dict, first: bool) -> None:
+        with open(self.metrics_path, "a", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=self._metric_columns(row), extrasaction="ignore")
+            if first:
+                writer.writeheader()
+            writer.writerow(row)
+            handle.flush()
+
+    def _save_checkpoint(self, state: dict) -> None:
+        payload = {
+            "epoch": state["epoch"],
+            "best_val_loss": state["best_val_loss"],
+            "best_epoch": state["best_epoch"],
+            "bad_epochs": state["bad_epochs"],
+            "history": state["history"],
+            "best_state": state["best_state"],
+            "model": _cpu_state(self.model),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "config": dataclasses.asdict(self.config),
+        }
+        _atomic_torch_save(payload, self.checkpoint_path)
+
+    def _load_checkpoint(self) -> dict:
+        try:
+            payload = torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
+        except Exception as exc:
+            raise InputError(f"checkpoint {self.checkpoint_path} cannot be read ({type(exc).__name__}: {exc})") from exc
+        saved = payload.get("config", {})
+        for name in _RESUME_MUST_MATCH:
+            if name in saved and saved[name] != getattr(self.config, name):
+                raise InputError(
+                    f"checkpoint {self.checkpoint_path} was written with {name}={saved[name]!r}; "
+                    f"resuming with {name}={getattr(self.config, name)!r} would not continue the same run"
+                )
+        self.model.load_state_dict(payload["model"])
+        self.optimizer.load_state_dict(payload["optimizer"])
+        self.scheduler.load_state_dict(payload["scheduler"])
+        torch.set_rng_state(payload["torch_rng"])
+        if payload["cuda_rng"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(payload["cuda_rng"])
+        return {k: payload[k] for k in ("epoch", "best_val_loss", "best_epoch", "bad_epochs", "history", "best_state")}
+
+
+def _accumulate(totals: dict[str, float], loss: float, metrics: dict[str, float], n: int) -> None:
+    """Add sample-weighted sums of the loss and metrics of one batch of ``n`` samples."""
+    totals["__loss__"] = totals.get("__loss__", 0.0) + loss * n
+    totals["__count__"] = totals.get("__count__", 0.0) + n
+    for key, value in metrics.items():
+        totals[key] = totals.get(key, 0.0) + float(value) * n
