@@ -8,7 +8,6 @@ import re
 
 import numpy as np
 import pytest
-from ase import Atoms
 from ase.build import bulk
 from ase.calculators.lj import LennardJones as AseLennardJones
 from ase.stress import full_3x3_to_voigt_6_stress
@@ -135,12 +134,12 @@ def test_pair_translation_invariance(name):
 
 def test_morse_pair_minimum_and_shift():
     pot = Morse(D_e=0.5, a=2.0, r0=1.5, cutoff=5.0)
-    for r, expected_force in ((1.5, 0.0),):
-        res = pot.compute_arrays(np.array([[0.0, 0, 0], [r, 0, 0]]), np.zeros((3, 3)), [False] * 3)
-        shift = 0.5 * ((1 - np.exp(-2.0 * 3.5)) ** 2 - 1)
-        assert res.energy == pytest.approx(-0.5 - shift, rel=1e-12)  # well depth D_e at r0
-        assert np.abs(res.forces).max() < 1e-12
-    beyond = pot.compute_arrays(np.array([[0.0, 0, 0], [5.01, 0, 0]]), np.zeros((3, 3)), [False] * 3)
+    open_box = (np.zeros((3, 3)), [False] * 3)
+    at_r0 = pot.compute_arrays(np.array([[0.0, 0, 0], [1.5, 0, 0]]), *open_box)
+    shift = 0.5 * ((1 - np.exp(-2.0 * 3.5)) ** 2 - 1)  # U(r_c), subtracted so U(r_c) = 0
+    assert at_r0.energy == pytest.approx(-0.5 - shift, rel=1e-12)  # well depth D_e at r0
+    assert np.abs(at_r0.forces).max() < 1e-12
+    beyond = pot.compute_arrays(np.array([[0.0, 0, 0], [5.01, 0, 0]]), *open_box)
     assert beyond.energy == 0.0
 
 
