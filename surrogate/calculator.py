@@ -1,0 +1,63 @@
+"""``SurrogateCalculator``: a trained EGNN energy model as an ASE calculator.
+
+>>> atoms.calc = SurrogateCalculator("runs/cu/best.pt")
+>>> atoms.get_potential_energy(), atoms.get_forces(), atoms.get_stress()
+
+Works with ASE's MD (``VelocityVerlet``, ``Langevin``), optimisers (``BFGS``)
+and ``ase.io``. Energies eV, forces eV/Å, stress eV/Å³ (Voigt order, ASE's
+sign), per-atom energies eV. Stress is available for cells periodic along all
+three axes.
+"""
+
+from __future__ import annotations
+
+from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
+from ase.stress import full_3x3_to_voigt_6_stress
+
+from systems.errors import InputError
+
+
+class SurrogateCalculator(Calculator):
+    """ASE calculator backed by an :class:`surrogate.egnn.model.EGNNEnergyModel`.
+
+    Parameters
+    ----------
+    model : path to an EGNN model file, or an ``EGNNEnergyModel``
+    device : "cpu", "cuda", ...
+    dtype : "float32" / "float64", or None to keep the model's dtype
+    skin : Verlet skin (Å) of the calculator's neighbor list
+    """
+
+    # Class-level and immutable: ASE's base-class list is shared by every calculator.
+    implemented_properties = ("energy", "free_energy", "forces", "stress", "energies")
+
+    def __init__(self, model, device="cpu", dtype=None, skin: float = 1.0, **kwargs):
+        super().__init__(**kwargs)
+        from surrogate.egnn.provider import EGNNForceProvider
+
+        self.provider = EGNNForceProvider(model, device=device, dtype=dtype, skin=skin)
+        self.model = self.provider.model
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        """Fill ``self.results`` with energy, free_energy, forces, energies (and stress if periodic)."""
+        Calculator.calculate(self, atoms, properties, system_changes)
+        atoms = self.atoms
+        try:
+            self.model.species_index(atoms.numbers)
+        except InputError as exc:
+            raise InputError(f"SurrogateCalculator: {exc}") from None
+        want_stress = "stress" in properties
+        if want_stress and not atoms.pbc.all():
+            raise PropertyNotImplementedError(
+                f"stress needs a cell periodic along all three axes, got pbc={atoms.pbc.tolist()}"
+            )
+        result = self.provider.evaluate(atoms.numbers, atoms.positions, atoms.cell.array, atoms.pbc,
+                                        stress=want_stress)
+        self.results = {
+            "energy": result.energy,
+            "free_energy": result.energy,
+            "forces": result.forces,
+            "energies": result.energies,
+        }
+        if want_stress:
+            self.results["stress"] = full_3x3_to_voigt_6_stress(result.stress)

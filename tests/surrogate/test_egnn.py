@@ -1,0 +1,281 @@
+"""Physics of the EGNN energy model: symmetry, F = −∇E, stress, extensivity, smoothness, safety."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from ase.build import bulk
+
+from surrogate.egnn import EGNNLayer
+from surrogate.egnn.model import EGNNEnergyModel
+from surrogate.egnn.provider import EGNNForceProvider
+from systems.errors import InputError
+
+CUTOFF = 3.2  # Å; shorter than half of every cell below except where thin cells are tested on purpose
+
+
+def random_model(seed=0, dtype=torch.float64, cutoff=CUTOFF, layers=3, envelope="cosine") -> EGNNEnergyModel:
+    """A small float64 model whose coordinate branch is switched on strongly (so it is really tested)."""
+    torch.manual_seed(seed)
+    model = EGNNEnergyModel([13, 29], cutoff, hidden=16, layers=layers, envelope=envelope, dtype=dtype,
+                            avg_num_neighbors=8.0)
+    with torch.no_grad():
+        for layer in model.layers:
+            if layer.coord_out is not None:
+                layer.coord_out.weight.normal_(0.0, 0.5)
+                layer.coord_out.bias.normal_(0.0, 0.5)
+        model.reference_energies.copy_(torch.tensor([-1.3, -2.1]))
+        model.energy_scale.fill_(0.5)
+    return model
+
+
+def random_rotation(rng, reflect=False) -> np.ndarray:
+    q, r = np.linalg.qr(rng.normal(size=(3, 3)))
+    q = q * np.sign(np.diag(r))
+    if np.linalg.det(q) < 0:
+        q[:, 0] *= -1
+    if reflect:
+        q = q @ np.diag([1.0, 1.0, -1.0])
+    return q
+
+
+def alloy(repeat=2, rattle=0.15, seed=1):
+    atoms = bulk("Cu", "fcc", a=3.6, cubic=True).repeat(repeat)
+    rng = np.random.default_rng(seed)
+    atoms.numbers[rng.permutation(len(atoms))[: len(atoms) // 3]] = 13
+    atoms.positions += rng.normal(scale=rattle, size=atoms.positions.shape)
+    return atoms
+
+
+def cluster(seed=2):
+    rng = np.random.default_rng(seed)
+    atoms = bulk("Cu", "fcc", a=3.6, cubic=True).repeat(2)
+    atoms = atoms[np.linalg.norm(atoms.positions - atoms.positions.mean(0), axis=1) < 4.0]
+    atoms.pbc = False
+    atoms.cell = np.zeros((3, 3))
+    atoms.numbers[::3] = 13
+    atoms.positions += rng.normal(scale=0.15, size=atoms.positions.shape)
+    return atoms
+
+
+def evaluate(model, numbers, positions, cell, pbc, stress=False):
+    return EGNNForceProvider(model, skin=0.0).evaluate(numbers, positions, cell, pbc, stress=stress)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return random_model()
+
+
+@pytest.mark.parametrize("periodic", [True, False])
+@pytest.mark.parametrize("reflect", [False, True])
+def test_energy_invariant_forces_equivariant_under_rotation_reflection_translation(model, periodic, reflect):
+    atoms = alloy() if periodic else cluster()
+    rng = np.random.default_rng(3)
+    q = random_rotation(rng, reflect)
+    shift = rng.normal(size=3) * 2.0
+    ref = evaluate(model, atoms.numbers, atoms.positions, atoms.cell.array, atoms.pbc, stress=periodic)
+    moved = evaluate(model, atoms.numbers, atoms.positions @ q.T + shift, atoms.cell.array @ q.T, atoms.pbc,
+                     stress=periodic)
+    assert abs(ref.energy) > 1.0 and np.abs(ref.forces).max() > 1e-3  # a non-trivial test
+    assert moved.energy == pytest.approx(ref.energy, abs=1e-10)
+    np.testing.assert_allclose(moved.forces, ref.forces @ q.T, atol=1e-10)
+    np.testing.assert_allclose(moved.energies, ref.energies, atol=1e-10)
+    if periodic:
+        np.testing.assert_allclose(moved.stress, q @ ref.stress @ q.T, atol=1e-10)
+
+
+@pytest.mark.parametrize("periodic", [True, False])
+def test_permutation_invariance(model, periodic):
+    atoms = alloy() if periodic else cluster()
+    perm = np.random.default_rng(4).permutation(len(atoms))
+    ref = evaluate(model, atoms.numbers, atoms.positions, atoms.cell.array, atoms.pbc)
+    out = evaluate(model, atoms.numbers[perm], atoms.positions[perm], atoms.cell.array, atoms.pbc)
+    assert out.energy == pytest.approx(ref.energy, abs=1e-10)
+    np.testing.assert_allclose(out.forces, ref.forces[perm], atol=1e-10)
+
+
+def test_periodic_images_are_equivalent(model):
+    """Moving an atom by a lattice vector changes nothing (the edge shift absorbs it)."""
+    atoms = alloy()
+    moved = atoms.positions.copy()
+    moved[0] += atoms.cell.array[1] - 2 * atoms.cell.array[2]
+    ref = evaluate(model, atoms.numbers, atoms.positions, atoms.cell.array, atoms.pbc)
+    out = evaluate(model, atoms.numbers, moved, atoms.cell.array, atoms.pbc)
+    assert out.energy == pytest.approx(ref.energy, abs=1e-10)
+    np.testing.assert_allclose(out.forces, ref.forces, atol=1e-10)
+
+
+@pytest.mark.parametrize("periodic", [True, False])
+def test_forces_are_minus_energy_gradient(model, periodic):
+    atoms = alloy(rattle=0.2) if periodic else cluster()
+    ref = evaluate(model, atoms.numbers, atoms.positions, atoms.cell.array, atoms.pbc)
+    h = 1e-5
+    rng = np.random.default_rng(5)
+    for a in rng.choice(len(atoms), size=4, replace=False):
+        for c in range(3):
+            plus, minus = atoms.positions.copy(), atoms.positions.copy()
+            plus[a, c] += h
+            minus[a, c] -= h
+            e_plus = evaluate(model, atoms.numbers, plus, atoms.cell.array, atoms.pbc).energy
+            e_minus = evaluate(model, atoms.numbers, minus, atoms.cell.array, atoms.pbc).energy
+            assert -(e_plus - e_minus) / (2 * h) == pytest.approx(ref.forces[a, c], abs=1e-8)
+
+
+def test_stress_is_strain_derivative(model):
+    atoms = alloy(rattle=0.2)
+    atoms.cell.array[0, 1] = 0.3  # a triclinic cell
+    cell = atoms.cell.array.copy()
+    cell[0, 1] = 0.3
+    volume = abs(np.linalg.det(cell))
+    ref = evaluate(model, atoms.numbers, atoms.positions, cell, atoms.pbc, stress=True)
+    assert np.abs(ref.stress).max() > 1e-4
+    h = 1e-6
+    for a in range(3):
+        for b in range(3):
+            strain = np.zeros((3, 3))
+            strain[a, b] = strain[b, a] = h / (1 if a == b else 2)  # symmetric; ε_ab + ε_ba = h
+            energies = []
+            for sign in (1, -1):
+                deform = np.eye(3) + sign * strain
+                energies.append(evaluate(model, atoms.numbers, atoms.positions @ deform, cell @ deform,
+                                         atoms.pbc).energy)
+            fd = (energies[0] - energies[1]) / (2 * h) / volume
+            assert fd == pytest.approx(ref.stress[a, b], abs=1e-8)
+    np.testing.assert_allclose(ref.stress, ref.stress.T, atol=1e-12)
+
+
+def test_supercell_gives_same_energy_per_atom(model):
+    atoms = alloy(repeat=2)
+    big = atoms.repeat(2)
+    small = evaluate(model, atoms.numbers, atoms.positions, atoms.cell.array, atoms.pbc, stress=True)
+    large = evaluate(model, big.numbers, big.positions, big.cell.array, big.pbc, stress=True)
+    assert large.energy / len(big) == pytest.approx(small.energy / len(atoms), abs=1e-10)
+    np.testing.assert_allclose(large.forces[: len(atoms)], small.forces, atol=1e-10)
+    np.testing.assert_allclose(large.stress, small.stress, atol=1e-10)
+
+
+def test_thin_cell_counts_every_image(model):
+    """A primitive cell thinner than the cutoff equals its cubic supercell per atom."""
+    prim = bulk("Cu", "fcc", a=3.6)  # 1 atom, plane spacing ~2.1 Å < cutoff
+    cubic = bulk("Cu", "fcc", a=3.6, cubic=True).repeat(2)
+    e1 = evaluate(model, prim.numbers, prim.positions, prim.cell.array, prim.pbc).energy
+    e2 = evaluate(model, cubic.numbers, cubic.positions, cubic.cell.array, cubic.pbc).energy
+    assert e1 == pytest.approx(e2 / len(cubic), abs=1e-10)
+
+
+@pytest.mark.parametrize("envelope", ["cosine", "polynomial"])
+def test_energy_and_forces_continuous_at_cutoff(envelope):
+    model = random_model(envelope=envelope)
+    numbers = np.array([29, 13])
+    cell, pbc = np.zeros((3, 3)), np.zeros(3, bool)
+    direction = np.array([0.3, -0.5, 0.8]) / np.linalg.norm([0.3, -0.5, 0.8])
+    out = {}
+    for d in (CUTOFF - 1e-7, CUTOFF + 1e-7, CUTOFF + 0.5):
+        out[d] = evaluate(model, numbers, np.array([np.zeros(3), d * direction]), cell, pbc)
+    inside, outside, far = out[CUTOFF - 1e-7], out[CUTOFF + 1e-7], out[CUTOFF + 0.5]
+    assert inside.energy == pytest.approx(outside.energy, abs=1e-9)
+    assert outside.energy == pytest.approx(far.energy, abs=1e-12)  # no interaction beyond the cutoff
+    assert np.abs(inside.forces).max() < 1e-6 and np.abs(outside.forces).max() == 0.0
+    # Closer in, the pair does interact (the continuity above is not vacuous).
+    near = evaluate(model, numbers, np.array([np.zeros(3), 2.0 * direction]), cell, pbc)
+    assert abs(near.energy - far.energy) > 1e-5
+
+
+def test_no_nan_with_coincident_atoms():
+    model = random_model()
+    positions = np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [1.5, 0.2, 0.1]])
+    out = evaluate(model, np.array([29, 29, 13]), positions, np.zeros((3, 3)), np.zeros(3, bool))
+    assert np.isfinite(out.energy) and np.isfinite(out.forces).all()
+    # Parameter gradients of a force loss (double backward) are finite too.
+    from surrogate.egnn.autograd_forces import energy_forces_stress
+    from surrogate.egnn.graph import build_graph, single_batch
+
+    graph = single_batch(build_graph([29, 29, 13], positions, np.zeros((3, 3)), np.zeros(3, bool), CUTOFF))
+    model.train()
+    for p in model.parameters():
+        p.requires_grad_(True)
+    res = energy_forces_stress(model, graph, training=True)
+    (res.energy.sum() + res.forces.pow(2).sum()).backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+
+
+def test_coordinate_updates_stay_bounded_in_a_deep_stack():
+    """|dx_i| ≤ 1 per layer (tanh, normalised differences, smooth mean), even with huge weights."""
+    torch.manual_seed(0)
+    layer = EGNNLayer(8, coord_aggr="smooth_mean").double()
+    with torch.no_grad():
+        for p in layer.parameters():
+            p.normal_(0.0, 50.0)
+    x = torch.randn(30, 3, dtype=torch.float64) * 5
+    h = torch.randn(30, 8, dtype=torch.float64)
+    edge_index = torch.tensor([[i, j] for i in range(30) for j in range(30) if i != j]).T
+    weight = torch.rand(edge_index.shape[1], dtype=torch.float64)
+    for _ in range(20):
+        h, dx = layer(h, edge_index, x[edge_index[1]] - x[edge_index[0]], edge_weight=weight)
+        assert dx.norm(dim=1).max() <= 1.0 and torch.isfinite(h).all()
+        x = x + dx
+
+
+def test_layer_equivariance_without_envelope():
+    """The bare layer (paper's mean aggregation) is E(n)-equivariant."""
+    torch.manual_seed(1)
+    layer = EGNNLayer(8, edge_attr_dim=2).double()
+    with torch.no_grad():
+        layer.coord_out.weight.normal_(0.0, 1.0)
+    x = torch.randn(7, 3, dtype=torch.float64)
+    h = torch.randn(7, 8, dtype=torch.float64)
+    edge_index = torch.tensor([[i, j] for i in range(7) for j in range(7) if i != j]).T
+    attr = torch.randn(edge_index.shape[1], 2, dtype=torch.float64)
+    q = torch.from_numpy(random_rotation(np.random.default_rng(0), reflect=True))
+    h1, dx1 = layer(h, edge_index, x[edge_index[1]] - x[edge_index[0]], attr)
+    y = x @ q.T + 3.0
+    h2, dx2 = layer(h, edge_index, y[edge_index[1]] - y[edge_index[0]], attr)
+    torch.testing.assert_close(h2, h1, atol=1e-12, rtol=0)
+    torch.testing.assert_close(dx2, dx1 @ q.T, atol=1e-12, rtol=0)
+    assert dx1.abs().max() > 1e-3
+
+
+def test_float32_default_and_dtype_option(model):
+    atoms = alloy()
+    m32 = EGNNEnergyModel(**model.config())
+    assert m32.dtype == torch.float32
+    m32.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in model.state_dict().items()})
+    r32 = evaluate(m32, atoms.numbers, atoms.positions, atoms.cell.array, atoms.pbc)
+    r64 = evaluate(model, atoms.numbers, atoms.positions, atoms.cell.array, atoms.pbc)
+    assert r32.forces.dtype == np.float64  # the provider always hands back float64
+    assert r32.energy == pytest.approx(r64.energy, rel=1e-5)
+    np.testing.assert_allclose(r32.forces, r64.forces, atol=1e-4)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_matches_cpu(model):
+    atoms = alloy()
+    cpu = evaluate(model, atoms.numbers, atoms.positions, atoms.cell.array, atoms.pbc, stress=True)
+    gpu = EGNNForceProvider(random_model(), device="cuda", skin=0.0).evaluate(
+        atoms.numbers, atoms.positions, atoms.cell.array, atoms.pbc, stress=True)
+    assert gpu.energy == pytest.approx(cpu.energy, abs=1e-9)
+    np.testing.assert_allclose(gpu.forces, cpu.forces, atol=1e-9)
+    np.testing.assert_allclose(gpu.stress, cpu.stress, atol=1e-9)
+
+
+def test_unknown_element_is_named(model):
+    with pytest.raises(InputError, match="Au"):
+        evaluate(model, np.array([29, 79]), np.array([[0, 0, 0], [2.0, 0, 0]], float), np.zeros((3, 3)),
+                 np.zeros(3, bool))
+
+
+def test_provider_skin_reuses_neighbor_list(model):
+    """With a skin the provider rebuilds only after large moves, and gives the same answer as a fresh list."""
+    atoms = alloy()
+    provider = EGNNForceProvider(model, skin=1.0)
+    rng = np.random.default_rng(6)
+    positions = atoms.positions.copy()
+    for _ in range(5):
+        positions += rng.normal(scale=0.02, size=positions.shape)
+        out = provider.evaluate(atoms.numbers, positions, atoms.cell.array, atoms.pbc)
+        fresh = evaluate(model, atoms.numbers, positions, atoms.cell.array, atoms.pbc)
+        assert out.energy == pytest.approx(fresh.energy, abs=1e-10)
+        np.testing.assert_allclose(out.forces, fresh.forces, atol=1e-10)
+    assert provider.neighbor_list.n_builds == 1
