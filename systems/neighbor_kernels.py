@@ -14,6 +14,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from .numba_twins import parallel_and_serial
+
 
 @numba.njit(cache=True)
 def make_images(wrapped, frac, cell, n_images, pad, pbc):
@@ -151,7 +153,6 @@ def _keep_half(i, j, sx, sy, sz):
     return sz > 0
 
 
-@numba.njit(cache=True, parallel=True)
 def search_pairs(
     positions, cell, offsets, sorted_points, sorted_origin, sorted_image, bin_start, nb, lower, width, reach,
     cutoff, full, with_vectors
@@ -258,7 +259,6 @@ def search_pairs(
     return first, second, shifts, vectors, distances
 
 
-@numba.njit(cache=True, parallel=True)
 def max_displacement_squared(positions, reference):
     """max_i |x_i − x_ref,i|² in Å² (the skin-reuse test)."""
     n = positions.shape[0]
@@ -271,7 +271,6 @@ def max_displacement_squared(positions, reference):
     return worst.max() if n > 0 else 0.0
 
 
-@numba.njit(cache=True, parallel=True)
 def gather_within(positions, cell, first, second, shifts, cutoff):
     """Pairs of a skin list that are within ``cutoff`` now: mask [p], vectors [p,3], distances [p]."""
     n = first.shape[0]
@@ -293,3 +292,8 @@ def gather_within(positions, cell, first, second, shifts, cutoff):
         distances[p] = d
         mask[p] = d < cutoff
     return mask, vectors, distances
+
+
+search_pairs_parallel, search_pairs_serial = parallel_and_serial(search_pairs)
+max_displacement_squared_parallel, max_displacement_squared_serial = parallel_and_serial(max_displacement_squared)
+gather_within_parallel, gather_within_serial = parallel_and_serial(gather_within)

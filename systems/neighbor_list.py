@@ -18,6 +18,7 @@ import numpy as np
 from . import neighbor_kernels as _k
 from .boundary import Box
 from .errors import InputError
+from .numba_twins import SERIAL_BELOW
 
 #: Bins are cutoff / BINS_PER_CUTOFF wide: 2 searches ~40% less volume than 1 (measured faster).
 BINS_PER_CUTOFF = 2
@@ -67,7 +68,8 @@ def build_pairs(positions, cell, pbc, cutoff: float, full: bool = True, with_vec
     pad = cutoff / box.plane_spacings  # fractional units; 0 on open axes (spacing inf)
     points, origin, image = _k.make_images(wrapped, frac, box.basis, n_images, pad, box.pbc)
     order, bin_start, nb, lower, width = _k.bin_points(points, cutoff, BINS_PER_CUTOFF, max(8 * len(points), 4096))
-    first, second, shifts, vectors, distances = _k.search_pairs(
+    search = _k.search_pairs_parallel if n >= SERIAL_BELOW else _k.search_pairs_serial
+    first, second, shifts, vectors, distances = search(
         positions,
         box.cell,
         offsets,
@@ -123,7 +125,8 @@ class NeighborList:
             return True
         if self.skin == 0.0:
             return not np.array_equal(positions, self._reference)
-        return _k.max_displacement_squared(positions, self._reference) > (0.5 * self.skin) ** 2
+        check = _k.max_displacement_squared_parallel if len(positions) >= SERIAL_BELOW else _k.max_displacement_squared_serial
+        return check(positions, self._reference) > (0.5 * self.skin) ** 2
 
     def update(self, positions, cell, pbc) -> bool:
         """Make the stored (cutoff + skin) list valid for ``positions``; True if it was rebuilt."""
@@ -155,5 +158,6 @@ class NeighborList:
             return pairs
         self.update(positions, cell, pbc)
         i, j, shifts = self.candidate_pairs
-        mask, vectors, distances = _k.gather_within(positions, self._cell, i, j, shifts, self.cutoff)
+        gather = _k.gather_within_parallel if len(i) >= SERIAL_BELOW else _k.gather_within_serial
+        mask, vectors, distances = gather(positions, self._cell, i, j, shifts, self.cutoff)
         return Neighbors(i[mask], j[mask], shifts[mask], vectors[mask], distances[mask])

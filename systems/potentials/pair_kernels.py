@@ -18,6 +18,7 @@ import numba
 import numpy as np
 
 from ..errors import CloseContactError
+from ..numba_twins import parallel_and_serial
 
 #: Pair-potential kinds understood by :func:`pair_terms`.
 LENNARD_JONES = 0
@@ -43,7 +44,6 @@ def pair_terms(kind, r2, params):
     return params[0] * ((1.0 - x) ** 2 - 1.0) - params[3], 2.0 * params[0] * params[1] * x * (1.0 - x) / r
 
 
-@numba.njit(cache=True, parallel=True)
 def pair_energy_forces(positions, cell, first, second, shifts, cutoff, kind, params, want_virial, n_threads):
     """Energy, forces, virial and per-atom energies over a half list.
 
@@ -124,6 +124,9 @@ def pair_energy_forces(positions, cell, first, second, shifts, cutoff, kind, par
     virial[2, 1] = virial[1, 2]
     k = np.argmin(closest_t)
     return energies.sum(), forces, virial, energies, np.sqrt(closest_t[k]), closest_pair_t[k, 0], closest_pair_t[k, 1]
+
+
+pair_energy_forces_parallel, pair_energy_forces_serial = parallel_and_serial(pair_energy_forces)
 
 
 def check_contact(closest: float, i: int, j: int, min_distance: float, name: str) -> None:

@@ -8,7 +8,8 @@ import numpy as np
 from ..errors import InputError
 from ..forces import ForceResult
 from ..neighbor_list import NeighborList
-from .pair_kernels import check_contact, pair_energy_forces
+from ..numba_twins import SERIAL_BELOW
+from .pair_kernels import check_contact, pair_energy_forces_parallel, pair_energy_forces_serial
 
 
 class PairPotential:
@@ -44,9 +45,10 @@ class PairPotential:
         nl = self.neighbor_list
         nl.update(positions, cell, pbc)
         i, j, shifts = nl.candidate_pairs
-        energy, forces, strain_derivative, energies, closest, ci, cj = pair_energy_forces(
+        kernel = pair_energy_forces_parallel if len(i) >= SERIAL_BELOW else pair_energy_forces_serial
+        energy, forces, strain_derivative, energies, closest, ci, cj = kernel(
             positions, np.asarray(cell, dtype=np.float64), i, j, shifts, self.cutoff, self.kind, self.params, bool(stress),
-            numba.get_num_threads()
+            numba.get_num_threads() if len(i) >= SERIAL_BELOW else 1
         )
         check_contact(closest, ci, cj, self.min_distance, self.name)
         sigma = None
