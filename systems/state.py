@@ -166,18 +166,35 @@ class System:
         """To a one-frame ``mdtraj.Trajectory`` (Å → nm, time → ps).
 
         Without ``topology`` each atom becomes its own residue named after its element.
+        MDTraj stores a box as lengths and angles, i.e. a lower-triangular cell;
+        a cell in another orientation is rotated into that form together with the
+        positions (distances are unchanged). A left-handed cell is refused.
         """
         import mdtraj
 
         if topology is None:
             topology = topology_from_numbers(self.numbers)
-        cell = self.cell * NM_PER_ANGSTROM if self.pbc.all() else None
-        traj = mdtraj.Trajectory(
-            self.positions[None] * NM_PER_ANGSTROM, topology, time=np.array([self.time / TIME_PER_PS])
-        )
+        positions, cell = self.positions, None
+        if self.pbc.all():
+            positions, cell = _mdtraj_orientation(self.positions, self.cell)
+            cell = cell * NM_PER_ANGSTROM
+        traj = mdtraj.Trajectory(positions[None] * NM_PER_ANGSTROM, topology, time=np.array([self.time / TIME_PER_PS]))
         if cell is not None:
             traj.unitcell_vectors = cell[None]
         return traj
+
+
+def _mdtraj_orientation(positions: np.ndarray, cell: np.ndarray):
+    """Rotate positions [n,3] and cell [3,3] (Å) so the cell is lower triangular, as MDTraj stores it."""
+    from ase.cell import Cell
+
+    scale = max(1.0, float(np.abs(cell).max()))
+    if abs(cell[0, 1]) + abs(cell[0, 2]) + abs(cell[1, 2]) <= 1e-12 * scale and np.all(np.diag(cell) > 0):
+        return positions, cell
+    if np.linalg.det(cell) <= 0:
+        raise InputError(f"MDTraj cannot store a left-handed or singular cell: {cell.tolist()}")
+    rcell, q = Cell(cell).standard_form()  # rcell @ q == cell
+    return positions @ q.T, np.asarray(rcell)
 
 
 def topology_from_numbers(numbers) -> "mdtraj.Topology":  # noqa: F821
