@@ -458,7 +458,12 @@ def _fileobject_frames(path, fmt, topology, top, start, stop, stride) -> Iterato
                     n_read += 1
                 index += 1
             if traj.n_frames < n_want:
-                return
+                break
+    if fmt == "dcd" and (stop is None or index < stop):
+        # MDTraj's DCD plugin stops silently before a partial last frame
+        partial = _dcd_partial_tail(path)
+        if partial:
+            _warn_truncated(path, n_read, index, f"{partial} bytes of an incomplete frame at the end")
 
 
 def _raise_or_warn(path, fmt, n_read, index, err, topology=None, top=None) -> None:
@@ -672,3 +677,29 @@ def _read_one_xtc_frame(path, fh, scan: _XTCScan, numbers, index: int) -> Frame:
             f"{path}: XTC frame {index} at byte {int(scan.offsets[index])} is corrupt: {type(err).__name__}: {err}"
         ) from None
     return _mdtraj_frame(numbers, xyz[0], None if box is None else box[0], time[0], index)
+
+
+def _dcd_partial_tail(path: str) -> int:
+    """Bytes after the last complete DCD frame (0 for an intact file).
+
+    Layout (Fortran records): [84] 'CORD' 20 control ints [84] · [L] titles [L] ·
+    [4] n_atoms [4] · then per frame an optional unit-cell record of 6 doubles
+    (control int 10) and x, y, z records of n_atoms float32 (plus a 4th when
+    control int 11 is set).
+    """
+    with open(path, "rb") as fh:
+        head = fh.read(8192)
+    for endian in ("<", ">"):
+        if len(head) >= 96 and struct.unpack_from(endian + "i", head, 0)[0] == 84:
+            break
+    else:
+        return 0  # not a layout we know; MDTraj already read what it could
+    control = struct.unpack_from(endian + "20i", head, 8)
+    title_len = struct.unpack_from(endian + "i", head, 92)[0]
+    atoms_at = 92 + 4 + title_len + 4
+    if title_len < 0 or atoms_at + 12 > len(head):
+        return 0
+    n_atoms = struct.unpack_from(endian + "i", head, atoms_at + 4)[0]
+    header = atoms_at + 12
+    frame = 3 * (8 + 4 * n_atoms) + (8 + 48 if control[10] else 0) + ((8 + 4 * n_atoms) if control[11] else 0)
+    return (os.path.getsize(path) - header) % frame if frame > 0 else 0
