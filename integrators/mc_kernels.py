@@ -35,7 +35,7 @@ def _atom_energy(positions, cell, i, xi, yi, zi, offsets, neighbors, shifts, cut
             rz = positions[j, 2] - zi + oz
         r2 = rx * rx + ry * ry + rz * rz
         if r2 < cut2:
-            u, _ = pair_terms(kind, np.sqrt(r2), params)
+            u, _ = pair_terms(kind, r2, params)  # works from r² (Å²)
             e += u
     return e
 

@@ -18,6 +18,16 @@ from ._common import resolve_timestep, result_from_dict, result_to_dict
 from .protocols import ForceProvider
 
 
+def degrees_of_freedom(system: System) -> int:
+    """3N − 3 if the centre-of-mass kinetic energy is negligible (< 1e-12 of the total), else 3N."""
+    n = system.n_atoms
+    if n < 2:
+        return 3 * n
+    momentum = system.momenta.sum(axis=0)  # [3]
+    com_kinetic = 0.5 * float(momentum @ momentum) / float(system.masses.sum())
+    return 3 * n - 3 if com_kinetic <= 1e-12 * max(system.kinetic_energy(), 1e-300) else 3 * n
+
+
 class ForceIntegrator:
     """Base of the MD integrators (not used directly).
 
@@ -59,8 +69,12 @@ class ForceIntegrator:
         self._result = self.provider.compute(system, stress=self.want_stress)
 
     def degrees_of_freedom(self, system: System) -> int:
-        """Degrees of freedom of the kinetic energy: 3N − 3 (the centre of mass is at rest and stays so)."""
-        return max(3 * system.n_atoms - 3, 1)
+        """Degrees of freedom of the kinetic energy.
+
+        3N − 3 when the centre of mass is at rest (Maxwell–Boltzmann start; Verlet
+        and velocity rescaling keep it so), else 3N.
+        """
+        return degrees_of_freedom(system)
 
     def state_dict(self) -> dict[str, Any]:
         """Cached forces and energy exchange: what a bit-for-bit restart needs."""

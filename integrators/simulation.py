@@ -69,13 +69,19 @@ class Simulation:
         """Advance ``n_steps`` integrator steps (MC: sweeps)."""
         if int(n_steps) != n_steps or n_steps < 0:
             raise InputError(f"`n_steps` must be a non-negative whole number, got {n_steps!r}")
+        initial = [] if self._reported_initial else [r for r in self.reporters if getattr(r, "report_initial", True)]
+        initial_fields = self._fields(initial)
         if not self._initialized:
-            self.integrator.initialize(self.system)
+            # the first evaluation also yields the stress if the initial report wants it
+            self.integrator.want_stress = "stress" in initial_fields
+            try:
+                self.integrator.initialize(self.system)
+            finally:
+                self.integrator.want_stress = False
             self._initialized = True
         if not self._reported_initial:
             self._reported_initial = True
-            due = [r for r in self.reporters if getattr(r, "report_initial", True)]
-            self._report(due, self._fields(due), guard=True)
+            self._report(initial, initial_fields, guard=True)
         end = self.step + int(n_steps)
         while self.step < end:
             requests = [(r, r.describe_next_report(self.step)) for r in self.reporters]

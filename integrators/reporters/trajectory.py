@@ -8,6 +8,8 @@ from .base import IntervalReporter, Snapshot
 
 #: Formats that store energies, forces and velocities next to positions (ASE).
 _RICH_FORMATS = {"extxyz", "xyz", "traj"}
+#: MDTraj formats without a topology: a PDB of the first frame is written beside them.
+_BARE_FORMATS = {"xtc", "trr", "dcd", "nc"}
 
 
 class TrajectoryReporter(IntervalReporter):
@@ -18,14 +20,20 @@ class TrajectoryReporter(IntervalReporter):
     energy and forces). Every frame is flushed, so a killed run leaves a file
     readable up to the last frame. ``append=True`` continues an existing file
     (after a restart).
+
+    For xtc, trr, dcd and nc, which hold no atom names, ``write_topology``
+    saves the first frame as ``<path>.pdb`` (unless it exists when appending),
+    so ``mdtraj.load(path, top=path.with_suffix('.pdb'))`` opens the run.
     """
 
-    def __init__(self, path, interval: int, format: str | None = None, topology=None, append: bool = False):
+    def __init__(self, path, interval: int, format: str | None = None, topology=None, append: bool = False,
+                 write_topology: bool = True):
         super().__init__(interval)
         self.path = Path(path)
         self.format = (format or self.path.suffix.lstrip(".")).lower()
         self.topology = topology
         self.append = append
+        self.topology_path = self.path.with_suffix(".pdb") if write_topology and self.format in _BARE_FORMATS else None
         self.fields = frozenset({"positions", "velocities", "energy", "forces"} if self.format in _RICH_FORMATS
                                 else {"positions"})
         self._writer = None
@@ -40,7 +48,28 @@ class TrajectoryReporter(IntervalReporter):
 
             self._writer = TrajectoryWriter(self.path, numbers=snapshot.system.numbers, topology=self.topology,
                                             format=self.format, append=self.append, overwrite=not self.append)
+            if self.topology_path is not None and not (self.append and self.topology_path.exists()):
+                self._write_topology(snapshot.system)
         self._writer.write(snapshot.system, snapshot.result)
+
+    def _write_topology(self, system) -> None:
+        """The first frame as PDB (atom names for MDTraj), written atomically."""
+        import os
+        import tempfile
+
+        topology = self.topology
+        if isinstance(topology, (str, Path)):
+            import mdtraj
+
+            topology = mdtraj.load_topology(str(topology))
+        fd, tmp = tempfile.mkstemp(suffix=".pdb", dir=self.topology_path.parent)
+        os.close(fd)
+        try:
+            system.to_mdtraj(topology).save_pdb(tmp)
+            os.replace(tmp, self.topology_path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
 
     def close(self) -> None:
         if self._writer is not None:

@@ -1,0 +1,129 @@
+"""Reporters: thermodynamic log columns and physics, trajectories readable by MDTraj and ASE, survival of kill -9."""
+
+import csv
+import io
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import warnings
+
+import numpy as np
+import pytest
+from ase.calculators.lj import LennardJones as AseLennardJones
+
+from integrators import (
+    LangevinBAOAB,
+    MetropolisMC,
+    ProgressReporter,
+    Simulation,
+    ThermoLogReporter,
+    TrajectoryReporter,
+    VelocityVerlet,
+)
+from systems import units
+from systems.catalogue import liquid_argon
+from systems.potentials import LennardJones
+from systems.trajectory_reader import read_frames
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+COLUMNS = ["step", "time_ps", "epot_eV", "ekin_eV", "etot_eV", "temperature_K", "pressure_GPa", "conserved_eV"]
+
+
+def test_thermo_log_columns_units_and_pressure_against_ase(tmp_path):
+    system = liquid_argon(64, seed=3)
+    path = tmp_path / "thermo.csv"
+    integrator = LangevinBAOAB(LennardJones.argon(), timestep_fs=5.0, temperature_K=94.4, friction_per_fs=0.01, seed=1)
+    with Simulation(system, integrator, [ThermoLogReporter(path, 10)]) as sim:
+        sim.run(50)
+    rows = list(csv.DictReader(path.open()))
+    assert list(rows[0]) == COLUMNS
+    assert [int(r["step"]) for r in rows] == [0, 10, 20, 30, 40, 50]
+    last = {k: float(v) for k, v in rows[-1].items()}
+    assert last["time_ps"] == pytest.approx(0.25)
+    assert last["etot_eV"] == pytest.approx(last["epot_eV"] + last["ekin_eV"], abs=1e-9)
+    assert last["ekin_eV"] == pytest.approx(system.kinetic_energy(), rel=1e-10)
+    assert last["temperature_K"] == pytest.approx(2 * system.kinetic_energy() / (3 * 64 * units.kB), rel=1e-10)
+    assert last["conserved_eV"] == pytest.approx(last["etot_eV"] - integrator.energy_exchanged, abs=1e-9)
+    # pressure: ideal-gas term plus the virial, checked against ASE's Lennard-Jones stress
+    atoms = system.to_atoms()
+    atoms.calc = AseLennardJones(sigma=3.405, epsilon=0.0103, rc=8.5, smooth=False)
+    virial = -np.trace(atoms.get_stress(voigt=False)) / 3.0
+    expected = (2 * system.kinetic_energy() / (3 * system.volume) + virial) / units.GPa
+    assert last["pressure_GPa"] == pytest.approx(expected, rel=1e-6)
+
+
+def test_thermo_log_to_a_stream_with_mc_columns():
+    stream = io.StringIO()
+    mc = MetropolisMC(LennardJones.argon(), temperature_K=90.0, seed=2)
+    with ThermoLogReporter(stream, 5, pressure=False) as log:
+        Simulation(liquid_argon(27, seed=1), mc, [log]).run(10)
+    assert not stream.closed
+    rows = list(csv.DictReader(io.StringIO(stream.getvalue())))
+    assert list(rows[0]) == COLUMNS + ["mc_acceptance", "mc_step_A"]
+    assert rows[-1]["pressure_GPa"] == "" and 0.0 <= float(rows[-1]["mc_acceptance"]) <= 1.0
+    assert float(rows[-1]["epot_eV"]) == pytest.approx(mc.energy, abs=1e-9)
+
+
+def test_trajectories_open_with_mdtraj_and_ase(tmp_path):
+    import ase.io
+    import mdtraj
+
+    system = liquid_argon(32, seed=4)
+    xtc, xyz = tmp_path / "run.xtc", tmp_path / "run.extxyz"
+    progress = ProgressReporter(40, 10, file=io.StringIO())
+    with Simulation(system, VelocityVerlet(LennardJones.argon(), timestep_fs=5.0),
+                    [TrajectoryReporter(xtc, 10), TrajectoryReporter(xyz, 20), progress]) as sim:
+        sim.run(40)
+    traj = mdtraj.load(str(xtc), top=str(xtc.with_suffix(".pdb")))
+    assert traj.n_frames == 5 and traj.n_atoms == 32
+    assert np.allclose(traj.xyz[-1] * 10.0, system.positions, atol=2e-2)  # xtc keeps 0.001 nm
+    assert np.allclose(traj.time, np.arange(5) * 0.05)
+    frames = ase.io.read(str(xyz), ":")
+    assert len(frames) == 3
+    assert np.allclose(frames[-1].positions, system.positions, atol=1e-10)
+    assert frames[-1].get_potential_energy() == pytest.approx(sim.integrator.last_result.energy, abs=1e-8)
+    assert progress.ns_per_day > 0 and progress._bar.n == 40
+
+
+KILL_SCRIPT = textwrap.dedent("""
+    import sys, numba
+    numba.set_num_threads(1)
+    from integrators import Simulation, VelocityVerlet, TrajectoryReporter, ThermoLogReporter
+    from systems.catalogue import liquid_argon
+    from systems.potentials import LennardJones
+    out = sys.argv[1]
+    sim = Simulation(liquid_argon(64, seed=1), VelocityVerlet(LennardJones.argon(), timestep_fs=5.0),
+                     [TrajectoryReporter(out + "/run.xtc", 5), TrajectoryReporter(out + "/run.extxyz", 5),
+                      ThermoLogReporter(out + "/thermo.csv", 5)])
+    sim.run(10**8)
+""")
+
+
+def test_trajectory_readable_after_kill_9(tmp_path):
+    env = dict(os.environ, NUMBA_NUM_THREADS="1", PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(tmp_path)], env=env, cwd=ROOT)
+    log = tmp_path / "thermo.csv"
+    try:
+        deadline = time.time() + 90
+        while time.time() < deadline and proc.poll() is None:
+            if log.exists() and log.read_text().count("\n") > 20:
+                break
+            time.sleep(0.2)
+        assert proc.poll() is None, "the simulation ended before it could be killed"
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a frame cut off mid-write is reported as a warning and skipped
+        xtc = list(read_frames(tmp_path / "run.xtc", top=str(tmp_path / "run.pdb")))
+        xyz = list(read_frames(tmp_path / "run.extxyz"))
+    assert len(xtc) >= 19 and len(xyz) >= 19
+    for frames in (xtc, xyz):
+        assert all(np.isfinite(f.positions).all() and f.positions.shape == (64, 3) for f in frames)
+    assert np.allclose(xtc[10].positions, xyz[10].positions, atol=2e-2)
