@@ -197,6 +197,8 @@ def load_run(path, *, name: str | None = None, top=None, log=None, info=None, dt
     if not path.exists():
         raise InputError(f"trajectory file {str(path)!r} does not exist")
     topology = None
+    if top is None and (path.parent / "topology.pdb").exists():
+        top = path.parent / "topology.pdb"  # written by `surrogate generate/run` for systems with bonds
     if top is not None:
         import mdtraj
 

@@ -1,0 +1,272 @@
+"""Turning parsed options into a System, a force provider and an integrator."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from systems import units
+from systems.errors import InputError
+from systems.state import System
+
+ARGON_Z = 18
+
+
+@dataclass
+class Setup:
+    """What a simulation command builds from its options."""
+
+    system: System
+    topology: object = None  # mdtraj.Topology with bonds, when known (PDB, OpenMM)
+    provider: object = None
+    provider_name: str = ""
+    supports_stress: bool = False
+    notes: list = field(default_factory=list)
+
+
+# ------------------------------------------------------------------ system
+def build_system(args) -> tuple[System, object]:
+    """The starting System (Å, amu, Å/ASE-time velocities) and its topology (or None)."""
+    from systems.catalogue import argon_fcc, liquid_argon, lj_cluster
+    from systems.velocities import maxwell_boltzmann
+
+    spec = args.system
+    if spec is None:
+        spec = args.pdb if getattr(args, "forcefield", None) and args.pdb else "liquid-argon"
+    rng_seed = int(args.seed)
+    if spec == "liquid-argon":
+        return liquid_argon(args.n_atoms, density_g_cm3=args.density_g_cm3, temperature_K=args.temperature_K,
+                            seed=rng_seed), None
+    if spec == "argon-fcc":
+        return argon_fcc(args.repeat, seed=rng_seed, temperature_K=args.temperature_K), None
+    if spec == "lj-cluster":
+        return lj_cluster(args.n_atoms, epsilon=getattr(args, "epsilon", None), seed=rng_seed), None
+    if spec.startswith("bulk:"):
+        from ase.build import bulk
+
+        element = spec.split(":", 1)[1]
+        try:
+            atoms = bulk(element, cubic=True).repeat(args.repeat)
+        except Exception as exc:  # noqa: BLE001 - ASE raises assorted errors for unknown elements
+            raise InputError(f"--system {spec}: ASE cannot build a cubic {element!r} crystal ({exc})") from None
+        system = System.from_atoms(atoms)
+        system.velocities = maxwell_boltzmann(system.masses, args.temperature_K, np.random.default_rng(rng_seed))
+        return system, None
+    if not os.path.exists(spec):
+        raise InputError(f"--system {spec!r} is neither a ready-made system (liquid-argon, argon-fcc, lj-cluster), "
+                         "'bulk:<element>', nor an existing file")
+    return _system_from_file(spec, args)
+
+
+def _system_from_file(path: str, args) -> tuple[System, object]:
+    from systems.trajectory_reader import count_frames, read_frames
+    from systems.velocities import maxwell_boltzmann
+
+    index = int(args.frame)
+    if index < 0:
+        index += count_frames(path)
+    if index < 0:
+        raise InputError(f"--frame {args.frame} is before the first frame of {path}")
+    frames = list(read_frames(path, start=index, stop=index + 1))
+    if not frames:
+        raise InputError(f"{path} has no frame {args.frame}")
+    system = frames[0].to_system()
+    system.time = 0.0
+    if not np.any(system.velocities):
+        system.velocities = maxwell_boltzmann(system.masses, args.temperature_K, np.random.default_rng(args.seed))
+    topology = None
+    if path.lower().endswith(".pdb"):
+        import mdtraj
+
+        topology = mdtraj.load_topology(path)
+    return system, topology
+
+
+def default_timestep_fs(system: System) -> float:
+    """5 fs for argon, 0.05 fs (≈ 0.005 τ) for reduced-unit particles, 0.5 fs with hydrogen, else 2 fs."""
+    z = set(int(v) for v in system.numbers)
+    if z == {ARGON_Z}:
+        return 5.0
+    if z == {0}:
+        return 0.05
+    if 1 in z:
+        return 0.5
+    return 2.0
+
+
+# ---------------------------------------------------------------- providers
+def classical_potential(name: str, system: System, args):
+    """A Numba pair potential by ``--potential`` name."""
+    from systems.catalogue import lj_cluster_potential
+    from systems.potentials import LennardJones
+
+    if name == "lj-argon":
+        return LennardJones.argon(cutoff=args.cutoff or 8.5), "Lennard-Jones argon (σ 3.405 Å, ε 0.0103 eV)"
+    if name == "lj-cluster":
+        epsilon = getattr(args, "epsilon", None) or system.info.get("epsilon")
+        pot = lj_cluster_potential(system.n_atoms, epsilon=epsilon, cutoff=args.cutoff or 2.5)
+        return pot, f"Lennard-Jones, reduced units (σ 1, ε {pot.epsilon:g})"
+    if name == "lj":
+        epsilon = args.epsilon or 0.0103
+        return LennardJones(args.sigma, epsilon, args.cutoff), f"Lennard-Jones (σ {args.sigma:g} Å, ε {epsilon:g} eV)"
+    raise InputError(f"--potential must be one of lj-argon, lj-cluster, lj; got {name!r}")
+
+
+def default_potential(system: System) -> str | None:
+    z = set(int(v) for v in system.numbers)
+    if z == {ARGON_Z}:
+        return "lj-argon"
+    if z == {0}:
+        return "lj-cluster"
+    return None
+
+
+def ase_calculator(spec: str, kwargs_text: str | None):
+    """An ASE calculator from 'emt' (a module of ase.calculators; its calculator class by name) or 'module:Class'."""
+    import yaml
+
+    kwargs = {}
+    if kwargs_text:
+        try:
+            kwargs = yaml.safe_load(kwargs_text) or {}
+        except yaml.YAMLError as exc:
+            raise InputError(f"--calculator-args is not valid YAML: {exc}") from None
+        if not isinstance(kwargs, dict):
+            raise InputError(f"--calculator-args must be a mapping such as '{{sigma: 3.4}}', got {kwargs_text!r}")
+    if ":" in spec:
+        module_name, class_name = spec.split(":", 1)
+    else:
+        module_name, class_name = f"ase.calculators.{spec.lower()}", None
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise InputError(f"--ase-calculator {spec!r}: cannot import {module_name} ({exc})") from None
+    if class_name is None:
+        from ase.calculators.calculator import BaseCalculator
+
+        candidates = [obj for name, obj in vars(module).items()
+                      if isinstance(obj, type) and issubclass(obj, BaseCalculator) and obj.__module__ == module.__name__]
+        exact = [c for c in candidates if c.__name__.lower() == spec.lower()]
+        if exact:
+            cls = exact[0]
+        elif len(candidates) == 1:
+            cls = candidates[0]
+        else:
+            raise InputError(f"--ase-calculator {spec!r}: {module_name} defines "
+                             f"{', '.join(c.__name__ for c in candidates) or 'no calculator'}; "
+                             f"name one as '{module_name}:Class'")
+    else:
+        cls = getattr(module, class_name, None)
+        if cls is None:
+            raise InputError(f"--ase-calculator {spec!r}: {module_name} has no {class_name}")
+    try:
+        return cls(**kwargs), cls
+    except TypeError as exc:
+        raise InputError(f"--ase-calculator {spec!r}: bad --calculator-args: {exc}") from None
+
+
+def build_provider(args, system: System, *, allow_model: bool) -> tuple[object, str, bool]:
+    """The force provider the options ask for: ``(provider, description, supports_stress)``.
+
+    Exactly one source of forces: --potential, --ase-calculator, --forcefield
+    (OpenMM) or --model (EGNN). Without any, the system's own classical
+    potential (argon, lj-cluster).
+    """
+    model = getattr(args, "model", None) if allow_model else None
+    lstm = getattr(args, "integrator", None) == "lstm"
+    sources = [name for name, given in (("--potential", args.potential), ("--ase-calculator", args.ase_calculator),
+                                        ("--forcefield", args.forcefield), ("--model", model and not lstm)) if given]
+    if len(sources) > 1:
+        raise InputError(f"choose one source of forces, got {' and '.join(sources)}")
+    periodic = bool(np.all(system.pbc))
+    if args.forcefield:
+        from surrogate.openmm_provider import OpenMMForceProvider
+
+        if not args.pdb:
+            raise InputError("--forcefield needs --pdb (the OpenMM topology)")
+        provider = OpenMMForceProvider(args.pdb, args.forcefield, cutoff=args.cutoff or 9.0,
+                                       platform=args.openmm_platform)
+        if provider.numbers.shape != system.numbers.shape:
+            raise InputError(f"--pdb {args.pdb} has {len(provider.numbers)} atoms, the system {system.n_atoms}")
+        return provider, f"OpenMM {' '.join(args.forcefield)}", False
+    if args.ase_calculator:
+        from integrators import AseCalculatorProvider
+
+        calc, cls = ase_calculator(args.ase_calculator, args.calculator_args)
+        return (AseCalculatorProvider(calc), f"ASE {cls.__name__}",
+                periodic and "stress" in getattr(calc, "implemented_properties", ()))
+    if model and not lstm:
+        return egnn_provider(model, args), f"EGNN {model}", periodic
+    name = args.potential or default_potential(system)
+    if name is None:
+        raise InputError("no force provider: give --potential, --ase-calculator, --forcefield with --pdb"
+                         + (", or --model" if allow_model else ""))
+    provider, text = classical_potential(name, system, args)
+    return provider, text, periodic
+
+
+def model_kind(path) -> str:
+    """The ``kind`` in a model file's header ("egnn", "lstm", ...)."""
+    from surrogate.model_file import load_model_file
+
+    if not os.path.exists(path):
+        raise InputError(f"model file {path!r} does not exist")
+    header, _ = load_model_file(path)
+    return str(header.get("kind"))
+
+
+def egnn_provider(path, args):
+    kind = model_kind(path)
+    if kind != "egnn":
+        hint = " (an LSTM operator: use --integrator lstm)" if kind == "lstm" else ""
+        raise InputError(f"--model {path} holds a {kind!r} model, not an EGNN force model{hint}")
+    from surrogate.egnn.provider import EGNNForceProvider
+
+    return EGNNForceProvider(path, device=args.device, dtype=args.dtype)
+
+
+# --------------------------------------------------------------- integrators
+def build_integrator(args, provider, system: System, timestep_fs: float):
+    """The integrator of ``--integrator`` (langevin, verlet, bussi, mc) around ``provider``."""
+    from integrators import Bussi, LangevinBAOAB, MetropolisMC, VelocityVerlet
+
+    name = args.integrator
+    if name == "verlet":
+        return VelocityVerlet(provider, timestep_fs=timestep_fs)
+    if name == "langevin":
+        return LangevinBAOAB(provider, timestep_fs=timestep_fs, temperature_K=args.temperature_K,
+                             friction_per_fs=args.friction_per_ps / 1000.0, seed=args.seed)
+    if name == "bussi":
+        return Bussi(provider, timestep_fs=timestep_fs, temperature_K=args.temperature_K, tau_fs=args.tau_fs,
+                     seed=args.seed)
+    if name == "mc":
+        return MetropolisMC(provider, temperature_K=args.temperature_K, step_size=args.mc_step_size, seed=args.seed)
+    raise InputError(f"--integrator {name!r} is not available here")
+
+
+def equilibration_integrator(args, provider, timestep_fs: float):
+    """Langevin at --temperature-K with friction max(γ, 10/ps), so equilibration takes a few ps at most."""
+    from integrators import LangevinBAOAB
+
+    friction_per_ps = max(args.friction_per_ps, 10.0)
+    return LangevinBAOAB(provider, timestep_fs=timestep_fs, temperature_K=args.temperature_K,
+                         friction_per_fs=friction_per_ps / 1000.0, seed=args.seed + 7919)
+
+
+def simulated_steps(args, timestep_fs: float, is_mc: bool) -> int:
+    """Production steps from --steps or --time-ps (default 10 ps; MC default 1000 sweeps)."""
+    if args.steps is not None:
+        return int(args.steps)
+    if is_mc:
+        if args.time_ps is not None:
+            raise InputError("--time-ps means nothing for Monte Carlo; give --steps (sweeps)")
+        return 1000
+    time_ps = 10.0 if args.time_ps is None else args.time_ps
+    return int(round(time_ps * 1000.0 / timestep_fs))
+
+
+def time_per_step_fs(integrator) -> float:
+    return float(integrator.timestep) / units.fs

@@ -1,0 +1,138 @@
+"""``surrogate compare``: how far runs are from a reference, with an exit status for CI."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from systems.errors import InputError
+
+from ..compare.distances import Tolerances, parse_tolerance
+from ..config import load_yaml_mapping, write_resolved_config
+from .options import HelpFormatter, add_config_option, positive_float, positive_int
+
+DESCRIPTION = """\
+Compare one or more runs (SURR) with a reference run (REF): structure (RDF per
+element pair; bond-length and angle distributions for molecules with a
+topology), dynamics (MSD and diffusion coefficient, velocity autocorrelation
+and its spectrum), thermodynamics (potential/kinetic energy and temperature
+distributions, energy drift per atom per ns) and cost (wall time per simulated
+ns, ns/day, speedup, from run_info.json beside each trajectory).
+
+Writes OUT/report.html (self-contained, open it in a browser), OUT/report.md
+with the PNG plots beside it, and OUT/comparison.json with every number.
+
+Distances and their default tolerances (dimensionless):
+  rdf          max over pairs of ∫|g_s − g_r| dr / ∫ g_r dr          0.05
+  diffusion    |D_s − D_r| / max(|D_r|, 0.01 Å²/ps)                  0.35
+  vacf         RMS of the normalised VACF difference over 0–1 ps     0.10
+  temperature  |⟨T_s⟩ − ⟨T_r⟩| / ⟨T_r⟩                                 0.05
+  force        RMSE(F_s − F_r) / RMS(F_r), same frames only          0.20
+  bond, angle  max over types of ∫|p_s − p_r| (0 … 2)                0.30
+  drift        |energy drift| of SURR in eV/atom/ns                  off
+Velocities come from the trajectory when stored; otherwise from central
+finite differences of positions (needs closely spaced frames).
+
+Exit status: 0 every judged distance is within tolerance, 1 some distance is
+out of tolerance, 2 bad arguments or unreadable input.
+"""
+
+EPILOG = """\
+examples:
+  surrogate compare reference/trajectory.extxyz egnn/trajectory.extxyz --out comparison
+  surrogate compare ref.xtc surr.xtc --top native.pdb --dt-ps 0.01 --tol-rdf 0.08 --out cmp
+  surrogate compare ref/trajectory.extxyz egnn/trajectory.extxyz lstm/trajectory.extxyz --labels classical egnn lstm
+  surrogate compare ref.extxyz surr.extxyz --tolerances tol.yaml      # tol.yaml: {rdf: 0.1, drift: 0.01}
+"""
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("compare", help="compare runs with a reference: structure, dynamics, thermo, cost",
+                              description=DESCRIPTION, epilog=EPILOG, formatter_class=HelpFormatter)
+    add_config_option(p)
+    p.add_argument("ref", nargs="?", default=None, metavar="REF", help="reference trajectory (classical MD)")
+    p.add_argument("surr", nargs="*", default=None, metavar="SURR", help="trajectories to compare with REF")
+    p.add_argument("--top", default=None, metavar="FILE.pdb",
+                   help="topology for formats without atoms (xtc, dcd, ...); its bonds give bond/angle distributions "
+                        "(default: topology.pdb beside each trajectory, if any)")
+    p.add_argument("--labels", nargs="+", default=None, metavar="NAME", help="names of REF and each SURR in the report")
+    p.add_argument("--ref-log", default=None, metavar="CSV", help="thermo log of REF (default: thermo.csv beside it)")
+    p.add_argument("--surr-log", nargs="+", default=None, metavar="CSV", help="thermo logs of the SURR runs, in order")
+    p.add_argument("--ref-info", default=None, metavar="JSON", help="run metadata of REF (default: run_info.json beside it)")
+    p.add_argument("--surr-info", nargs="+", default=None, metavar="JSON", help="run metadata of the SURR runs")
+    p.add_argument("--dt-ps", type=positive_float, default=None,
+                   help="frame interval (ps) for files whose frames store no time")
+    p.add_argument("--start", type=int, default=0, help="skip this many frames at the start of every run")
+    p.add_argument("--stride", type=positive_int, default=1, help="use every STRIDE-th frame")
+    p.add_argument("--out", default="comparison", metavar="DIR", help="directory for the report, plots and JSON")
+    g = p.add_argument_group("analysis")
+    g.add_argument("--rdf-r-max", type=positive_float, default=None,
+                   help="largest RDF radius (Å); default half the smallest box spacing")
+    g.add_argument("--rdf-bin-width", type=positive_float, default=0.05, help="RDF bin width (Å)")
+    g.add_argument("--msd-fit", nargs=2, type=float, default=[0.1, 0.5], metavar=("START", "END"),
+                   help="MSD lag window fitted for D, as fractions of the run length")
+    g.add_argument("--vacf-window-ps", type=positive_float, default=1.0, help="time window of the VACF error (ps)")
+    g.add_argument("--vacf-max-lag-ps", type=positive_float, default=None,
+                   help="length of the VACF (ps); default half the run")
+    t = p.add_argument_group("tolerances (a number, or 'off' to report without judging)")
+    t.add_argument("--tolerances", default=None, metavar="FILE.yaml", help="tolerances as a YAML mapping name: value")
+    for name in Tolerances.names():
+        t.add_argument(f"--tol-{name}", default=None, metavar="X", help=f"tolerance of the {name} distance")
+    p.set_defaults(func=main, _parser=p, _section="compare")
+    return p
+
+
+def tolerances_from_args(args) -> Tolerances:
+    """Defaults, then the --tolerances file, then --tol-NAME flags."""
+    mapping = load_yaml_mapping(args.tolerances) if args.tolerances else {}
+    tol = Tolerances.from_mapping(mapping, source=f"tolerances file {args.tolerances!r}")
+    for name in Tolerances.names():
+        value = getattr(args, f"tol_{name}")
+        if value is not None:
+            setattr(tol, name, parse_tolerance(value, f"--tol-{name}"))
+    return tol
+
+
+def main(args) -> int:
+    from ..compare import compare_trajectories
+    from ..compare.run_data import load_run
+
+    if not args.ref or not args.surr:
+        args._parser.error("give a reference trajectory REF and at least one trajectory SURR to compare with it")
+    n = 1 + len(args.surr)
+    if args.labels is not None and len(args.labels) != n:
+        raise InputError(f"--labels needs {n} names (REF and each SURR), got {len(args.labels)}")
+    for flag, values in (("--surr-log", args.surr_log), ("--surr-info", args.surr_info)):
+        if values is not None and len(values) != n - 1:
+            raise InputError(f"{flag} needs one file per SURR ({n - 1}), got {len(values)}")
+    if args.start < 0:
+        raise InputError(f"--start must be zero or more, got {args.start}")
+    tolerances = tolerances_from_args(args)
+    labels = args.labels or [None] * n
+    logs = [args.ref_log] + (args.surr_log or [None] * (n - 1))
+    infos = [args.ref_info] + (args.surr_info or [None] * (n - 1))
+    runs = [load_run(path, name=label, top=args.top, log=log, info=info, dt_ps=args.dt_ps, start=args.start,
+                     stride=args.stride, progress=True)
+            for path, label, log, info in zip([args.ref, *args.surr], labels, logs, infos)]
+    out = Path(args.out)
+    write_resolved_config(args, out)
+    result = compare_trajectories(runs[0], runs[1:], tolerances=tolerances, out_dir=out,
+                                  rdf_r_max=args.rdf_r_max, rdf_bin_width=args.rdf_bin_width,
+                                  msd_fit_fraction=tuple(args.msd_fit), vacf_window_ps=args.vacf_window_ps,
+                                  vacf_max_lag_ps=args.vacf_max_lag_ps)
+    print_summary(result, sys.stdout)
+    return 0 if result.passed else 1
+
+
+def print_summary(result, stream) -> None:
+    from ..compare.report import DIST_HEADER, distance_rows
+
+    rows = [DIST_HEADER] + distance_rows(result)
+    widths = [max(len(r[k]) for r in rows) for k in range(len(DIST_HEADER))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip(), file=stream)
+    for name, value in result.speedups.items():
+        if value is not None:
+            print(f"speedup of {name} over {result.reference.name}: {value:.3g}x", file=stream)
+    print(("PASS" if result.passed else "FAIL") + f": report {result.files.get('html')}", file=stream)

@@ -1,0 +1,78 @@
+"""``surrogate run``: MD or MC with any integrator and force provider, including trained models."""
+
+from __future__ import annotations
+
+import argparse
+
+from systems.errors import InputError
+
+from .builders import (Setup, build_integrator, build_provider, build_system, classical_potential, default_potential,
+                       default_timestep_fs, model_kind)
+from .options import (INTEGRATORS, HelpFormatter, add_config_option, add_dynamics_options, add_output_options,
+                      add_provider_options, add_system_options)
+from .simulate import run_simulation
+
+DESCRIPTION = """\
+Run molecular dynamics or Monte Carlo with any force provider: a trained EGNN
+model (--model egnn.pt), an LSTM large-timestep operator (--integrator lstm
+--model lstm.pt), a classical potential, an ASE calculator or OpenMM. Writes
+the same files as surrogate generate, so the result can be compared with a
+reference by surrogate compare.
+"""
+
+EPILOG = """\
+examples:
+  surrogate run --model egnn-model/best.pt --time-ps 10 --out egnn        # liquid argon with an EGNN
+  surrogate run --model egnn-model/best.pt --system reference/trajectory.extxyz --frame -1 --out egnn
+  surrogate run --integrator lstm --model lstm.pt --system lj-cluster --n-atoms 16 --out lstm
+  surrogate run --integrator mc --steps 2000 --out mc                       # Metropolis MC, classical LJ
+"""
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("run", help="MD/MC with any integrator and force provider, incl. EGNN and LSTM models",
+                              description=DESCRIPTION, epilog=EPILOG, formatter_class=HelpFormatter)
+    add_config_option(p)
+    add_system_options(p)
+    add_provider_options(p, models=True)
+    add_dynamics_options(p, integrators=INTEGRATORS + ("lstm",))
+    add_output_options(p, "run")
+    p.set_defaults(func=main, _parser=p, _section="run")
+    return p
+
+
+def main(args) -> int:
+    system, topology = build_system(args)
+    if args.integrator == "lstm":
+        return _run_lstm(args, system, topology)
+    provider, name, stress = build_provider(args, system, allow_model=True)
+    if topology is None and getattr(provider, "topology", None) is not None:
+        topology = provider.topology
+    setup = Setup(system, topology, provider, name, stress)
+    timestep_fs = args.timestep_fs or default_timestep_fs(system)
+    integrator = build_integrator(args, provider, system, timestep_fs)
+    run_simulation(args, setup, integrator, description={"kind": "egnn" if args.model else "classical",
+                                                         "model": args.model})
+    return 0
+
+
+def _run_lstm(args, system, topology) -> int:
+    if not args.model:
+        raise InputError("--integrator lstm needs --model (an LSTM operator file from surrogate train lstm)")
+    kind = model_kind(args.model)
+    if kind != "lstm":
+        raise InputError(f"--model {args.model} holds a {kind!r} model; --integrator lstm needs an LSTM operator")
+    try:
+        from surrogate.lstm import LSTMOperatorIntegrator
+    except ImportError:
+        raise InputError("the LSTM operator (surrogate.lstm.LSTMOperatorIntegrator) is not available in this "
+                         "installation") from None
+    warmup_name = args.warmup_potential or default_potential(system)
+    if warmup_name is None:
+        raise InputError("--integrator lstm needs --warmup-potential (the classical potential of its first window)")
+    warmup, warmup_text = classical_potential(warmup_name, system, args)
+    integrator = LSTMOperatorIntegrator(args.model, warmup, device=args.device)
+    setup = Setup(system, topology, warmup, f"LSTM operator {args.model} (warm-up: {warmup_text})", False)
+    run_simulation(args, setup, integrator, description={"kind": "lstm", "model": args.model},
+                   equilibrate_timestep_fs=default_timestep_fs(system))
+    return 0
