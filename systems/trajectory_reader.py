@@ -25,18 +25,15 @@ Damaged files (policy)
   short) yields all complete frames, then issues a
   :class:`TruncatedTrajectoryWarning` naming the file and the number of frames
   read. This keeps the output of a killed simulation usable.
-- Damage before the end (bad magic number, inconsistent atom count or sizes in
-  an XTC frame header) raises :class:`InputError` naming the file, the frame
-  and its byte offset *before any frame is yielded*. XTC headers are checked
-  in Python before MDTraj decodes them, because MDTraj's XTC decoder can crash
-  the interpreter on a corrupt size field. Damage inside the compressed
-  coordinates is found only when that frame is decoded: the frames before it
-  are yielded, then :class:`InputError` names the frame. XTC has no
-  checksums, so damage that still decodes cannot be detected. Known limit:
-  MDTraj 1.11's decoder (xdrfile) can overrun its heap buffer on a damaged
-  bit stream before it reports "Buffer overrun during decompression", which
-  may abort the interpreter later; only a bounds-checked decoder would fix
-  that. Truncation and header damage, the common cases, are caught here.
+- XTC: damage before the end (bad magic number, inconsistent atom count or
+  sizes in a frame header) raises :class:`InputError` naming the file, the
+  frame and its byte offset *before any frame is yielded*. Damage inside the
+  compressed coordinates is found when that frame is decoded: the frames
+  before it are yielded, then :class:`InputError` names the frame. XTC has
+  no checksums, so damage that still decodes cannot be detected.
+  XTC frames are decoded by :mod:`systems.xtc_codec`, a bounds-checked Numba
+  transcription of xdrfile (bit-identical output): MDTraj 1.11's own decoder
+  crashes the interpreter on damaged frames (segfault, heap corruption).
 - For the other formats, the underlying reader's error is turned into
   :class:`InputError` when no frame could be read, and into the warning above
   (naming the frame where reading stopped and the reason) after frames were
@@ -570,10 +567,16 @@ _XTC_N_MAGICINTS = 73  # length of xdrfile's magicints table; smallidx indexes i
 class _XTCScan:
     """Byte offsets of the complete, well-formed frames of an XTC file."""
 
-    def __init__(self, offsets: np.ndarray, n_atoms: int, truncated: Optional[str]):
-        self.offsets = offsets
+    def __init__(self, offsets: np.ndarray, end: int, n_atoms: int, truncated: Optional[str]):
+        self.offsets = offsets  # int64 [n_frames], byte offset of each complete frame
+        self.end = end  # byte just after the last complete frame
         self.n_atoms = n_atoms
         self.truncated = truncated  # why the tail is incomplete, or None
+
+    def frame_bytes(self, first: int, last: int) -> tuple:
+        """Byte range [lo, hi) holding frames first..last-1."""
+        hi = int(self.offsets[last]) if last < len(self.offsets) else self.end
+        return int(self.offsets[first]), hi
 
 
 def _scan_xtc(path: str) -> _XTCScan:
@@ -631,52 +634,50 @@ def _scan_xtc(path: str) -> _XTCScan:
             pos += length
     if not offsets and truncated is not None:
         raise InputError(f"{path}: no complete XTC frame ({truncated})")
-    return _XTCScan(np.array(offsets, dtype=np.int64), n_atoms or 0, truncated)
+    return _XTCScan(np.array(offsets, dtype=np.int64), pos, n_atoms or 0, truncated)
 
 
 def _xtc_frames(path, topology, top, start, stop, stride) -> Iterator[Frame]:
-    from mdtraj.formats import XTCTrajectoryFile
-
+    """XTC frames decoded by :mod:`systems.xtc_codec` (bit-identical to MDTraj, bounds-checked)."""
     scan = _scan_xtc(path)
     _check_atom_count(path, topology, top, scan.n_atoms)
     numbers = _numbers(topology)
     n_frames = len(scan.offsets)
     end = n_frames if stop is None else min(stop, n_frames)
     wanted = range(start, end, stride)
-    try:
-        fh = XTCTrajectoryFile(path)
-    except Exception as err:  # noqa: BLE001
-        raise InputError(f"{path}: cannot open xtc file: {type(err).__name__}: {err}") from None
-    with fh:
-        # our validated offsets: MDTraj seeks with them and never walks the damaged tail
-        fh.offsets = scan.offsets
-        if stride == 1:
-            blocks = [(i, min(CHUNK_FRAMES, end - i)) for i in range(start, end, CHUNK_FRAMES)]
-        else:
-            blocks = [(i, 1) for i in wanted]
+    if stride == 1:
+        blocks = [(i, min(CHUNK_FRAMES, end - i)) for i in range(start, end, CHUNK_FRAMES)]
+    else:
+        blocks = [(i, 1) for i in wanted]
+    with open(path, "rb") as fh:
         for first, count in blocks:
-            try:
-                fh.seek(first)
-                xyz, time, _step, box = fh.read(n_frames=count)
-            except Exception:  # noqa: BLE001 - find the bad frame, yielding the good ones before it
-                for index in range(first, first + count):
-                    yield _read_one_xtc_frame(path, fh, scan, numbers, index)
-                continue
-            for k in range(len(xyz)):
-                yield _mdtraj_frame(numbers, xyz[k], None if box is None else box[k], time[k], first + k)
+            lo, hi = scan.frame_bytes(first, first + count)
+            fh.seek(lo)
+            data = fh.read(hi - lo)
+            for index in range(first, first + count):
+                yield _decode_xtc_frame(path, data, int(scan.offsets[index]) - lo, lo, numbers, index)
     if scan.truncated is not None and end == n_frames:
         _warn_truncated(path, len(wanted), n_frames, scan.truncated)
 
 
-def _read_one_xtc_frame(path, fh, scan: _XTCScan, numbers, index: int) -> Frame:
-    try:
-        fh.seek(index)
-        xyz, time, _step, box = fh.read(n_frames=1)
-    except Exception as err:  # noqa: BLE001
-        raise InputError(
-            f"{path}: XTC frame {index} at byte {int(scan.offsets[index])} is corrupt: {type(err).__name__}: {err}"
-        ) from None
-    return _mdtraj_frame(numbers, xyz[0], None if box is None else box[0], time[0], index)
+def _decode_xtc_frame(path: str, data: bytes, rel: int, base: int, numbers, index: int) -> Frame:
+    """One XTC frame from ``data[rel:]`` (a header already checked by :func:`_scan_xtc`); nm, ps in the file."""
+    from .xtc_codec import MESSAGES, OK, decode_xtc_coordinates
+
+    _magic, n_atoms, _step, time_ps, *box, _ = _XTC_HEADER.unpack_from(data, rel)
+    if n_atoms <= 9:
+        xyz = np.frombuffer(data, dtype=">f4", count=3 * n_atoms, offset=rel + _XTC_HEADER.size).reshape(n_atoms, 3)
+    else:
+        precision, *ints, smallidx, n_bytes = _XTC_COMPRESSED.unpack_from(data, rel + _XTC_HEADER.size)
+        xyz = np.empty((n_atoms, 3), dtype=np.float32)
+        status = decode_xtc_coordinates(
+            np.frombuffer(data, dtype=np.uint8), rel + _XTC_HEADER.size + _XTC_COMPRESSED.size, n_bytes, n_atoms,
+            precision, np.array(ints[:3], dtype=np.int64), np.array(ints[3:], dtype=np.int64), smallidx, xyz,
+        )
+        if status != OK:
+            raise InputError(f"{path}: XTC frame {index} at byte {base + rel} is corrupt: {MESSAGES[status]}")
+    box_nm = np.array(box, dtype=np.float32).reshape(3, 3)
+    return _mdtraj_frame(numbers, xyz.astype(np.float32), box_nm, np.float32(time_ps), index)
 
 
 def _dcd_partial_tail(path: str) -> int:
