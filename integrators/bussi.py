@@ -58,8 +58,7 @@ class Bussi(ForceIntegrator):
     def step(self, system: System) -> None:
         dt = self.timestep
         self._rescale(system)  # R(Δ/2)
-        self._kick(system, self._forces(system), 0.5 * dt)
-        self._drift(system, dt)
+        self._kick_drift(system, self._forces(system), 0.5 * dt, dt)
         self._kick(system, self._evaluate(system), 0.5 * dt)
         self._rescale(system)  # R(Δ/2)
         system.time += dt

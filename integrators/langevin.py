@@ -64,8 +64,7 @@ class LangevinBAOAB(ForceIntegrator):
 
     def step(self, system: System) -> None:
         dt = self.timestep
-        self._kick(system, self._forces(system), 0.5 * dt)  # B
-        self._drift(system, 0.5 * dt)  # A
+        self._kick_drift(system, self._forces(system), 0.5 * dt, 0.5 * dt)  # B A
         self._thermostat(system)  # O
         self._drift(system, 0.5 * dt)  # A
         self._kick(system, self._evaluate(system), 0.5 * dt)  # B

@@ -15,6 +15,7 @@ from systems.forces import ForceResult
 from systems.state import System
 
 from ._common import resolve_timestep, result_from_dict, result_to_dict
+from .md_kernels import drift, kick, kick_drift
 from .protocols import ForceProvider
 
 
@@ -99,11 +100,15 @@ class ForceIntegrator:
 
     def _kick(self, system: System, forces: np.ndarray, dt: float) -> None:
         """B: v ← v + dt·F/m."""
-        system.velocities += forces * (dt / system.masses)[:, None]
+        kick(system.velocities, forces, system.masses, dt)
 
     def _drift(self, system: System, dt: float) -> None:
         """A: x ← x + dt·v (time advances with the full step elsewhere)."""
-        system.positions += dt * system.velocities
+        drift(system.positions, system.velocities, dt)
+
+    def _kick_drift(self, system: System, forces: np.ndarray, kick_dt: float, drift_dt: float) -> None:
+        """B(kick_dt) then A(drift_dt) in one pass over the atoms."""
+        kick_drift(system.positions, system.velocities, forces, system.masses, kick_dt, drift_dt)
 
     def _evaluate(self, system: System) -> np.ndarray:
         """New forces at the current positions (stress too when the driver asked)."""

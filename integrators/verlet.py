@@ -19,7 +19,6 @@ class VelocityVerlet(ForceIntegrator):
 
     def step(self, system: System) -> None:
         dt = self.timestep
-        self._kick(system, self._forces(system), 0.5 * dt)
-        self._drift(system, dt)
-        self._kick(system, self._evaluate(system), 0.5 * dt)
+        self._kick_drift(system, self._forces(system), 0.5 * dt, dt)  # B(Δ/2) A(Δ)
+        self._kick(system, self._evaluate(system), 0.5 * dt)  # B(Δ/2)
         system.time += dt

@@ -69,7 +69,7 @@ def test_mc_on_lj_argon_matches_langevin_mean_potential_energy():
     md_system = start.copy()
     recorder = Recorder(5, {"energy"})
     Simulation(md_system, LangevinBAOAB(LennardJones.argon(), timestep_fs=4.0, temperature_K=temperature_K,
-                                        friction_per_fs=0.01, seed=2), [recorder]).run(20000)
+                                        friction_per_fs=0.01, seed=2), [recorder]).run(12000)
     md_mean, md_se = block_mean(recorder.energies, 20)
 
     mc_system = start.copy()
