@@ -51,6 +51,9 @@ class MetropolisMC:
     axes : sequence of the Cartesian axes moves act on (default all three;
         ``(0,)`` for a 1D system).
     seed : int or np.random.Generator
+    skin : float, Å; skin of the pair fast path's neighbor list (at least 2.5 × the
+        longest move of a sweep). Moves are small and random-walk, so a wide skin
+        saves rebuilds.
     """
 
     name = "MetropolisMC"
@@ -58,7 +61,7 @@ class MetropolisMC:
 
     def __init__(self, provider: ForceProvider, *, temperature_K: float, step_size: float = 0.1, mode: str = "single",
                  target_acceptance: float = 0.5, adapt: bool = True, adapt_sweeps: int = 100, axes=(0, 1, 2), seed=None,
-                 skin: float = 1.0):
+                 skin: float = 2.0):
         if not callable(getattr(provider, "compute", None)):
             raise TypeError(f"{self.name}: `provider` must have compute(system, stress=False), got {type(provider).__name__}")
         if mode not in MODES:
@@ -98,8 +101,12 @@ class MetropolisMC:
 
     @property
     def last_result(self) -> ForceResult | None:
-        """The full ForceResult at the current state when known (all-particle moves), else None."""
-        return self._result
+        """The ForceResult at the current state: complete after all-particle moves; after
+        single-particle moves only the tracked energy (eV) with ``forces=None``, so the
+        driver evaluates forces only for reporters that ask for them."""
+        if self._result is not None or self.energy is None:
+            return self._result
+        return ForceResult(self.energy, None)
 
     @property
     def acceptance_rate(self) -> float:

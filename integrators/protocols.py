@@ -36,6 +36,22 @@ class Integrator(Protocol):
     cached forces, a window of past states) so a resumed run continues bit for
     bit. ``last_result`` is the ForceResult at the current state when the
     integrator knows it (else None), so reporters need no extra evaluation.
+
+    Optional members the driver uses when present (none is required):
+
+    - ``provider``: the ForceProvider, for fields the integrator cannot supply
+      and for the neighbor-list state stored in checkpoints;
+    - ``want_stress`` (bool attribute): the driver sets it before a step whose
+      end state is reported with stress, so that step's own evaluation includes it;
+    - ``energy_exchanged`` (eV): energy a thermostat has put in, so
+      E_pot + E_kin − energy_exchanged is the conserved quantity; or
+      ``conserved_energy(epot, ekin) -> float`` to define it otherwise (nan if none);
+    - ``degrees_of_freedom(system) -> int`` for the reported temperature
+      (default 3N − 3);
+    - ``thermo_fields() -> dict`` of extra log columns whose names carry units.
+
+    ``last_result.forces`` may be None when only the energy is known (Monte
+    Carlo); the driver then evaluates forces for reporters that need them.
     """
 
     timestep: float
