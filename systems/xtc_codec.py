@@ -81,53 +81,51 @@ def _sizeofints(sizes):
     return bits + n_digits * 8
 
 
-@njit(cache=True)
-def _receivebits(data, start, end, state, nbits):
-    """Next ``nbits`` bits of the stream; state = [byte count, bits left, last bytes, error flag]."""
-    mask = (np.int64(1) << nbits) - 1
-    cnt = state[0]
-    lastbits = state[1]
-    lastbyte = state[2]
+@njit(cache=True, inline="always")
+def _receivebits(data, end, cnt, lastbits, lastbyte, nbits):
+    """Next ``nbits`` bits of the stream.
+
+    The reader state (byte position ``cnt``, ``lastbits``, ``lastbyte``) is
+    passed and returned by value so it stays in registers; ``cnt`` is returned
+    as -1 when the stream ends early.
+    """
     num = np.int64(0)
-    while nbits >= 8:
-        if start + cnt >= end:
-            state[3] = 1
-            return 0
-        lastbyte = ((lastbyte << 8) | np.int64(data[start + cnt])) & 0xFFFFFFFF
+    n = nbits
+    while n >= 8:
+        if cnt >= end:
+            return 0, -1, lastbits, lastbyte
+        lastbyte = ((lastbyte << 8) | np.int64(data[cnt])) & 0xFFFFFFFF
         cnt += 1
-        num |= ((lastbyte >> lastbits) << (nbits - 8)) & 0xFFFFFFFF
-        nbits -= 8
-    if nbits > 0:
-        if lastbits < nbits:
-            if start + cnt >= end:
-                state[3] = 1
-                return 0
+        num |= ((lastbyte >> lastbits) << (n - 8)) & 0xFFFFFFFF
+        n -= 8
+    if n > 0:
+        if lastbits < n:
+            if cnt >= end:
+                return 0, -1, lastbits, lastbyte
             lastbits += 8
-            lastbyte = ((lastbyte << 8) | np.int64(data[start + cnt])) & 0xFFFFFFFF
+            lastbyte = ((lastbyte << 8) | np.int64(data[cnt])) & 0xFFFFFFFF
             cnt += 1
-        lastbits -= nbits
-        num |= (lastbyte >> lastbits) & ((np.int64(1) << nbits) - 1)
-    num &= mask
-    state[0] = cnt
-    state[1] = lastbits
-    state[2] = lastbyte
-    return num
+        lastbits -= n
+        num |= (lastbyte >> lastbits) & ((np.int64(1) << n) - 1)
+    return num & ((np.int64(1) << nbits) - 1), cnt, lastbits, lastbyte
 
 
 @njit(cache=True)
-def _receiveints(data, start, end, state, num_of_bits, sizes, out, scratch):
-    """Three integers packed into ``num_of_bits`` bits with ranges ``sizes``."""
+def _receiveints(data, end, cnt, lastbits, lastbyte, num_of_bits, sizes, out, scratch):
+    """Three integers packed into ``num_of_bits`` bits with ranges ``sizes``; returns the reader state."""
     scratch[1] = 0
     scratch[2] = 0
     scratch[3] = 0
     n = 0
     while num_of_bits > 8:
-        scratch[n] = _receivebits(data, start, end, state, 8)
+        scratch[n], cnt, lastbits, lastbyte = _receivebits(data, end, cnt, lastbits, lastbyte, 8)
         n += 1
         num_of_bits -= 8
     if num_of_bits > 0:
-        scratch[n] = _receivebits(data, start, end, state, num_of_bits)
+        scratch[n], cnt, lastbits, lastbyte = _receivebits(data, end, cnt, lastbits, lastbyte, num_of_bits)
         n += 1
+    if cnt < 0:
+        return cnt, lastbits, lastbyte
     for i in range(2, 0, -1):
         num = np.int64(0)
         for j in range(n - 1, -1, -1):
@@ -137,6 +135,7 @@ def _receiveints(data, start, end, state, num_of_bits, sizes, out, scratch):
             num = num - p * sizes[i]
         out[i] = num
     out[0] = scratch[0] | (scratch[1] << 8) | (scratch[2] << 16) | (scratch[3] << 24)
+    return cnt, lastbits, lastbyte
 
 
 @njit(cache=True)
@@ -170,7 +169,9 @@ def decode_xtc_coordinates(data, start, n_bytes, n_atoms, precision, minint, max
     smallnum = MAGICINTS[smallidx] // 2
     sizesmall = np.empty(3, dtype=np.int64)
     sizesmall[:] = MAGICINTS[smallidx]
-    state = np.zeros(4, dtype=np.int64)
+    cnt = np.int64(start)  # reader state: next byte, bits left in lastbyte, last bytes read
+    lastbits = np.int64(0)
+    lastbyte = np.int64(0)
     scratch = np.zeros(32, dtype=np.int64)
     thiscoord = np.zeros(3, dtype=np.int64)
     prevcoord = np.zeros(3, dtype=np.int64)
@@ -181,27 +182,34 @@ def decode_xtc_coordinates(data, start, n_bytes, n_atoms, precision, minint, max
     while i < n_atoms:
         if bitsize == 0:
             for k in range(3):
-                thiscoord[k] = _receivebits(data, start, end, state, bitsizeint[k])
+                thiscoord[k], cnt, lastbits, lastbyte = _receivebits(data, end, cnt, lastbits, lastbyte,
+                                                                     bitsizeint[k])
         else:
-            _receiveints(data, start, end, state, bitsize, sizeint, thiscoord, scratch)
+            cnt, lastbits, lastbyte = _receiveints(data, end, cnt, lastbits, lastbyte, bitsize, sizeint,
+                                                   thiscoord, scratch)
+        if cnt < 0:
+            return ERR_BOUNDS
         i += 1
         for k in range(3):
             thiscoord[k] += minint[k]
             prevcoord[k] = thiscoord[k]
-        flag = _receivebits(data, start, end, state, 1)
+        flag, cnt, lastbits, lastbyte = _receivebits(data, end, cnt, lastbits, lastbyte, 1)
         is_smaller = 0
-        if flag == 1:
-            run = _receivebits(data, start, end, state, 5)
+        if flag == 1 and cnt >= 0:
+            run, cnt, lastbits, lastbyte = _receivebits(data, end, cnt, lastbits, lastbyte, 5)
             is_smaller = run % 3
             run -= is_smaller
             is_smaller -= 1
-        if state[3]:
+        if cnt < 0:
             return ERR_BOUNDS
         if run > 0:
             if i + run // 3 > n_atoms:
                 return ERR_OVERRUN
             for kk in range(0, run, 3):
-                _receiveints(data, start, end, state, smallidx, sizesmall, thiscoord, scratch)
+                cnt, lastbits, lastbyte = _receiveints(data, end, cnt, lastbits, lastbyte, smallidx, sizesmall,
+                                                       thiscoord, scratch)
+                if cnt < 0:
+                    return ERR_BOUNDS
                 i += 1
                 for k in range(3):
                     thiscoord[k] += prevcoord[k] - smallnum
@@ -224,8 +232,6 @@ def decode_xtc_coordinates(data, start, n_bytes, n_atoms, precision, minint, max
             for k in range(3):
                 out[atom, k] = np.float32(thiscoord[k]) * inv_precision
             atom += 1
-        if state[3]:
-            return ERR_BOUNDS
         smallidx += is_smaller
         if smallidx < FIRSTIDX or smallidx >= n_magic:
             return ERR_SMALLIDX
