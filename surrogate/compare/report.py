@@ -42,7 +42,7 @@ def _plt():
 
 def _save(fig, path: Path) -> Path:
     tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    fig.savefig(tmp, dpi=100)  # layouts are constrained: no second "tight" draw
     os.replace(tmp, path)
     _plt().close(fig)
     return path
@@ -52,7 +52,7 @@ def _panel_grid(n: int):
     plt = _plt()
     cols = min(3, n)
     rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.4 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.4 * rows), squeeze=False, layout="constrained")
     for ax in axes.ravel()[n:]:
         ax.set_visible(False)
     return fig, axes.ravel()
@@ -70,7 +70,6 @@ def _curve_panels(table: dict, runs, xlabel: str, ylabel: str, path: Path, refer
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.legend(fontsize=8)
-    fig.tight_layout()
     return _save(fig, path)
 
 
@@ -89,7 +88,7 @@ def make_plots(result, out_dir: Path) -> dict:
         out["angles"] = _curve_panels(result.angles, runs, "angle (degrees)", "density (1/degree)",
                                       out_dir / "angles.png")
     if any(m.diffusion is not None for m in runs):
-        fig, ax = plt.subplots(figsize=(5.5, 3.8))
+        fig, ax = plt.subplots(figsize=(5.5, 3.8), layout="constrained")
         for m in runs:
             if m.diffusion is None:
                 continue
@@ -102,7 +101,7 @@ def make_plots(result, out_dir: Path) -> dict:
         ax.legend(fontsize=8)
         out["msd"] = _save(fig, out_dir / "msd.png")
     if any(m.vacf is not None for m in runs):
-        fig, ax = plt.subplots(figsize=(5.5, 3.8))
+        fig, ax = plt.subplots(figsize=(5.5, 3.8), layout="constrained")
         for m in runs:
             if m.vacf is not None:
                 ax.plot(m.vacf.vacf.x, m.vacf.vacf.y, label=f"{m.name} ({m.vacf.source})")
@@ -111,7 +110,7 @@ def make_plots(result, out_dir: Path) -> dict:
         ax.set_ylabel("C(t) / C(0)")
         ax.legend(fontsize=8)
         out["vacf"] = _save(fig, out_dir / "vacf.png")
-        fig, ax = plt.subplots(figsize=(5.5, 3.8))
+        fig, ax = plt.subplots(figsize=(5.5, 3.8), layout="constrained")
         f_max = 0.0
         for m in runs:
             if m.vacf is None:
@@ -145,10 +144,9 @@ def make_plots(result, out_dir: Path) -> dict:
             ax.set_xlabel(lab)
             ax.set_ylabel("probability density")
             ax.legend(fontsize=8)
-        fig.tight_layout()
-        out["thermo_distributions"] = _save(fig, out_dir / "thermo_distributions.png")
+            out["thermo_distributions"] = _save(fig, out_dir / "thermo_distributions.png")
     if any(m.thermo.conserved_eV is not None for m in runs):
-        fig, ax = plt.subplots(figsize=(5.5, 3.8))
+        fig, ax = plt.subplots(figsize=(5.5, 3.8), layout="constrained")
         for m in runs:
             th = m.thermo
             if th.conserved_eV is None:
@@ -161,7 +159,7 @@ def make_plots(result, out_dir: Path) -> dict:
         ax.legend(fontsize=8)
         out["energy_timeseries"] = _save(fig, out_dir / "energy_timeseries.png")
     if result.force_parity_data:
-        fig, ax = plt.subplots(figsize=(4.5, 4.5))
+        fig, ax = plt.subplots(figsize=(4.5, 4.5), layout="constrained")
         lo, hi = np.inf, -np.inf
         for name, (f_ref, f_other) in result.force_parity_data.items():
             ax.scatter(f_ref.ravel(), f_other.ravel(), s=2, alpha=0.4, label=name)
@@ -173,7 +171,7 @@ def make_plots(result, out_dir: Path) -> dict:
         out["force_parity"] = _save(fig, out_dir / "force_parity.png")
     costs = [(m.name, m.cost.ns_per_day) for m in runs if m.cost is not None and np.isfinite(m.cost.ns_per_day)]
     if costs:
-        fig, ax = plt.subplots(figsize=(5.5, 3.5))
+        fig, ax = plt.subplots(figsize=(5.5, 3.5), layout="constrained")
         names, values = zip(*costs)
         ax.bar(names, values, color=[f"C{k}" for k in range(len(names))], label="ns/day")
         ax.set_yscale("log")

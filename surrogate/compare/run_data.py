@@ -181,7 +181,7 @@ def _frame_fields(frame) -> dict:
 
 
 def load_run(path, *, name: str | None = None, top=None, log=None, info=None, dt_ps: float | None = None,
-             start: int | None = None, stop: int | None = None, stride: int = 1, fmt: str | None = None,
+             start: int = 0, stop: int | None = None, stride: int = 1, fmt: str | None = None,
              progress: bool = False) -> RunData:
     """Read a trajectory file (any format ``systems.trajectory_reader`` opens) into a :class:`RunData`.
 

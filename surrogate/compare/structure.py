@@ -161,9 +161,14 @@ def bonded_groups(topology, numbers) -> tuple[dict, dict]:
     return ({k: np.array(v) for k, v in bond_groups.items()}, {k: np.array(v) for k, v in angle_groups.items()})
 
 
-def bond_and_angle_distributions(runs: list[RunData], bond_bin: float = 0.005, angle_bin: float = 1.0):
+def bond_and_angle_distributions(runs: list[RunData], bond_bins: int = 50, min_bond_bin: float = 0.01,
+                                 angle_bin: float = 1.0):
     """Bond-length densities (x in Å, y in 1/Å) per element pair and angle densities
     (x in degrees, y in 1/degree) per element triplet, on shared grids.
+
+    Bond lengths use ``bond_bins`` bins over the observed range but none
+    narrower than ``min_bond_bin`` Å (XTC stores positions to 0.01 Å; finer
+    bins alternate between full and empty).
 
     Needs a topology with bonds on the first run (``--top file.pdb``); returns
     ``({}, {})`` without one. Distances use the minimum image in periodic runs.
@@ -178,9 +183,10 @@ def bond_and_angle_distributions(runs: list[RunData], bond_bin: float = 0.005, a
     bonds = {}
     for key, pairs in bond_groups.items():
         values = [mdtraj.compute_distances(t, pairs, periodic=r.periodic).ravel() * 10.0 for t, r in zip(trajs, runs)]
-        lo = min(v.min() for v in values) - 5 * bond_bin
-        hi = max(v.max() for v in values) + 5 * bond_bin
-        bonds[key] = [_density(v, lo, hi, bond_bin) for v in values]
+        lo = min(v.min() for v in values)
+        hi = max(v.max() for v in values)
+        width = max(min_bond_bin, (hi - lo) / bond_bins)
+        bonds[key] = [_density(v, lo - 2 * width, hi + 2 * width, width) for v in values]
     angles = {}
     for key, triplets in angle_groups.items():
         values = [np.degrees(mdtraj.compute_angles(t, triplets, periodic=r.periodic).ravel()) for t, r in zip(trajs, runs)]
