@@ -73,7 +73,7 @@ class Simulation:
         initial_fields = self._fields(initial)
         if not self._initialized:
             # the first evaluation also yields the stress if the initial report wants it
-            self.integrator.want_stress = "stress" in initial_fields
+            self.integrator.want_stress = "stress" in initial_fields and self._stress_defined()
             try:
                 self.integrator.initialize(self.system)
             finally:
@@ -92,7 +92,7 @@ class Simulation:
                 n = min(n, self.runaway.interval - self.step % self.runaway.interval)
             due = [r for r, req in requests if int(req.steps) == n]
             fields = frozenset().union(*(req.fields for r, req in requests if int(req.steps) == n))
-            self._advance(n, want_stress="stress" in fields)
+            self._advance(n, want_stress="stress" in fields and self._stress_defined())
             guard_due = self.runaway is not None and self.step % self.runaway.interval == 0
             if due or guard_due:
                 self._report(due, fields, guard=guard_due or bool(due))
@@ -133,6 +133,10 @@ class Simulation:
     def _fields(reporters) -> frozenset:
         return frozenset().union(*(r.describe_next_report(0).fields for r in reporters)) if reporters else frozenset()
 
+    def _stress_defined(self) -> bool:
+        """Stress (and pressure) exist only for a fully periodic cell with volume."""
+        return bool(self.system.pbc.all() and self.system.volume > 0)
+
     def _degrees_of_freedom(self) -> int:
         dof = getattr(self.integrator, "degrees_of_freedom", None)
         return int(dof(self.system)) if dof is not None else max(3 * self.system.n_atoms - 3, 1)
@@ -144,13 +148,13 @@ class Simulation:
             raise InputError(f"unknown report fields {sorted(unknown)}; known: {sorted(FIELDS)}")
         system = self.system
         result = self.integrator.last_result
+        stress = "stress" in fields and self._stress_defined()
         needs_eval = bool({"energy", "forces", "stress"} & set(fields)) and (
             result is None or ("forces" in fields and result.forces is None)
-            or ("stress" in fields and result.stress is None))
+            or (stress and result.stress is None))
         if needs_eval:
             if self.provider is None:
                 raise InputError("reporters need energies/forces but the simulation has no force provider")
-            stress = "stress" in fields and (system.pbc.all() and system.volume > 0)
             result = self.provider.compute(system, stress=stress)
         kinetic = system.kinetic_energy()
         temperature = 2.0 * kinetic / (self._degrees_of_freedom() * units.kB)

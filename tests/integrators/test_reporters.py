@@ -127,3 +127,16 @@ def test_trajectory_readable_after_kill_9(tmp_path):
     for frames in (xtc, xyz):
         assert all(np.isfinite(f.positions).all() and f.positions.shape == (64, 3) for f in frames)
     assert np.allclose(xtc[10].positions, xyz[10].positions, atol=2e-2)
+
+
+def test_thermo_log_of_an_open_system_has_no_pressure_and_verlet_follows_the_oscillator():
+    from systems.catalogue import oscillator_1d
+
+    system, potential = oscillator_1d("harmonic", x0=1.0, k=4.0, mass=1.0)  # ω = 2 per ASE time unit
+    stream = io.StringIO()
+    with Simulation(system, VelocityVerlet(potential, 0.001), [ThermoLogReporter(stream, 100)]) as sim:
+        sim.run(1000)  # t = 1
+    rows = list(csv.DictReader(io.StringIO(stream.getvalue())))
+    assert len(rows) == 11 and all(r["pressure_GPa"] == "" for r in rows)
+    assert system.positions[0, 0] == pytest.approx(np.cos(2.0), abs=1e-6)
+    assert np.ptp([float(r["conserved_eV"]) for r in rows]) < 2.0 * (2.0 * 0.001) ** 2  # E·(ωΔ)², E = 2 eV
