@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from pathlib import Path
 
@@ -73,11 +74,8 @@ class Simulation:
         initial_fields = self._fields(initial)
         if not self._initialized:
             # the first evaluation also yields the stress if the initial report wants it
-            self.integrator.want_stress = "stress" in initial_fields and self._stress_defined()
-            try:
+            with self._stress_request("stress" in initial_fields):
                 self.integrator.initialize(self.system)
-            finally:
-                self.integrator.want_stress = False
             self._initialized = True
         if not self._reported_initial:
             self._reported_initial = True
@@ -86,13 +84,15 @@ class Simulation:
         while self.step < end:
             requests = [(r, r.describe_next_report(self.step)) for r in self.reporters]
             n = end - self.step
-            for _, req in requests:
+            for r, req in requests:
+                if int(req.steps) < 1:
+                    raise ValueError(f"reporter {type(r).__name__} asked for a report in {req.steps} steps; must be ≥ 1")
                 n = min(n, int(req.steps))
             if self.runaway is not None:
                 n = min(n, self.runaway.interval - self.step % self.runaway.interval)
             due = [r for r, req in requests if int(req.steps) == n]
             fields = frozenset().union(*(req.fields for r, req in requests if int(req.steps) == n))
-            self._advance(n, want_stress="stress" in fields and self._stress_defined())
+            self._advance(n, want_stress="stress" in fields)
             guard_due = self.runaway is not None and self.step % self.runaway.interval == 0
             if due or guard_due:
                 self._report(due, fields, guard=guard_due or bool(due))
@@ -115,18 +115,28 @@ class Simulation:
     def _advance(self, n: int, want_stress: bool) -> None:
         integrator, system = self.integrator, self.system
         try:
-            for k in range(n):
-                if k == n - 1 and want_stress:
-                    integrator.want_stress = True
+            for _ in range(n - 1):
                 integrator.step(system)
                 self.step += 1
+            with self._stress_request(want_stress):  # the reported state's evaluation includes the stress
+                integrator.step(system)
+            self.step += 1
         except (CloseContactError, InputError, FloatingPointError) as err:
             # Mid-run these mean the dynamics blew up (overlapping atoms, non-finite positions).
             raise RunawayError(f"runaway at step {self.step + 1}: {err}", self.step + 1,
                                getattr(err, "atoms", ())) from err
+
+    @contextlib.contextmanager
+    def _stress_request(self, wanted: bool):
+        """Set ``integrator.want_stress`` (if it has one) for the duration, when the cell has a stress."""
+        if not (wanted and self._stress_defined() and hasattr(self.integrator, "want_stress")):
+            yield
+            return
+        self.integrator.want_stress = True
+        try:
+            yield
         finally:
-            if want_stress:
-                integrator.want_stress = False
+            self.integrator.want_stress = False
 
     # -------------------------------------------------------------- reports
     @staticmethod
