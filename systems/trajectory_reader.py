@@ -28,9 +28,11 @@ Damaged files (policy)
 - XTC: damage before the end (bad magic number, inconsistent atom count or
   sizes in a frame header) raises :class:`InputError` naming the file, the
   frame and its byte offset *before any frame is yielded*. Damage inside the
-  compressed coordinates is found when that frame is decoded: the frames
-  before it are yielded, then :class:`InputError` names the frame. XTC has
-  no checksums, so damage that still decodes cannot be detected.
+  compressed coordinates is found when that frame is decoded (a run past the
+  atom count, a stream that ends early or does not fill its byte count): the
+  frames before it are yielded, then :class:`InputError` names the frame.
+  XTC has no checksums, so a few flipped coordinate bits that still decode
+  consistently cannot be detected.
   XTC frames are decoded by :mod:`systems.xtc_codec`, a bounds-checked Numba
   transcription of xdrfile (bit-identical output): MDTraj 1.11's own decoder
   crashes the interpreter on damaged frames (segfault, heap corruption).

@@ -34,12 +34,14 @@ ERR_BOUNDS = -1  # the bit stream ends before the atoms do
 ERR_SMALLIDX = -2  # size index outside xdrfile's table
 ERR_OVERRUN = -3  # a run of atoms goes past the atom count (MDTraj's buffer overrun)
 ERR_SIZES = -4  # coordinate range invalid
+ERR_LENGTH = -5  # the atoms used fewer bytes than the frame's byte count says
 
 MESSAGES = {
     ERR_BOUNDS: "compressed coordinates end early",
     ERR_SMALLIDX: "size index outside the XTC table",
     ERR_OVERRUN: "a run of atoms goes past the atom count",
     ERR_SIZES: "invalid coordinate range",
+    ERR_LENGTH: "compressed coordinates do not fill their byte count",
 }
 
 
@@ -242,4 +244,7 @@ def decode_xtc_coordinates(data, start, n_bytes, n_atoms, precision, minint, max
             smaller = smallnum
             smallnum = MAGICINTS[smallidx] // 2
         sizesmall[:] = MAGICINTS[smallidx]
-    return OK if atom == n_atoms else ERR_OVERRUN
+    if atom != n_atoms:
+        return ERR_OVERRUN
+    # the writer rounds the bit count up to whole bytes, and the reader consumes exactly those
+    return OK if cnt == end else ERR_LENGTH

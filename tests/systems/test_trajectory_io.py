@@ -350,7 +350,8 @@ def test_garbage_and_damaged_xtc_raise(tmp_path):
     data = Path(XTC).read_bytes()
     start = int(_scan_xtc(XTC).offsets[100]) + 92
     n_bytes = int.from_bytes(data[start - 4: start], "big")
-    for fill, reason in ((b"\xaa", "run of atoms goes past the atom count"), (b"\x00", "end early")):
+    for fill, reason in ((b"\xaa", "run of atoms goes past the atom count"),
+                         (b"\x00", "do not fill their byte count"), (b"\xff", "do not fill their byte count")):
         bitstream = tmp_path / "bitstream.xtc"
         bitstream.write_bytes(data[:start] + fill * n_bytes + data[start + n_bytes:])
         frames = read_frames(bitstream, PDB)
