@@ -63,6 +63,9 @@ def parse_args(argv=None):
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     parser.add_argument("--out-dir", default="runs/egnn_nbody")
     parser.add_argument("--resume", action="store_true", help="continue from OUT_DIR/checkpoint.pt")
+    parser.add_argument("--data", default=None, help=".npz cache of the samples (read if present, else written)")
+    parser.add_argument("--tanh-coords", action="store_true", help="bound φ_x with tanh (off in the paper's N-body model)")
+    parser.add_argument("--result-name", default="egnn_nbody", help="benchmarks/results/NAME.json")
     args = parser.parse_args(argv)
     quick_defaults = dict(n_train=1000, n_val=500, n_test=1000, epochs=10000, max_minutes=1.25)
     full_defaults = dict(n_train=3000, n_val=2000, n_test=2000, epochs=10000, max_minutes=None)
@@ -73,20 +76,42 @@ def parse_args(argv=None):
 
 
 def generate(args) -> tuple[dict[str, NBodyDataset], dict]:
-    """Seeded train/val/test trajectories (distinct seeds) → frame-30 → frame-40 datasets."""
+    """Seeded train/val/test trajectories (distinct seeds) → frame-30 → frame-40 datasets.
+
+    With ``--data PATH`` the samples are read from / written to an ``.npz`` cache
+    (frames 30 and 40 only), so a later run or another machine reuses the same set.
+    """
     dtype = getattr(torch, args.dtype)
     setup = ChargedNBodySetup()
-    sets, trajectories = {}, {}
+    lead_time = setup.frame_time(FRAME_OUT) - setup.frame_time(FRAME_IN)
+    sizes = {"train": args.n_train, "val": args.n_val, "test": args.n_test}
+    cache = pathlib.Path(args.data) if args.data else None
     start = time.perf_counter()
-    for offset, (name, n) in enumerate((("train", args.n_train), ("val", args.n_val), ("test", args.n_test))):
-        trajectories[name] = simulate_charged_nbody(n, seed=1000 * args.seed + offset + 1, setup=setup)
-        sets[name] = NBodyDataset(trajectories[name], FRAME_IN, FRAME_OUT, dtype=dtype)
-    info = {
-        "generation_s": time.perf_counter() - start,
-        "train_data_hash": data_hash(*trajectories["train"]),
-        "lead_time": setup.frame_time(FRAME_OUT) - setup.frame_time(FRAME_IN),
-    }
-    return sets, info
+    if cache is not None and cache.is_file():
+        stored = np.load(cache)
+        if int(stored["seed"]) != args.seed or any(len(stored[f"{k}_charges"]) < n for k, n in sizes.items()):
+            raise SystemExit(f"--data {cache}: holds seed {int(stored['seed'])} and sizes "
+                             f"{[len(stored[f'{k}_charges']) for k in sizes]}; asked for seed {args.seed}, {list(sizes.values())}")
+        arrays = {f"{k}_{f}": stored[f"{k}_{f}"][:n] for k, n in sizes.items()
+                  for f in ("positions", "velocities", "charges", "targets")}
+        source = f"cache {cache}"
+    else:
+        arrays = {}
+        for offset, (name, n) in enumerate(sizes.items()):
+            traj = simulate_charged_nbody(n, seed=1000 * args.seed + offset + 1, setup=setup)
+            arrays.update({f"{name}_positions": traj.positions[:, FRAME_IN], f"{name}_velocities": traj.velocities[:, FRAME_IN],
+                           f"{name}_charges": traj.charges, f"{name}_targets": traj.positions[:, FRAME_OUT]})
+        source = "generated (Numba leapfrog)"
+        if cache is not None:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache.with_name(cache.name + ".tmp.npz")
+            np.savez(tmp, seed=args.seed, **arrays)
+            tmp.replace(cache)
+    sets = {k: NBodyDataset(arrays[f"{k}_positions"], arrays[f"{k}_velocities"], arrays[f"{k}_charges"],
+                            arrays[f"{k}_targets"], dtype=dtype) for k in sizes}
+    train_hash = data_hash(*(arrays[f"train_{f}"] for f in ("positions", "velocities", "charges", "targets")))
+    return sets, {"generation_s": time.perf_counter() - start, "train_data_hash": train_hash,
+                  "lead_time": lead_time, "data_source": source}
 
 
 def mse_on(model, dataset: NBodyDataset, device, batch_size=100) -> float:
@@ -157,10 +182,10 @@ def main(argv=None) -> dict:
           f"{args.n_train}/{args.n_val}/{args.n_test} trajectories, device {args.device}, {args.dtype}, "
           f"{torch.get_num_threads()} threads")
     sets, info = generate(args)
-    print(f"generated {args.n_train + args.n_val + args.n_test} trajectories in {info['generation_s']:.1f} s")
+    print(f"{args.n_train + args.n_val + args.n_test} samples from {info['data_source']} in {info['generation_s']:.1f} s")
 
     torch.manual_seed(args.seed)
-    model = NBodyEGNN(hidden=64, n_layers=4).to(getattr(torch, args.dtype))
+    model = NBodyEGNN(hidden=64, n_layers=4, tanh_coords=args.tanh_coords).to(getattr(torch, args.dtype))
     header_extra = {"task": {"frame_in": FRAME_IN, "frame_out": FRAME_OUT, "lead_time": info["lead_time"]},
                     "training_data_hash": info["train_data_hash"], "n_train": args.n_train}
     history, train_s, reason = train(model, sets, args, out_dir, header_extra)
@@ -192,7 +217,7 @@ def main(argv=None) -> dict:
     figures = {
         "mode": "quick (fewer samples, time-limited; not the paper protocol)" if args.quick else "full protocol",
         "n_train": args.n_train, "n_val": args.n_val, "n_test": args.n_test,
-        "device": args.device, "dtype": args.dtype, "torch_threads": torch.get_num_threads(),
+        "device": args.device, "dtype": args.dtype, "tanh_coords": args.tanh_coords, "data_source": info["data_source"], "torch_threads": torch.get_num_threads(),
         "test_mse": test_mse, "val_mse": val_mse,
         "linear_extrapolation_test_mse": linear_mse,
         "paper_test_mse": PAPER_TEST_MSE,
@@ -211,7 +236,7 @@ def main(argv=None) -> dict:
         target("test MSE ≤ paper EGNN 0.0071" + (" (QUICK run)" if args.quick else ""), test_mse, TARGET_MSE, "lower"),
         target("test MSE below ballistic x + v·Δt on the same set", test_mse, linear_mse, "lower"),
     ]
-    write_result("egnn_nbody", figures, targets)
+    write_result(args.result_name, figures, targets)
     return figures
 
 

@@ -201,19 +201,32 @@ class NBodyDataset(Dataset):
 
     Items are tuples ``(positions [n,3], velocities [n,3], charges [n], target [n,3])``
     of ``dtype`` tensors; torch's default collate stacks them to ``[batch, n, ...]``.
+    Build it from arrays ``positions, velocities, targets [B, n, 3]`` and ``charges [B, n]``,
+    or from simulated trajectories with :meth:`from_trajectories`.
     """
 
-    def __init__(self, trajectories: NBodyTrajectories, frame_in: int = FRAME_IN, frame_out: int = FRAME_OUT,
-                 dtype: torch.dtype = torch.float32):
+    def __init__(self, positions, velocities, charges, targets, dtype: torch.dtype = torch.float32):
+        self.positions = torch.as_tensor(np.asarray(positions), dtype=dtype)  # [B, n, 3]
+        self.velocities = torch.as_tensor(np.asarray(velocities), dtype=dtype)  # [B, n, 3]
+        self.charges = torch.as_tensor(np.asarray(charges), dtype=dtype)  # [B, n]
+        self.targets = torch.as_tensor(np.asarray(targets), dtype=dtype)  # [B, n, 3]
+        b, n = self.charges.shape[:2] if self.charges.dim() == 2 else (None, None)
+        for name in ("positions", "velocities", "targets"):
+            shape = tuple(getattr(self, name).shape)
+            if b is None or shape != (b, n, 3):
+                raise InputError(f"NBodyDataset: `{name}` must be [n_samples, n_particles, 3] matching charges "
+                                 f"{tuple(self.charges.shape)}, got {shape}")
+
+    @classmethod
+    def from_trajectories(cls, trajectories: NBodyTrajectories, frame_in: int = FRAME_IN, frame_out: int = FRAME_OUT,
+                          dtype: torch.dtype = torch.float32) -> "NBodyDataset":
+        """Samples (frame ``frame_in`` → positions at ``frame_out``) of every trajectory."""
         n_frames = trajectories.positions.shape[1]
         for name, frame in (("frame_in", frame_in), ("frame_out", frame_out)):
             if not 0 <= frame < n_frames:
                 raise InputError(f"NBodyDataset: `{name}`={frame} is outside the {n_frames} recorded frames")
-        self.frame_in, self.frame_out = frame_in, frame_out
-        self.positions = torch.as_tensor(trajectories.positions[:, frame_in], dtype=dtype)  # [B, n, 3]
-        self.velocities = torch.as_tensor(trajectories.velocities[:, frame_in], dtype=dtype)  # [B, n, 3]
-        self.charges = torch.as_tensor(trajectories.charges, dtype=dtype)  # [B, n]
-        self.targets = torch.as_tensor(trajectories.positions[:, frame_out], dtype=dtype)  # [B, n, 3]
+        return cls(trajectories.positions[:, frame_in], trajectories.velocities[:, frame_in], trajectories.charges,
+                   trajectories.positions[:, frame_out], dtype=dtype)
 
     def __len__(self) -> int:
         return self.positions.shape[0]

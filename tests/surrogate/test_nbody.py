@@ -131,14 +131,16 @@ def test_simulation_is_seeded_and_dataset_selects_frames():
     c = simulate_charged_nbody(8, seed=4)
     assert np.array_equal(a.positions, b.positions) and not np.array_equal(a.positions, c.positions)
     assert a.positions.shape == (8, 49, 5, 3)
-    data = NBodyDataset(a, dtype=torch.float64)
+    data = NBodyDataset.from_trajectories(a, dtype=torch.float64)
     x, v, q, y = data[2]
     assert torch.equal(x, torch.from_numpy(a.positions[2, FRAME_IN]))
     assert torch.equal(v, torch.from_numpy(a.velocities[2, FRAME_IN]))
     assert torch.equal(y, torch.from_numpy(a.positions[2, FRAME_OUT]))
     assert torch.equal(q, torch.from_numpy(a.charges[2]))
     with pytest.raises(InputError, match="frame_out"):
-        NBodyDataset(a, frame_out=49)
+        NBodyDataset.from_trajectories(a, frame_out=49)
+    with pytest.raises(InputError, match="targets"):
+        NBodyDataset(a.positions[:, 0], a.velocities[:, 0], a.charges, a.positions[:, 1, :4])
 
 
 # ---------------------------------------------------------------------------- model
@@ -241,8 +243,8 @@ def test_model_file_round_trip_and_kind_check(tmp_path):
 
 def test_short_training_beats_ballistic_extrapolation(tmp_path):
     """A few epochs on 300 trajectories already predict better than x + v·Δt."""
-    train = NBodyDataset(simulate_charged_nbody(300, seed=11))
-    val = NBodyDataset(simulate_charged_nbody(100, seed=12))
+    train = NBodyDataset.from_trajectories(simulate_charged_nbody(300, seed=11))
+    val = NBodyDataset.from_trajectories(simulate_charged_nbody(100, seed=12))
     torch.manual_seed(0)
     model = NBodyEGNN(hidden=32, n_layers=2)
     config = TrainConfig(max_epochs=12, batch_size=50, lr=3e-3, out_dir=str(tmp_path), progress=False)
