@@ -95,7 +95,9 @@ class TrajectoryWriter:
             try:
                 import tables  # noqa: F401
             except ImportError:
-                raise InputError(f"{self.path}: writing HDF5 trajectories needs PyTables (pip install tables)") from None
+                raise InputError(
+                    f"{self.path}: writing HDF5 trajectories needs PyTables (pip install tables)"
+                ) from None
         self.append = bool(append and exists)
         self._numbers = None if numbers is None else np.asarray(numbers, dtype=np.int64).reshape(-1)
         self._topology = _resolve_topology(topology, self.path)
