@@ -1,0 +1,235 @@
+"""Train an LSTM operator on Verlet trajectories; save and load its model file; refuse mismatches.
+
+>>> data = generate_lj_data(16, n_trajectories=200)
+>>> path = train_lstm(data, "runs/lj16", stride_steps=1000, max_epochs=200)
+>>> model, header = load_lstm(path)
+
+Loss: mean squared error of the min-max normalised increment s(t+Δ_R) − s(t)
+(dimensionless), as the paper's MSE on normalised targets. The training loop
+(Adam, plateau schedule, early stopping, CSV metrics, resume, torchrun) is the
+shared :class:`surrogate.training.trainer.Trainer`. Training and validation
+windows come from disjoint trajectories (80/20 by default, as in the paper).
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+
+import numpy as np
+import torch
+
+from surrogate.model_file import ModelFileError, data_hash, load_model_file, save_model_file
+from surrogate.training.trainer import BEST_NAME, Trainer, TrainConfig, unwrap_model
+from systems.errors import InputError
+
+from .data import OperatorData, load_operator_data, make_windows
+from .model import LSTMOperator
+
+MODEL_KIND = "lstm"
+#: Version of the LSTMOperator layout in model files; other versions are refused.
+ARCHITECTURE_VERSION = 1
+
+_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+class ModelMismatchError(InputError):
+    """A model is asked to run on a system, potential or stride it was not trained for."""
+
+
+def resolve_dtype(dtype) -> torch.dtype:
+    if isinstance(dtype, torch.dtype) and dtype in _DTYPES.values():
+        return dtype
+    if isinstance(dtype, str) and dtype in _DTYPES:
+        return _DTYPES[dtype]
+    raise InputError(f"`dtype` must be 'float32' or 'float64', got {dtype!r}")
+
+
+# ------------------------------------------------------------------- training
+def make_loss_fn():
+    """``loss_fn(model, (windows, targets)) -> (loss, metrics)`` for the shared Trainer."""
+
+    def loss_fn(model, batch):
+        windows, targets = batch
+        inner = unwrap_model(model)
+        predicted = model(windows)  # forward through the (DDP) wrapper: [B, D]
+        y_pred = inner.normalise_increment(predicted - windows[:, -1])
+        y_true = inner.normalise_increment(targets - windows[:, -1])
+        loss = torch.mean((y_pred - y_true) ** 2)
+        n_pos = inner.n_particles * inner.dim
+        with torch.no_grad():
+            err = predicted - targets
+            metrics = {"rmse_position": float(torch.sqrt(torch.mean(err[:, :n_pos] ** 2))),
+                       "rmse_velocity": float(torch.sqrt(torch.mean(err[:, n_pos:] ** 2)))}
+        return loss, metrics
+
+    return loss_fn
+
+
+def model_header(model: LSTMOperator, data: OperatorData, stride_steps: int, training_hash: str | None) -> dict:
+    """The JSON header of an LSTM model file: architecture, Δ, Δ_R, masses, system, normalisation."""
+    return {
+        "kind": MODEL_KIND,
+        "architecture_version": ARCHITECTURE_VERSION,
+        "architecture": model.architecture(),
+        "dtype": str(model.feature_lo.dtype).replace("torch.", ""),
+        "timestep": data.timestep,
+        "stride_steps": int(stride_steps),
+        "stride": data.timestep * int(stride_steps),
+        "system": data.system,
+        "masses": data.masses[0].tolist() if data.system.get("kind") != "oscillator_1d" else None,
+        "normalisation": {"feature_lo": model.feature_lo.tolist(), "feature_hi": model.feature_hi.tolist(),
+                          "increment_lo": model.increment_lo.tolist(), "increment_hi": model.increment_hi.tolist()},
+        "training_data_hash": training_hash,
+        "units": {"length": "Angstrom", "velocity": "Angstrom per ASE time unit", "time": "ASE time unit"},
+        "output": "increment s(t+stride) - s(t), min-max normalised",
+    }
+
+
+def save_lstm(model: LSTMOperator, path, header: dict) -> pathlib.Path:
+    """Write the model file (atomic, weights only)."""
+    return save_model_file(path, model.state_dict(), header)
+
+
+def train_lstm(data, out_dir, *, stride_steps: int, window: int = 5, hidden=(32, 32), dense: int = 96,
+               max_epochs: int = 200, batch_size: int = 256, lr: float = 5e-4, dropout: float = 0.15, seed: int = 0,
+               device: str = "cpu", dtype: str = "float32", resume: bool = False, val_fraction: float = 0.2,
+               max_windows: int | None = None, lr_factor: float = 0.5, lr_patience: int = 10,
+               early_stopping_patience: int = 30, min_lr: float = 1e-6, grad_clip: float = 10.0,
+               progress: bool = True) -> pathlib.Path:
+    """Train an :class:`LSTMOperator` for stride Δ_R = ``stride_steps``·Δ; return the best model file.
+
+    data : :class:`~surrogate.lstm.data.OperatorData` or the path of its .npz.
+    out_dir : receives ``best.pt`` (model file), ``metrics.csv`` and ``checkpoint.pt``.
+    window, hidden, dense, dropout : architecture (paper: 5, (32, 32), 96, 0.15).
+    max_epochs, batch_size, lr (paper: 256, 5e-4), lr_factor, lr_patience, min_lr,
+    early_stopping_patience, grad_clip, seed, device, resume : the shared training loop.
+    val_fraction : share of trajectories held out for validation.
+    max_windows : cap on training windows (seeded subset), None for all.
+    """
+    if isinstance(data, (str, os.PathLike)):
+        data = load_operator_data(data)
+    if not isinstance(data, OperatorData):
+        raise InputError(f"train_lstm: `data` must be OperatorData or an .npz path, got {type(data).__name__}")
+    if not 0 < val_fraction < 1:
+        raise InputError(f"train_lstm: `val_fraction` must be in (0, 1), got {val_fraction!r}")
+    torch_dtype = resolve_dtype(dtype)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(data.n_trajectories)
+    n_val = max(1, int(round(val_fraction * data.n_trajectories)))
+    if n_val >= data.n_trajectories:
+        raise InputError(f"train_lstm: {data.n_trajectories} trajectories are too few to hold out {val_fraction:.0%}")
+    val_traj, train_traj = np.sort(order[:n_val]), np.sort(order[n_val:])
+    x_train, y_train = make_windows(data, stride_steps, window, max_windows, seed, train_traj)
+    val_cap = None if max_windows is None else max(1, int(max_windows * val_fraction / (1 - val_fraction)))
+    x_val, y_val = make_windows(data, stride_steps, window, val_cap, seed + 1, val_traj)
+
+    torch.manual_seed(seed)
+    box = data.system.get("box") if data.system.get("kind") == "lj_periodic" else None
+    model = LSTMOperator(data.n_particles, data.dim, window, hidden, dense, dropout, box, torch_dtype)
+    as_t = lambda a: torch.as_tensor(a, dtype=torch_dtype)  # noqa: E731
+    model.fit_normalisation(as_t(x_train), as_t(y_train))
+    train_set = torch.utils.data.TensorDataset(as_t(x_train), as_t(y_train))
+    val_set = torch.utils.data.TensorDataset(as_t(x_val), as_t(y_val))
+    training_hash = data_hash(x_train[:, -1], y_train)
+
+    config = TrainConfig(max_epochs=max_epochs, batch_size=batch_size, lr=lr, lr_factor=lr_factor,
+                         lr_patience=lr_patience, min_lr=min_lr, early_stopping_patience=early_stopping_patience,
+                         grad_clip=grad_clip, seed=seed, device=device, out_dir=str(out_dir), progress=progress)
+    trainer = Trainer(model, make_loss_fn(), train_set, val_set, config,
+                      save_fn=lambda m, path: save_lstm(m, path, model_header(m, data, stride_steps, training_hash)))
+    try:
+        trainer.fit(resume=resume)
+    finally:
+        trainer.close()
+    return pathlib.Path(out_dir) / BEST_NAME
+
+
+# ------------------------------------------------------------------- loading
+def load_lstm(path, device="cpu", dtype=None) -> tuple[LSTMOperator, dict]:
+    """``(model in eval mode, header)`` from a model file (weights-only load)."""
+    header, state = load_model_file(path, expected_kind=MODEL_KIND)
+    if header.get("architecture_version") != ARCHITECTURE_VERSION:
+        raise ModelFileError(f"model file {path}: LSTM architecture version {header.get('architecture_version')!r}, "
+                             f"this package reads version {ARCHITECTURE_VERSION}")
+    torch_dtype = resolve_dtype(dtype or header.get("dtype", "float32"))
+    arch = header["architecture"]
+    model = LSTMOperator(arch["n_particles"], arch["dim"], arch["window"], tuple(arch["hidden"]), arch["dense"],
+                         arch["dropout"], arch["box"], torch_dtype)
+    try:
+        model.load_state_dict({k: v.to(torch_dtype) for k, v in state.items()})
+    except RuntimeError as exc:
+        raise ModelFileError(f"model file {path}: weights do not fit the stored architecture ({exc})") from exc
+    return model.to(device).eval(), header
+
+
+def check_compatible(header: dict, system, provider=None, *, stride: float | None = None, tol: float = 1e-9) -> None:
+    """Refuse (:class:`ModelMismatchError`) a system, provider or stride the model was not trained for.
+
+    system : :class:`~systems.state.System`; provider : its force provider (checked
+    when given: type and parameters); stride : the stride (ASE time) a caller asks for.
+    """
+    desc = header["system"]
+    problems = []
+    if stride is not None and abs(float(stride) - float(header["stride"])) > 1e-9 * float(header["stride"]):
+        problems.append(f"stride {stride} ≠ trained stride {header['stride']} "
+                        f"({header['stride_steps']} × Δ = {header['timestep']})")
+    if desc["kind"] == "oscillator_1d":
+        _check_oscillators(desc, system, provider, problems, tol)
+    elif desc["kind"] == "lj_periodic":
+        _check_lj(desc, system, provider, problems, tol)
+    else:
+        problems.append(f"unknown system kind {desc['kind']!r} in the model header")
+    if problems:
+        raise ModelMismatchError("LSTM model refused for this system: " + "; ".join(problems))
+
+
+_OSC_CLASSES = {"harmonic": "Harmonic1D", "double_well": "DoubleWell1D", "lj": "LennardJones1D", "rugged": "Rugged1D"}
+
+
+def _check_oscillators(desc, system, provider, problems, tol):
+    if np.any(system.pbc):
+        problems.append(f"the model is for open 1D oscillators but the system is periodic (pbc={list(system.pbc)})")
+    if np.abs(system.positions[:, 1:]).max(initial=0) > 0 or np.abs(system.velocities[:, 1:]).max(initial=0) > 0:
+        problems.append("the model moves particles along x only but the system has y/z positions or velocities")
+    lo, hi = desc["mass_range"]
+    bad = np.flatnonzero((system.masses < lo * (1 - 1e-6)) | (system.masses > hi * (1 + 1e-6)))
+    if len(bad):
+        problems.append(f"mass {system.masses[bad[0]]:.6g} amu of particle {bad[0]} is outside the trained range "
+                        f"[{lo:.6g}, {hi:.6g}]")
+    if provider is not None:
+        expected = _OSC_CLASSES[desc["potential"]]
+        if type(provider).__name__ != expected:
+            problems.append(f"potential {type(provider).__name__} ≠ trained {expected} ({desc['potential']})")
+        elif desc["potential"] == "harmonic":
+            (klo, khi), = desc["parameter_ranges"]
+            k = np.broadcast_to(np.asarray(provider.k, dtype=float), (system.n_atoms,))
+            bad = np.flatnonzero((k < klo * (1 - 1e-6)) | (k > khi * (1 + 1e-6)))
+            if len(bad):
+                problems.append(f"spring constant k = {k[bad[0]]:.6g} eV/Å² of particle {bad[0]} is outside the "
+                                f"trained range [{klo:.6g}, {khi:.6g}]")
+
+
+def _check_lj(desc, system, provider, problems, tol):
+    n = desc["n_particles"]
+    if system.n_atoms != n:
+        problems.append(f"the system has {system.n_atoms} atoms but the model was trained on exactly {n} "
+                        "(the flat LSTM state has a fixed size; use the many-body operator for other sizes)")
+        return
+    masses = np.asarray(desc["masses"])
+    if np.abs(system.masses - masses).max() > tol * max(1.0, masses.max()):
+        i = int(np.argmax(np.abs(system.masses - masses)))
+        problems.append(f"mass of atom {i} is {system.masses[i]:.6g} amu, trained {masses[i]:.6g} amu")
+    box = np.diag(desc["box"])
+    if not np.all(system.pbc) or np.abs(system.cell - box).max() > tol * max(1.0, float(np.max(box))):
+        problems.append(f"box {np.round(system.cell, 6).tolist()} (pbc {list(system.pbc)}) ≠ trained periodic box "
+                        f"with edges {desc['box']} Å")
+    if provider is not None:
+        name = type(provider).__name__
+        if name != "LennardJones":
+            problems.append(f"potential {name} ≠ trained LennardJones")
+        else:
+            for key in ("sigma", "epsilon", "cutoff"):
+                mine, trained = float(getattr(provider, key)), float(desc[key])
+                if abs(mine - trained) > tol * max(1.0, abs(trained)):
+                    problems.append(f"LennardJones {key} = {mine:.6g} ≠ trained {trained:.6g}")
