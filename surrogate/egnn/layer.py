@@ -27,8 +27,11 @@ fraction of the cost):
   W_b h are computed once per NODE (n·F² work) and gathered to edges, instead
   of a per-edge product on the concatenation [h_i, h_j, ...] (E·2F² work);
 * φ_e ends in a linear map, so Σ_j w_ij (W_2 s_ij + b_2) = W_2 (Σ_j w_ij s_ij)
-  + b_2 Σ_j w_ij: the second matrix product also runs per node, after the
-  aggregation. The per-edge work is then O(F), not O(F²).
+  + b_2 Σ_j w_ij: the second matrix product moves after the aggregation, and
+  there it is folded into the first layer of φ_h, which is linear in m_i (a
+  product of two learned matrices is one learned matrix). φ_h's first layer
+  therefore reads [h_i, Σ_j w_ij s_ij, Σ_j w_ij] / aggr_norm. The per-edge work
+  is then O(F), not O(F²).
 * messages and coordinate updates leave in one torch_geometric scatter.
 """
 
@@ -66,6 +69,8 @@ class EGNNLayer(MessagePassing):
         Activation class used in every MLP.
     aggr_norm : float
         Aggregated messages Σ_j m_ij are divided by this (e.g. a typical neighbour count).
+    length_scale : float
+        φ_e sees ‖r‖² / length_scale² (e.g. the cutoff in Å), an O(1) input.
     """
 
     def __init__(
@@ -77,6 +82,7 @@ class EGNNLayer(MessagePassing):
         tanh_coords: bool = True,
         act=nn.SiLU,
         aggr_norm: float = 1.0,
+        length_scale: float = 1.0,
     ):
         # Row 0 of edge_index is the receiver i, row 1 the sender j.
         super().__init__(aggr="sum", flow="target_to_source")
@@ -92,17 +98,17 @@ class EGNNLayer(MessagePassing):
         self.coord_aggr = coord_aggr
         self.tanh_coords = tanh_coords
         self.aggr_norm = float(aggr_norm)
+        if not length_scale > 0:
+            raise ValueError(f"`length_scale` must be positive, got {length_scale!r}")
+        self.inv_length2 = 1.0 / float(length_scale) ** 2
 
-        # φ_e, first layer split per input block: W_a h_i + W_b h_j + W_r [‖r‖², a_ij] + b_1.
-        self.edge_receiver = nn.Linear(hidden, hidden, bias=True)  # W_a, b_1
-        self.edge_sender = nn.Linear(hidden, hidden, bias=False)  # W_b
+        # φ_e, first layer split per input block: W_a h_i + W_b h_j + W_r [‖r‖², a_ij] + b_1,
+        # with [W_a | W_b] applied to the nodes in one product.
+        self.edge_nodes = nn.Linear(hidden, 2 * hidden, bias=True)
         self.edge_geometry = nn.Linear(1 + edge_attr_dim, hidden, bias=False)  # W_r
         self.edge_act = act()
-        # φ_e, second layer: applied per node after the aggregation (see module docstring).
-        self.edge_out = nn.Linear(hidden, hidden)  # W_2, b_2
-
-        # φ_h(h_i, m_i), residual.
-        self.node_mlp = nn.Sequential(nn.Linear(2 * hidden, hidden), act(), nn.Linear(hidden, hidden))
+        # φ_h(h_i, m_i) with φ_e's output layer folded in (see module docstring); residual.
+        self.node_mlp = nn.Sequential(nn.Linear(2 * hidden + 1, hidden), act(), nn.Linear(hidden, hidden))
 
         if update_coords:
             # φ_x as a linear functional of s_ij; reference-code initialisation near zero.
@@ -135,19 +141,18 @@ class EGNNLayer(MessagePassing):
             )
         n = h.shape[0]
         dist2 = (edge_vec * edge_vec).sum(dim=-1, keepdim=True)  # [E, 1]
-        geometry = dist2 if edge_attr is None else torch.cat([dist2, edge_attr.to(dist2.dtype)], dim=-1)
+        scaled = dist2 * self.inv_length2 if self.inv_length2 != 1.0 else dist2
+        geometry = scaled if edge_attr is None else torch.cat([scaled, edge_attr.to(dist2.dtype)], dim=-1)
         # Per-node halves of φ_e's first layer; gathered to edges inside message().
-        a = self.edge_receiver(h)  # [n, F]
-        b = self.edge_sender(h)  # [n, F]
+        a, b = self.edge_nodes(h).chunk(2, dim=-1)  # [n, F] each
         pre = self.edge_geometry(geometry)  # [E, F]
         out = self.propagate(
             edge_index, a=a, b=b, pre=pre, edge_vec=edge_vec, dist2=dist2, weight=edge_weight, size=(n, n)
         )  # [n, F (+3 +1)]
-        # Σ_j w_ij (W_2 s_ij + b_2) = W_2 Σ_j w_ij s_ij + b_2 Σ_j w_ij.
+        # [Σ_j w_ij s_ij, Σ_j w_ij] determine Σ_j m_ij = W_2 Σ_j w s + b_2 Σ_j w; W_2, b_2 live in node_mlp.
         f = self.hidden
-        s_sum, w_sum = out[:, :f], out[:, f : f + 1]  # [n, F], [n, 1]
-        m_i = (nn.functional.linear(s_sum, self.edge_out.weight) + self.edge_out.bias * w_sum) / self.aggr_norm
-        h_new = h + self.node_mlp(torch.cat([h, m_i], dim=-1))
+        w_sum = out[:, f : f + 1]  # [n, 1]
+        h_new = h + self.node_mlp(torch.cat([h, out[:, : f + 1] / self.aggr_norm], dim=-1))
         if not self.update_coords:
             return h_new, h.new_zeros(n, 3)
         dx = out[:, f + 1 : f + 4]  # [n, 3]
@@ -175,5 +180,6 @@ class EGNNLayer(MessagePassing):
     def extra_repr(self) -> str:
         return (
             f"hidden={self.hidden}, edge_attr_dim={self.edge_attr_dim}, update_coords={self.update_coords}, "
-            f"coord_aggr={self.coord_aggr!r}, tanh_coords={self.tanh_coords}, aggr_norm={self.aggr_norm}"
+            f"coord_aggr={self.coord_aggr!r}, tanh_coords={self.tanh_coords}, aggr_norm={self.aggr_norm}, "
+            f"length_scale={self.inv_length2 ** -0.5:.4g}"
         )

@@ -107,6 +107,7 @@ class EGNNEnergyModel(nn.Module):
                 coord_aggr="smooth_mean",
                 tanh_coords=True,
                 aggr_norm=self.avg_num_neighbors,
+                length_scale=self.cutoff,
             )
             for k in range(layers)
         )

@@ -26,7 +26,7 @@ def random_model(seed=0, dtype=torch.float64, cutoff=CUTOFF, layers=3, envelope=
                 layer.coord_out.weight.normal_(0.0, 0.5)
                 layer.coord_out.bias.normal_(0.0, 0.5)
         model.reference_energies.copy_(torch.tensor([-1.3, -2.1]))
-        model.energy_scale.fill_(0.5)
+        model.energy_scale.fill_(20.0)
     return model
 
 
