@@ -15,8 +15,8 @@ class AseCalculatorProvider:
     and pbc from the System on each :meth:`compute` (rebuilt when the atoms
     change), so the calculator's own caching and neighbor lists keep working.
     Returns energy (eV), forces [n,3] (eV/Å), stress [3,3] (eV/Å³, from ASE's
-    Voigt order xx yy zz yz xz xy) and per-atom energies when the calculator
-    implements ``energies``.
+    Voigt order xx yy zz yz xz xy; None if the calculator has no stress) and
+    per-atom energies when the calculator implements ``energies``.
     """
 
     def __init__(self, calc):
@@ -48,7 +48,9 @@ class AseCalculatorProvider:
         self.n_calls += 1
         energy = float(atoms.get_potential_energy())
         forces = np.array(atoms.get_forces(), dtype=np.float64)  # [n, 3]
-        sigma = voigt_6_to_full_3x3_stress(np.array(atoms.get_stress(voigt=True))) if stress else None
+        sigma = None
+        if stress and "stress" in getattr(self.calc, "implemented_properties", ("stress",)):
+            sigma = voigt_6_to_full_3x3_stress(np.array(atoms.get_stress(voigt=True)))  # [3, 3] eV/Å³
         energies = None
         if "energies" in getattr(self.calc, "implemented_properties", ()):
             energies = np.array(atoms.get_potential_energies(), dtype=np.float64)
