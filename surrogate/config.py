@@ -51,7 +51,9 @@ def _actions_by_key(parser: argparse.ArgumentParser) -> dict:
 
 
 def _convert(action: argparse.Action, value, where: str):
-    """A YAML value checked and converted the way argparse would treat the flag."""
+    """A YAML value checked and converted the way argparse would treat the flag (null stays None: "not given")."""
+    if value is None:
+        return None
     if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
         if not isinstance(value, bool):
             raise InputError(f"{where} must be true or false, got {value!r}")

@@ -27,7 +27,7 @@ Distances and their default tolerances (dimensionless):
   rdf          max over pairs of ∫|g_s − g_r| dr / ∫ g_r dr          0.05
   diffusion    |D_s − D_r| / max(|D_r|, 0.01 Å²/ps)                  0.35
   vacf         RMS of the normalised VACF difference over 0–1 ps     0.10
-  temperature  |⟨T_s⟩ − ⟨T_r⟩| / ⟨T_r⟩                                 0.05
+  temperature  |⟨T_s⟩ − ⟨T_r⟩| / ⟨T_r⟩                                 0.10
   force        RMSE(F_s − F_r) / RMS(F_r), same frames only          0.20
   bond, angle  max over types of ∫|p_s − p_r| (0 … 2)                0.30
   drift        |energy drift| of SURR in eV/atom/ns                  off
@@ -99,7 +99,7 @@ def main(args) -> int:
     from ..compare.run_data import load_run
 
     if not args.ref or not args.surr:
-        args._parser.error("give a reference trajectory REF and at least one trajectory SURR to compare with it")
+        raise InputError("give a reference trajectory REF and at least one trajectory SURR to compare with it")
     n = 1 + len(args.surr)
     if args.labels is not None and len(args.labels) != n:
         raise InputError(f"--labels needs {n} names (REF and each SURR), got {len(args.labels)}")

@@ -110,7 +110,9 @@ def run_simulation(args, setup, integrator, *, description: dict, equilibrate_ti
         **description,
     }
     if hasattr(integrator, "acceptance_rate"):
-        info["mc_acceptance_rate"] = float(integrator.acceptance_rate)
+        rate = float(integrator.acceptance_rate)  # nan while the step size is still adapting
+        info["mc_acceptance_rate"] = rate if rate == rate else None
+        info["mc_step_size_A"] = float(getattr(integrator, "step_size", float("nan")))
     write_json(out / RUN_INFO, info)
     speed = f", {info['ns_per_day']:.3g} ns/day" if info["ns_per_day"] else ""
     print(f"wrote {traj_path} ({sim.step} steps, {wall:.1f} s{speed})", file=sys.stderr)

@@ -8,7 +8,7 @@ name           definition                                                       
 rdf            max over element pairs of ∫|g_s − g_r| dr / ∫ g_r dr (0 … 2)              0.05
 diffusion      |D_s − D_r| / max(|D_r|, 0.01 Å²/ps)                                     0.35
 vacf           RMS of C_s(t) − C_r(t) over 0 ≤ t ≤ 1 ps (normalised VACFs)              0.10
-temperature    |⟨T_s⟩ − ⟨T_r⟩| / ⟨T_r⟩                                                  0.05
+temperature    |⟨T_s⟩ − ⟨T_r⟩| / ⟨T_r⟩                                                  0.10
 force          RMSE(F_s − F_r) / RMS(F_r), same frames only                             0.20
 bond           max over bond types of ∫|p_s − p_r| dr (0 … 2)                           0.30
 angle          max over angle types of ∫|p_s − p_r| dθ (0 … 2)                          0.30
@@ -17,7 +17,9 @@ drift          |energy drift of the other run| in eV/atom/ns (an absolute bound)
 
 Calibration: two independent 5 ps NVE runs of 108 liquid-argon atoms (500
 frames each) differ by rdf 0.027, diffusion 0.13, vacf 0.022, temperature
-0.022; the same system 35 K hotter gives temperature 0.32 and diffusion 0.41.
+0.022; the same system 35 K hotter gives temperature 0.32 and diffusion 0.41. In NVE
+the mean temperature of a small system depends on the energy it starts with
+(108 atoms: ±8 % per frame), hence the 10 % temperature tolerance.
 Shorter or smaller runs are noisier: loosen the tolerances for them.
 
 The diffusion floor keeps solids (D ≈ 0) from producing huge relative errors.
@@ -47,7 +49,7 @@ class Tolerances:
     rdf: float | None = 0.05
     diffusion: float | None = 0.35
     vacf: float | None = 0.10
-    temperature: float | None = 0.05
+    temperature: float | None = 0.10
     force: float | None = 0.20
     bond: float | None = 0.30
     angle: float | None = 0.30
