@@ -77,8 +77,11 @@ def ase_engine(system, n_steps: int) -> float:
     return n_steps / (time.perf_counter() - t0)
 
 
-def openmm_engine(system, n_steps: int, threads: int = 2) -> float:
-    """Steps/s of OpenMM's CPU platform: NonbondedForce LJ, CutoffPeriodic 0.85 nm, VerletIntegrator 0.005 ps."""
+def openmm_engine(system, n_steps: int, threads: int = 2) -> tuple[float, float]:
+    """Steps/s of OpenMM's CPU platform: NonbondedForce LJ, CutoffPeriodic 0.85 nm, VerletIntegrator 0.005 ps.
+
+    Also returns the largest force difference (eV/Å) from our LJ at the start, to show the same model runs.
+    """
     import openmm
 
     omm = openmm.System()
@@ -98,11 +101,13 @@ def openmm_engine(system, n_steps: int, threads: int = 2) -> float:
     context = openmm.Context(omm, integrator, platform, {"Threads": str(threads)})
     context.setPositions(system.positions / 10.0)
     context.setVelocities(system.velocities * units.ps / 10.0)  # Å/ASE time -> nm/ps
+    forces = context.getState(getForces=True).getForces(asNumpy=True)._value / KJ_PER_MOL_PER_EV / 10.0  # eV/Å
+    force_diff = float(np.abs(forces - LennardJones.argon(cutoff=CUTOFF).compute(system).forces).max())
     integrator.step(10)
     t0 = time.perf_counter()
     integrator.step(n_steps)
     context.getState(getEnergy=True)  # make sure the steps are done
-    return n_steps / (time.perf_counter() - t0)
+    return n_steps / (time.perf_counter() - t0), force_diff
 
 
 class RssSampler(IntervalReporter):
@@ -159,8 +164,9 @@ def main(argv=None) -> int:
         system = make_system(n_atoms)
         rate = {"ours": ours(system, n_ours)}
         rate["ase"] = ase_engine(system, n_ase) if n_ase else None
-        rate["openmm_cpu_2threads"] = openmm_engine(system, n_omm)
+        rate["openmm_cpu_2threads"], force_diff = openmm_engine(system, n_omm)
         figures["engines"][str(n_atoms)] = rate
+        figures.setdefault("openmm_max_force_difference_eV_per_A", {})[str(n_atoms)] = force_diff
         vs_ase = rate["ours"] / rate["ase"] if rate["ase"] else None
         vs_omm = rate["ours"] / rate["openmm_cpu_2threads"]
         figures["ratios"][str(n_atoms)] = {"vs_ase": vs_ase, "vs_openmm": vs_omm}
