@@ -20,10 +20,10 @@ def resolve_timestep(timestep: float | None, timestep_fs: float | None, owner: s
     if (timestep is None) == (timestep_fs is None):
         raise InputError(f"{owner}: give exactly one of `timestep` (ASE time units) or `timestep_fs` (fs), "
                          f"got timestep={timestep!r}, timestep_fs={timestep_fs!r}")
-    dt = float(timestep) if timestep is not None else float(timestep_fs) * units.fs
+    name, value = ("timestep", timestep) if timestep is not None else ("timestep_fs", timestep_fs)
+    dt = float(value) if timestep is not None else float(value) * units.fs
     if not np.isfinite(dt) or dt <= 0:
-        name = "timestep" if timestep is not None else "timestep_fs"
-        raise InputError(f"{owner}: `{name}` must be a positive finite time, got {timestep if timestep is not None else timestep_fs!r}")
+        raise InputError(f"{owner}: `{name}` must be a positive finite time, got {value!r}")
     return dt
 
 

@@ -49,8 +49,8 @@ class Bussi(ForceIntegrator):
         super().__init__(provider, timestep, timestep_fs=timestep_fs)
         if (tau is None) == (tau_fs is None):
             raise InputError(f"{self.name}: give exactly one of `tau` (ASE time) or `tau_fs` (fs)")
-        self.tau = positive(tau if tau is not None else float(tau_fs) * units.fs, "tau" if tau is not None else "tau_fs",
-                            self.name)
+        name, value = ("tau", tau) if tau is not None else ("tau_fs", tau_fs)
+        self.tau = positive(float(value) if tau is not None else float(value) * units.fs, name, self.name)
         self.temperature_K = positive(temperature_K, "temperature_K", self.name)
         self.rng = make_rng(seed)
         self._c_half = math.exp(-0.5 * self.timestep / self.tau)

@@ -74,7 +74,8 @@ def save_checkpoint(path, system: System, step: int, integrator_state: dict[str,
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays: dict[str, np.ndarray] = {}
     document = {
-        "format": FORMAT, "version": VERSION, "step": int(step), "time": float(system.time), "info": _encode(system.info, arrays),
+        "format": FORMAT, "version": VERSION, "step": int(step), "time": float(system.time),
+        "info": _encode(system.info, arrays),
         "integrator": _encode(integrator_state, arrays), "provider": _encode(provider_state, arrays),
     }
     arrays.update(positions=system.positions, velocities=system.velocities, cell=system.cell, pbc=system.pbc,

@@ -52,7 +52,8 @@ class ForceIntegrator:
 
     def __init__(self, provider: ForceProvider, timestep: float | None = None, *, timestep_fs: float | None = None):
         if not callable(getattr(provider, "compute", None)):
-            raise TypeError(f"{self.name}: `provider` must have compute(system, stress=False), got {type(provider).__name__}")
+            raise TypeError(f"{self.name}: `provider` must have compute(system, stress=False), "
+                            f"got {type(provider).__name__}")
         self.provider = provider
         self.timestep = resolve_timestep(timestep, timestep_fs, self.name)
         self.want_stress = False

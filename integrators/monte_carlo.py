@@ -63,7 +63,8 @@ class MetropolisMC:
                  target_acceptance: float = 0.5, adapt: bool = True, adapt_sweeps: int = 100, axes=(0, 1, 2), seed=None,
                  skin: float = 2.0):
         if not callable(getattr(provider, "compute", None)):
-            raise TypeError(f"{self.name}: `provider` must have compute(system, stress=False), got {type(provider).__name__}")
+            raise TypeError(f"{self.name}: `provider` must have compute(system, stress=False), "
+                            f"got {type(provider).__name__}")
         if mode not in MODES:
             raise InputError(f"{self.name}: `mode` must be one of {MODES}, got {mode!r}")
         if not 0.0 < target_acceptance < 1.0:
@@ -246,7 +247,8 @@ class MetropolisMC:
             raise ValueError(f"checkpoint holds a {state.get('kind')!r} state, not {type(self).__name__!r}")
         set_rng_state(self.rng, state["rng"])
         self.step_size = float(state["step_size"])
-        self.sweeps, self.accepted, self.attempted = int(state["sweeps"]), int(state["accepted"]), int(state["attempted"])
+        self.sweeps = int(state["sweeps"])
+        self.accepted, self.attempted = int(state["accepted"]), int(state["attempted"])
         self.last_acceptance = float(state["last_acceptance"])
         self.energy = None if state["energy"] is None else float(state["energy"])
         self.acceptance_log = [(int(a), float(b), float(c)) for a, b, c in state["acceptance_log"]]

@@ -53,7 +53,8 @@ class Simulation:
         self.reporters = list(reporters)
         for r in self.reporters:
             if not callable(getattr(r, "describe_next_report", None)) or not callable(getattr(r, "report", None)):
-                raise TypeError(f"reporter {type(r).__name__} lacks describe_next_report(step) / report(simulation, snapshot)")
+                raise TypeError(f"reporter {type(r).__name__} lacks describe_next_report(step) or "
+                                "report(simulation, snapshot)")
         self.runaway = runaway
         self.provider = provider if provider is not None else getattr(integrator, "provider", None)
         self.step = 0
@@ -86,7 +87,8 @@ class Simulation:
             n = end - self.step
             for r, req in requests:
                 if int(req.steps) < 1:
-                    raise ValueError(f"reporter {type(r).__name__} asked for a report in {req.steps} steps; must be ≥ 1")
+                    raise ValueError(f"reporter {type(r).__name__} asked for a report in {req.steps} steps; "
+                                     "must be at least 1")
                 n = min(n, int(req.steps))
             if self.runaway is not None:
                 n = min(n, self.runaway.interval - self.step % self.runaway.interval)
@@ -105,7 +107,8 @@ class Simulation:
         span = time if time is not None else (time_ps * units.ps if time_ps is not None else time_fs * units.fs)
         dt = float(self.integrator.timestep)
         if dt <= 0:
-            raise InputError(f"run_for: {type(self.integrator).__name__} has no timestep (Monte Carlo); use run(n_steps)")
+            raise InputError(f"run_for: {type(self.integrator).__name__} has no timestep (Monte Carlo); "
+                             "use run(n_steps)")
         if not np.isfinite(span) or span < 0:
             raise InputError(f"run_for: the time must be non-negative and finite, got {span!r}")
         n = int(round(span / dt))

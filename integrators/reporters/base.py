@@ -75,7 +75,8 @@ class IntervalReporter:
 
     def __init__(self, interval: int):
         if int(interval) != interval or interval < 1:
-            raise InputError(f"{type(self).__name__}: `interval` must be a positive whole number of steps, got {interval!r}")
+            raise InputError(f"{type(self).__name__}: `interval` must be a positive whole number of steps, "
+                             f"got {interval!r}")
         self.interval = int(interval)
         self.closed = False
 
