@@ -10,28 +10,19 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 
 def provider_state_dict(provider) -> dict[str, Any] | None:
     """State of ``provider`` to store in a checkpoint (None if it has none we know of).
 
-    Uses ``provider.state_dict()`` when the provider has one; otherwise the
-    build reference (positions, cell, pbc) of ``provider.neighbor_list``.
+    Uses ``provider.state_dict()`` when the provider has one; otherwise
+    ``provider.neighbor_list.state_dict()`` (its build reference).
     """
     if callable(getattr(provider, "state_dict", None)):
         return {"provider": provider.state_dict()}
     nl = getattr(provider, "neighbor_list", None)
     if nl is None:
         return None
-    if callable(getattr(nl, "state_dict", None)):
-        return {"neighbor_list": nl.state_dict()}
-    # NeighborList keeps its build reference privately; read it until it exposes one.
-    reference = getattr(nl, "_reference", None)
-    if reference is None:
-        return None
-    return {"neighbor_list_reference": {"positions": np.array(reference), "cell": np.array(nl._cell),
-                                        "pbc": np.array(nl._pbc)}}
+    return {"neighbor_list": nl.state_dict()}
 
 
 def load_provider_state(provider, state: dict[str, Any] | None) -> None:
@@ -41,11 +32,4 @@ def load_provider_state(provider, state: dict[str, Any] | None) -> None:
     if "provider" in state:
         provider.load_state_dict(state["provider"])
         return
-    nl = provider.neighbor_list
-    if "neighbor_list" in state:
-        nl.load_state_dict(state["neighbor_list"])
-        return
-    ref = state["neighbor_list_reference"]
-    fresh = type(nl)(nl.cutoff, skin=nl.skin, full=nl.full)
-    fresh.update(ref["positions"], ref["cell"], ref["pbc"])  # same reference ⇒ same pairs in the same order
-    provider.neighbor_list = fresh
+    provider.neighbor_list.load_state_dict(state["neighbor_list"])

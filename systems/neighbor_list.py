@@ -149,6 +149,22 @@ class NeighborList:
             raise RuntimeError("NeighborList.update() has not been called yet")
         return self._pairs.i, self._pairs.j, self._pairs.shifts
 
+    def state_dict(self) -> dict:
+        """The build reference (positions Å, cell Å, pbc), or {} before the first build.
+
+        Pair order depends on the positions the list was built at, so a
+        bit-for-bit restart rebuilds at this same reference.
+        """
+        if self._reference is None:
+            return {}
+        return {"positions": self._reference.copy(), "cell": self._cell.copy(), "pbc": self._pbc.copy()}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Rebuild at a reference from :meth:`state_dict` (same pairs, same order)."""
+        self._pairs = self._reference = self._cell = self._pbc = None
+        if state:
+            self.update(np.asarray(state["positions"]), np.asarray(state["cell"]), np.asarray(state["pbc"]))
+
     def compute(self, positions, cell, pbc) -> Neighbors:
         """Pairs closer than ``cutoff`` at these positions, reusing the list when the skin allows."""
         positions = _check_positions(positions)
