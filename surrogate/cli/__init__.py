@@ -3,7 +3,8 @@
 Every command takes ``--config FILE.yaml`` (flags override the file) and writes
 its resolved options as ``config.yaml`` next to its outputs. Exit status: 0 on
 success (``compare``: every distance within tolerance), 1 when ``compare``
-finds a distance out of tolerance, 2 for bad arguments or input files.
+finds a distance out of tolerance or a simulation runs away (the frames
+written before are kept), 2 for bad arguments or input files.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from integrators.runaway import RunawayError
 from systems.errors import InputError
 
 from ..config import parse_args
@@ -74,6 +76,11 @@ def main(argv=None) -> int:
     except InputError as exc:
         print(f"{leaf.prog}: error: {exc}", file=sys.stderr)
         return 2
+    except RunawayError as exc:  # the dynamics blew up: not a usage error, but no traceback either
+        out = getattr(args, "out", None)
+        kept = f"; the frames before it are in {out}" if out else ""
+        print(f"{leaf.prog}: simulation failed: {exc}{kept}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"{leaf.prog}: interrupted", file=sys.stderr)
         return 130

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from systems import units
 from systems.errors import InputError
 
 from .builders import (Setup, build_integrator, build_provider, build_system, classical_potential, default_potential,
@@ -36,6 +37,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     add_system_options(p)
     add_provider_options(p, models=True)
     add_dynamics_options(p, integrators=INTEGRATORS + ("lstm",))
+    p.add_argument("--energy-correction", action="store_true",
+                   help="flat LSTM: rescale momenta every stride so the total energy stays at its initial value")
     add_output_options(p, "run")
     p.set_defaults(func=main, _parser=p, _section="run")
     return p
@@ -57,22 +60,33 @@ def main(args) -> int:
 
 
 def _run_lstm(args, system, topology) -> int:
+    """A learned large-stride operator: the flat LSTM (kind "lstm") or the many-body one ("lstm_manybody")."""
     if not args.model:
-        raise InputError("--integrator lstm needs --model (an LSTM operator file from surrogate train lstm)")
+        raise InputError("--integrator lstm needs --model (an operator file from surrogate train lstm)")
     kind = model_kind(args.model)
-    if kind != "lstm":
-        raise InputError(f"--model {args.model} holds a {kind!r} model; --integrator lstm needs an LSTM operator")
-    try:
-        from surrogate.lstm import LSTMOperatorIntegrator
-    except ImportError:
-        raise InputError("the LSTM operator (surrogate.lstm.LSTMOperatorIntegrator) is not available in this "
-                         "installation") from None
+    if kind not in ("lstm", "lstm_manybody"):
+        raise InputError(f"--model {args.model} holds a {kind!r} model; --integrator lstm needs an LSTM operator "
+                         "from surrogate train lstm")
     warmup_name = args.warmup_potential or default_potential(system)
     if warmup_name is None:
         raise InputError("--integrator lstm needs --warmup-potential (the classical potential of its first window)")
     warmup, warmup_text = classical_potential(warmup_name, system, args)
-    integrator = LSTMOperatorIntegrator(args.model, warmup, device=args.device)
-    setup = Setup(system, topology, warmup, f"LSTM operator {args.model} (warm-up: {warmup_text})", False)
-    run_simulation(args, setup, integrator, description={"kind": "lstm", "model": args.model},
-                   equilibrate_timestep_fs=default_timestep_fs(system))
+    if kind == "lstm":
+        from surrogate.lstm import LSTMOperatorIntegrator
+
+        integrator = LSTMOperatorIntegrator(args.model, warmup, energy_correction=args.energy_correction,
+                                            device=args.device, dtype=args.dtype)
+        verlet_fs = integrator.verlet_timestep / units.fs
+    else:
+        from surrogate.lstm.manybody import ManyBodyOperatorIntegrator
+
+        verlet_fs = args.timestep_fs or default_timestep_fs(system)
+        integrator = ManyBodyOperatorIntegrator(args.model, warmup, verlet_timestep=verlet_fs * units.fs,
+                                                device=args.device)
+    stride_fs = integrator.timestep / units.fs
+    setup = Setup(system, topology, warmup, f"LSTM operator {args.model}, stride {stride_fs:.4g} fs "
+                                            f"(warm-up: {warmup_text})", False)
+    run_simulation(args, setup, integrator, description={"kind": kind, "model": args.model, "stride_fs": stride_fs,
+                                                         "verlet_timestep_fs": verlet_fs},
+                   equilibrate_timestep_fs=verlet_fs)
     return 0

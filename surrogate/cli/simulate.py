@@ -40,7 +40,8 @@ def run_simulation(args, setup, integrator, *, description: dict, equilibrate_ti
     equilibrate_timestep_fs : Langevin timestep of the equilibration (default:
         the production timestep; the system's default for MC and learned operators).
     """
-    from integrators import CheckpointReporter, ProgressReporter, Simulation, ThermoLogReporter, TrajectoryReporter
+    from integrators import (CheckpointReporter, ProgressReporter, RunawayError, Simulation, ThermoLogReporter,
+                             TrajectoryReporter)
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -91,9 +92,13 @@ def run_simulation(args, setup, integrator, *, description: dict, equilibrate_ti
     print(f"running {remaining} {'steps' if is_md else 'sweeps'} of {type(integrator).__name__} with "
           f"{setup.provider_name} on {system.n_atoms} atoms → {traj_path}", file=sys.stderr)
     start = time.perf_counter()
+    failure = None
     with sim:
-        sim.run(remaining)
-        if args.checkpoint_interval:
+        try:
+            sim.run(remaining)
+        except RunawayError as err:  # keep what was written and say so; the caller reports it
+            failure = err
+        if args.checkpoint_interval and failure is None:
             sim.save_checkpoint(checkpoint)
     wall = time.perf_counter() - start + previous_wall
     simulated_ps = sim.step * timestep_fs / 1000.0 if is_md else 0.0
@@ -113,7 +118,11 @@ def run_simulation(args, setup, integrator, *, description: dict, equilibrate_ti
         rate = float(integrator.acceptance_rate)  # nan while the step size is still adapting
         info["mc_acceptance_rate"] = rate if rate == rate else None
         info["mc_step_size_A"] = float(getattr(integrator, "step_size", float("nan")))
+    if failure is not None:
+        info["failed"] = str(failure)
     write_json(out / RUN_INFO, info)
+    if failure is not None:
+        raise failure
     speed = f", {info['ns_per_day']:.3g} ns/day" if info["ns_per_day"] else ""
     print(f"wrote {traj_path} ({sim.step} steps, {wall:.1f} s{speed})", file=sys.stderr)
     return info

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from systems.errors import InputError
 
@@ -15,9 +16,26 @@ DESCRIPTION = """\
 Train a surrogate on reference data:
   egnn  an E(n)-equivariant graph network energy model (forces by autograd)
         from frames with energies and forces (extxyz, ASE .traj, ...)
-  lstm  a large-timestep LSTM operator (positions and velocities in, the state
-        one stride later out) from MD trajectories
+  lstm  a large-timestep operator: the state one stride Δ_R later from a window
+        of past states. Either the flat LSTM of Kadupitiya, Fox and Jadhao (2020)
+        for a fixed small system (operator data .npz, or --generate it), or a
+        per-atom LSTM with EGNN message passing for any N (an MD trajectory
+        with velocities, e.g. liquid argon from surrogate generate)
 """
+
+LSTM_EPILOG = """\
+examples:
+  # the paper's 16-particle LJ system: generate 200 Verlet trajectories, train Δ_R = 100 Δ
+  surrogate train lstm --generate lj-cluster --n-particles 16 --n-trajectories 200 --stride-steps 100 --out lstm16
+  surrogate run --integrator lstm --model lstm16/best.pt --system lj-cluster --n-atoms 16 --steps 1000 --out lstm-run
+  # many-body operator on a liquid-argon trajectory, Δ_R = 50 fs (10 Verlet steps of 5 fs)
+  surrogate train lstm reference/trajectory.extxyz --stride-fs 50 --out lstm-argon
+  surrogate run --integrator lstm --model lstm-argon/best.pt --system reference/trajectory.extxyz --out lstm-md
+"""
+
+#: Data the flat LSTM can generate itself (``--generate``).
+GENERATED = ("lj-cluster", "harmonic", "double_well", "lj", "rugged")
+
 
 EGNN_DESCRIPTION = """\
 Train an EGNN energy model (Satorras, Hoogeboom, Welling 2021) on frames with
@@ -48,17 +66,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def _add_common(p) -> None:
     add_config_option(p)
-    p.add_argument("data", nargs="*", metavar="DATA",
-                   help="training trajectories (any format surrogate reads; several files are concatenated)")
     p.add_argument("--out", default=None, metavar="DIR", help="output directory (model file, metrics, config.yaml)")
-    p.add_argument("--stride", type=positive_int, default=1, help="use every STRIDE-th frame of DATA")
     p.add_argument("--max-epochs", type=positive_int, default=200, help="training epochs at most")
     p.add_argument("--batch-size", type=positive_int, default=None, help="samples per optimisation step")
     p.add_argument("--lr", type=positive_float, default=None, help="Adam learning rate")
-    p.add_argument("--val-fraction", type=non_negative_float, default=0.1, help="share of the data held out")
     p.add_argument("--seed", type=int, default=0, help="seed of the split, initialisation and shuffling")
     p.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:1, ...")
-    p.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="model precision")
     p.add_argument("--resume", action="store_true", help="continue an interrupted training from OUT/checkpoint.pt")
     p.add_argument("--no-progress", action="store_true", help="draw no progress bar")
 
@@ -66,7 +79,12 @@ def _add_common(p) -> None:
 def _add_egnn(kinds) -> None:
     p = kinds.add_parser("egnn", help="EGNN energy/force model", description=EGNN_DESCRIPTION, epilog=EGNN_EPILOG,
                          formatter_class=HelpFormatter)
+    p.add_argument("data", nargs="*", metavar="DATA",
+                   help="training trajectories with energies and forces (several files are concatenated)")
     _add_common(p)
+    p.add_argument("--stride", type=positive_int, default=1, help="use every STRIDE-th frame of DATA")
+    p.add_argument("--val-fraction", type=non_negative_float, default=0.1, help="share of the frames held out")
+    p.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="model precision")
     g = p.add_argument_group("EGNN model")
     g.add_argument("--cutoff", type=positive_float, default=5.0, help="graph cutoff (Å)")
     g.add_argument("--hidden", type=positive_int, default=64, help="features per node")
@@ -77,10 +95,35 @@ def _add_egnn(kinds) -> None:
 
 
 def _add_lstm(kinds) -> None:
-    p = kinds.add_parser("lstm", help="LSTM large-timestep operator",
-                         description="Train an LSTM large-timestep operator (Kadupitiya, Fox, Jadhao 2020).",
-                         formatter_class=HelpFormatter)
+    p = kinds.add_parser("lstm", help="LSTM large-timestep operator (flat, paper; or many-body, any N)",
+                         description=DESCRIPTION, epilog=LSTM_EPILOG, formatter_class=HelpFormatter)
+    p.add_argument("data", nargs="?", default=None, metavar="DATA",
+                   help="operator data (.npz of many Verlet trajectories) for the flat LSTM, or an MD trajectory "
+                        "with velocities for the many-body operator")
     _add_common(p)
+    p.add_argument("--val-fraction", type=positive_float, default=0.2, help="share of the data held out")
+    p.add_argument("--window", type=positive_int, default=5, help="past states the operator reads")
+    g = p.add_argument_group("flat LSTM (paper)")
+    g.add_argument("--generate", choices=GENERATED, default=None,
+                   help="generate the operator data first (saved as OUT/data.npz): the periodic LJ system of "
+                        "lj-cluster, or 1D particles in a harmonic/double_well/lj/rugged potential")
+    g.add_argument("--n-particles", type=positive_int, default=16, help="particles of --generate lj-cluster")
+    g.add_argument("--n-trajectories", type=positive_int, default=200, help="Verlet trajectories to generate")
+    g.add_argument("--t-max", type=positive_float, default=100.0, help="length of each trajectory (reduced time τ)")
+    g.add_argument("--save-every", type=positive_int, default=100, help="Verlet steps (Δ = 0.001 τ) between kept states")
+    g.add_argument("--stride-steps", type=positive_int, default=None,
+                   help="Δ_R in Verlet steps (a multiple of the data's save-every), e.g. 100 for Δ_R = 0.1 τ")
+    g.add_argument("--lstm-units", type=positive_int, nargs="+", default=[32, 32], help="units of each LSTM layer")
+    g.add_argument("--dense", type=positive_int, default=96, help="units of the dense layer")
+    g.add_argument("--dropout", type=non_negative_float, default=0.15, help="dropout between layers")
+    g.add_argument("--max-windows", type=positive_int, default=None, help="cap on training windows (seeded subset)")
+    g.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="model precision")
+    m = p.add_argument_group("many-body operator (any N)")
+    m.add_argument("--stride-fs", type=positive_float, default=None,
+                   help="Δ_R in fs: a whole multiple of the trajectory's frame interval")
+    m.add_argument("--cutoff", type=positive_float, default=6.0, help="message-passing cutoff (Å)")
+    m.add_argument("--hidden", type=positive_int, default=32, help="features per atom")
+    m.add_argument("--layers", type=positive_int, default=2, help="EGNN message-passing layers")
     p.set_defaults(func=main_lstm, _parser=p, _section="train-lstm", out="lstm-model")
 
 
@@ -106,9 +149,10 @@ def main_egnn(args) -> int:
 
     if not 0.0 <= args.val_fraction < 1.0:
         raise InputError(f"--val-fraction must be in [0, 1), got {args.val_fraction}")
+    data = _data(args)
     write_resolved_config(args, args.out)
     kwargs = {k: getattr(args, k) for k in ("batch_size", "lr") if getattr(args, k) is not None}
-    path = train_egnn(_data(args), args.out, cutoff=args.cutoff, hidden=args.hidden, layers=args.layers,
+    path = train_egnn(data, args.out, cutoff=args.cutoff, hidden=args.hidden, layers=args.layers,
                       energy_weight=args.energy_weight, force_weight=args.force_weight, max_epochs=args.max_epochs,
                       val_fraction=args.val_fraction, seed=args.seed, device=args.device, dtype=args.dtype,
                       resume=args.resume, progress=not args.no_progress, **kwargs)
@@ -118,15 +162,76 @@ def main_egnn(args) -> int:
 
 
 def main_lstm(args) -> int:
-    try:
-        from surrogate.lstm import train_lstm
-    except ImportError:
-        raise InputError("the LSTM operator trainer (surrogate.lstm.train_lstm) is not available in this "
-                         "installation") from None
-    write_resolved_config(args, args.out)
-    kwargs = {k: getattr(args, k) for k in ("batch_size", "lr") if getattr(args, k) is not None}
-    path = train_lstm(_data(args), args.out, max_epochs=args.max_epochs, val_fraction=args.val_fraction,
-                      seed=args.seed, device=args.device, dtype=args.dtype, resume=args.resume, **kwargs)
+    if not 0.0 < args.val_fraction < 1.0:
+        raise InputError(f"--val-fraction must be in (0, 1), got {args.val_fraction}")
+    if args.generate and args.data:
+        raise InputError("give either DATA or --generate, not both")
+    if not args.generate and not args.data:
+        raise InputError("give the training data DATA (.npz operator data or an MD trajectory) or --generate")
+    if args.data and not os.path.exists(args.data):
+        raise InputError(f"training data {args.data!r} does not exist")
+    flat = bool(args.generate) or str(args.data).endswith(".npz")
+    if flat:
+        path = _train_flat(args)
+    else:
+        path = _train_manybody(args)
     print(f"model written to {path}", file=sys.stderr)
     print(path)
     return 0
+
+
+def _train_flat(args):
+    from surrogate.lstm import generate_lj_data, generate_oscillator_data, save_operator_data, train_lstm
+
+    if args.stride_steps is None:
+        raise InputError("the flat LSTM needs --stride-steps (Δ_R in Verlet steps, a multiple of --save-every)")
+    write_resolved_config(args, args.out)
+    if args.generate:
+        kw = dict(n_trajectories=args.n_trajectories, t_max=args.t_max, save_every=args.save_every, seed=args.seed)
+        print(f"generating {args.n_trajectories} Verlet trajectories ({args.generate})", file=sys.stderr)
+        data = (generate_lj_data(args.n_particles, **kw) if args.generate == "lj-cluster"
+                else generate_oscillator_data(args.generate, **kw))
+        data_path = save_operator_data(data, Path(args.out) / "data.npz")
+        print(f"operator data written to {data_path}", file=sys.stderr)
+    else:
+        data = args.data
+    kwargs = {k: getattr(args, k) for k in ("batch_size", "lr") if getattr(args, k) is not None}
+    return train_lstm(data, args.out, stride_steps=args.stride_steps, window=args.window,
+                      hidden=tuple(args.lstm_units), dense=args.dense, max_epochs=args.max_epochs,
+                      dropout=args.dropout, seed=args.seed, device=args.device, dtype=args.dtype, resume=args.resume,
+                      val_fraction=args.val_fraction, max_windows=args.max_windows, progress=not args.no_progress,
+                      **kwargs)
+
+
+def _train_manybody(args):
+    import numpy as np
+
+    from surrogate.compare.dynamics import unwrap
+    from surrogate.lstm.manybody import train_manybody
+    from systems import units
+    from systems.trajectory_reader import read_frames
+
+    if args.stride_fs is None:
+        raise InputError("the many-body operator needs --stride-fs (Δ_R in fs, a multiple of the frame interval)")
+    frames = list(read_frames(args.data))
+    if len(frames) < 2 or any(f.time is None for f in frames) or any(f.velocities is None for f in frames):
+        raise InputError(f"{args.data}: the many-body operator needs frames with times and velocities "
+                         "(extxyz or traj from surrogate generate)")
+    interval_fs = (frames[1].time - frames[0].time) / units.fs
+    every = args.stride_fs / interval_fs
+    if abs(every - round(every)) > 1e-6 or round(every) < 1:
+        raise InputError(f"--stride-fs {args.stride_fs:g} is not a whole multiple of the frame interval "
+                         f"{interval_fs:g} fs of {args.data}")
+    frames = frames[::int(round(every))]
+    cells = np.array([f.cell if f.cell is not None else np.zeros((3, 3)) for f in frames])
+    pbc = frames[0].pbc
+    positions = unwrap(np.array([f.positions for f in frames]), cells if pbc.all() else None)
+    velocities = np.array([f.velocities for f in frames])
+    masses = frames[0].masses if frames[0].masses is not None else frames[0].to_system().masses
+    write_resolved_config(args, args.out)
+    kwargs = {k: getattr(args, k) for k in ("batch_size", "lr") if getattr(args, k) is not None}
+    return train_manybody(positions, velocities, masses, cells[0], pbc, args.out, stride=args.stride_fs * units.fs,
+                          cutoff=args.cutoff, window=args.window, hidden=args.hidden, layers=args.layers,
+                          max_epochs=args.max_epochs, seed=args.seed, device=args.device,
+                          val_fraction=args.val_fraction, progress=not args.no_progress, resume=args.resume,
+                          system_info={"source": str(args.data), "n_atoms": int(len(masses))}, **kwargs)
