@@ -1,0 +1,127 @@
+"""Training the EGNN energy model: overfitting, normalisation, model-file header, resume, data sources."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from ase.build import bulk
+from ase.calculators.emt import EMT
+
+from surrogate.egnn.data import generate_frames, graphs_from_atoms, graphs_from_frames, load_graphs
+from surrogate.egnn.model import EGNNEnergyModel
+from surrogate.egnn.train import _split, evaluate_errors, load_egnn, train_egnn
+from surrogate.model_file import load_model_file
+from systems.errors import InputError
+from systems.frame import Frame
+
+CUTOFF = 4.0
+
+
+def emt_set(n, repeat=1, rattle=0.12, seed=0, alloy=False):
+    """``n`` rattled FCC cells labelled with EMT energies and forces."""
+    frames = []
+    rng = np.random.default_rng(seed)
+    for k in range(n):
+        atoms = bulk("Cu", "fcc", a=3.61, cubic=True).repeat(repeat)
+        if alloy:
+            atoms.numbers[rng.permutation(len(atoms))[: 1 + k % 2]] = 13
+        atoms.positions += rng.normal(scale=rattle, size=atoms.positions.shape)
+        atoms.calc = EMT()
+        atoms.get_forces()
+        frames.append(atoms)
+    return frames
+
+
+def test_training_overfits_a_tiny_emt_set(tmp_path):
+    frames = emt_set(4, alloy=True)
+    path = train_egnn(frames, tmp_path, cutoff=CUTOFF, hidden=32, layers=3, max_epochs=300, batch_size=3, lr=3e-3,
+                      val_fraction=0.25, dtype="float64", progress=False, lr_patience=1000,
+                      early_stopping_patience=1000, energy_weight=10.0)
+    history = np.genfromtxt(tmp_path / "metrics.csv", delimiter=",", names=True)
+    assert history["train_loss"][-10:].min() < 2e-3 * history["train_loss"][0]
+    model = load_egnn(path)
+    graphs = graphs_from_atoms(frames, CUTOFF)
+    train_idx, _ = _split(len(graphs), 0.25, seed=0)  # the structures it trained on
+    errors = evaluate_errors(model, [graphs[k] for k in train_idx])
+    mean_force = np.mean([np.abs(frames[k].get_forces()).mean() for k in train_idx])
+    # Near-zero loss on the structures it saw: force error a few % of the force itself.
+    assert errors["force_mae_eV_per_A"] < 0.05 * mean_force
+    assert errors["energy_mae_eV_per_atom"] < 5e-3
+
+
+def test_reference_energies_are_least_squares_fit():
+    model = EGNNEnergyModel([13, 29], CUTOFF, hidden=8, layers=1, dtype="float64")
+    counts = np.array([[1, 3], [2, 2], [4, 0], [0, 4]])
+    energies = counts @ np.array([-3.7, -4.1])
+    forces = np.full((16, 3), 0.2)
+    model.fit_normalisation(counts, energies, forces)
+    np.testing.assert_allclose(model.reference_energies.numpy(), [-3.7, -4.1], atol=1e-12)
+    assert float(model.energy_scale) == pytest.approx(0.2)
+
+
+def test_model_file_header_and_resume(tmp_path):
+    """Interrupted after 2 epochs and resumed to 4 ends where an uninterrupted 4-epoch run ends."""
+    from ase.io import write
+
+    frames = emt_set(6, seed=1)
+    data = tmp_path / "cu.extxyz"
+    write(data, frames)
+    kw = dict(cutoff=CUTOFF, hidden=8, layers=2, batch_size=2, lr=2e-3, dtype="float64", progress=False,
+              val_fraction=0.34)
+    straight = train_egnn(data, tmp_path / "straight", max_epochs=4, **kw)
+    train_egnn(data, tmp_path / "resumed", max_epochs=2, **kw)
+    resumed = train_egnn(data, tmp_path / "resumed", max_epochs=4, resume=True, **kw)
+    header, state = load_model_file(resumed, expected_kind="egnn")
+    _, state_straight = load_model_file(straight, expected_kind="egnn")
+    for name in state:
+        torch.testing.assert_close(state[name], state_straight[name], rtol=0, atol=0)
+    assert header["cutoff"] == CUTOFF and header["species"] == [29]
+    assert header["architecture"]["hidden"] == 8 and header["architecture"]["layers"] == 2
+    assert header["units"]["energy"] == "eV" and header["units"]["length"] == "Angstrom"
+    assert len(header["training_data_hash"]) == 64
+    norm = header["normalisation"]
+    assert norm["reference_energies_eV"][0] == pytest.approx(float(state["reference_energies"][0]))
+    assert norm["energy_scale_eV"] > 0
+    assert len(np.genfromtxt(tmp_path / "resumed" / "metrics.csv", delimiter=",", names=True)) == 4
+
+
+def test_load_graphs_from_extxyz_keeps_energies_and_forces(tmp_path):
+    from ase.io import write
+
+    frames = emt_set(3, repeat=2, seed=2)
+    write(tmp_path / "set.extxyz", frames)
+    graphs = load_graphs(tmp_path / "set.extxyz", CUTOFF)
+    assert len(graphs) == 3
+    for graph, atoms in zip(graphs, frames):
+        assert float(graph.energy) == pytest.approx(atoms.get_potential_energy(), abs=1e-8)
+        np.testing.assert_allclose(graph.forces.numpy(), atoms.get_forces(), atol=1e-8)
+        # Same pair set as ASE's neighbor list.
+        from ase.neighborlist import neighbor_list
+
+        i, j = neighbor_list("ij", atoms, CUTOFF)
+        assert graph.edge_index.shape[1] == len(i)
+
+
+def test_frames_without_forces_are_refused():
+    frame = Frame(np.array([29]), np.zeros((1, 3)), np.eye(3) * 3, [True] * 3, None, 7, energy=-1.0)
+    with pytest.raises(InputError, match="frame 7 has no forces"):
+        graphs_from_frames([frame], CUTOFF, "file x.extxyz")
+
+
+def test_generate_frames_with_emt_matches_emt():
+    atoms = bulk("Cu", "fcc", a=3.61, cubic=True).repeat(2)
+    frames = generate_frames(atoms, EMT(), temperatures_K=[300.0, 900.0], frames_per_temperature=2,
+                             interval_steps=5, equilibration_steps=10, timestep_fs=2.0, seed=3)
+    assert len(frames) == 4
+    for frame in frames:
+        check = atoms.copy()
+        check.positions = frame.positions
+        check.calc = EMT()
+        assert frame.energy == pytest.approx(check.get_potential_energy(), abs=1e-10)
+        np.testing.assert_allclose(frame.forces, check.get_forces(), atol=1e-10)
+    assert not np.allclose(frames[0].positions, frames[1].positions)
+    # Reproducible from the seed.
+    again = generate_frames(atoms, EMT(), temperatures_K=[300.0, 900.0], frames_per_temperature=2,
+                            interval_steps=5, equilibration_steps=10, timestep_fs=2.0, seed=3)
+    np.testing.assert_array_equal(again[3].positions, frames[3].positions)
