@@ -214,7 +214,8 @@ def load_run(path, *, name: str | None = None, top=None, log=None, info=None, dt
             total = len(range(*slice(start, stop, stride).indices(total)))
         except Exception:  # noqa: BLE001 - the count is only for the progress bar
             total = None
-        frames = tqdm(frames, total=total, desc=f"reading {path.name}", unit="frame", leave=False)
+        frames = tqdm(frames, total=total, desc=f"reading {path.name}", unit="frame", leave=False,
+                      disable=None)  # None: no bar when stderr is not a terminal (logs, CI)
     run = RunData.from_frames(frames, name or _default_name(path), topology=topology, dt_ps=dt_ps, source=str(path))
     log_path = Path(log) if log is not None else path.parent / "thermo.csv"
     if log is not None and not log_path.exists():

@@ -198,3 +198,37 @@ def test_train_egnn_then_run_surrogate_md_with_the_model(two_runs, tmp_path, cap
     assert len(frames) == 3 and frames[0].forces is not None
     info = json.loads((md / "run_info.json").read_text())
     assert info["kind"] == "egnn" and info["force_provider"].startswith("EGNN")
+
+
+def test_flat_lstm_trains_on_generated_data_and_refuses_another_system(tmp_path, capsys):
+    model_dir = tmp_path / "lstm8"
+    status, _, err = run_cli(["train", "lstm", "--generate", "lj-cluster", "--n-particles", 8, "--n-trajectories", 4,
+                              "--t-max", 3, "--stride-steps", 100, "--max-epochs", 1, "--no-progress",
+                              "--out", model_dir], capsys)
+    assert status == 0, err
+    from surrogate.model_file import load_model_file
+
+    header, _ = load_model_file(model_dir / "best.pt")
+    assert header["kind"] == "lstm" and header["stride_steps"] == 100
+    assert (model_dir / "data.npz").exists()
+    status, _, err = run_cli(["run", "--integrator", "lstm", "--model", model_dir / "best.pt", "--system",
+                              "lj-cluster", "--n-atoms", 5, "--steps", 2, "--no-progress", "--out", tmp_path / "r"],
+                             capsys)
+    assert status == 2
+    assert "trained on exactly 8" in err and "Traceback" not in err
+    status, _, err = run_cli(["run", "--model", model_dir / "best.pt", "--out", tmp_path / "r"], capsys)
+    assert status == 2 and "use --integrator lstm" in err
+
+
+def test_demo_runs_end_to_end_in_quick_mode(tmp_path, capsys):
+    from surrogate.cli.demo import run_demo
+
+    html = run_demo(tmp_path / "demo", quick=True)
+    capsys.readouterr()
+    payload = json.loads((html.parent / "comparison.json").read_text())
+    assert set(payload["runs"]) == {"classical", "egnn", "lstm"}
+    assert set(payload["distances"]) == {"egnn", "lstm"}
+    assert payload["runs"]["egnn"]["cost"]["ns_per_day"] > 0 and payload["speedup"]["lstm"] is not None
+    assert html.read_text().count("data:image/png;base64,") >= 6
+    for step in ("reference", "egnn-model", "egnn", "lstm-model", "lstm"):
+        assert (tmp_path / "demo" / step / "config.yaml").exists()
