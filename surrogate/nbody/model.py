@@ -7,7 +7,8 @@ As in the authors' N-body model (``EGNN_vel``):
 
 * node features h⁰_i = W ‖v_i‖ (an invariant of the velocity);
 * a fully connected graph without self-loops; edge attributes
-  a_ij = [q_i q_j, ‖x⁰_i − x⁰_j‖²] (the initial squared distance rides along);
+  a_ij = [q_i q_j, ‖x⁰_i − x⁰_j‖²/ℓ²] (the initial squared distance rides along;
+  ℓ = ``length_scale`` keeps squared distances O(1) here and inside the layer);
 * each of the L layers (:class:`~surrogate.egnn.layer.EGNNLayer`, coordinate
   mean C = 1/(n − 1)) does
 
@@ -58,20 +59,36 @@ class NBodyEGNN(nn.Module):
         Number of EGNN layers (paper: 4).
     tanh_coords : bool
         Bound φ_x with a tanh (the guard of the energy model; off in the paper's N-body model).
+    length_scale : float
+        Squared distances enter φ_e as ‖r‖²/length_scale² (the layer's radial input and the
+        initial-distance edge attribute alike), keeping them O(1); the paper's box half-width 5.
+    coord_mlp : bool
+        Make φ_x a 2-layer SiLU MLP ending in a bias-free linear map initialised near
+        zero (gain 0.001), as in the authors' code, instead of the layer's single linear map.
     """
 
-    def __init__(self, hidden: int = 64, n_layers: int = 4, tanh_coords: bool = False):
+    def __init__(self, hidden: int = 64, n_layers: int = 4, tanh_coords: bool = False, coord_mlp: bool = False,
+                 length_scale: float = 5.0):
         super().__init__()
         if hidden < 1 or n_layers < 1:
             raise InputError(f"NBodyEGNN: `hidden` and `n_layers` must be positive, got {hidden}, {n_layers}")
         self.hidden = hidden
         self.n_layers = n_layers
         self.tanh_coords = tanh_coords
+        self.coord_mlp = coord_mlp
+        if not length_scale > 0:
+            raise InputError(f"NBodyEGNN: `length_scale` must be positive, got {length_scale!r}")
+        self.length_scale = float(length_scale)
         self.embedding = nn.Linear(1, hidden)
         self.layers = nn.ModuleList(
-            EGNNLayer(hidden, edge_attr_dim=2, update_coords=True, coord_aggr="mean", tanh_coords=tanh_coords)
+            EGNNLayer(hidden, edge_attr_dim=2, update_coords=True, coord_aggr="mean", tanh_coords=tanh_coords,
+                      length_scale=length_scale)
             for _ in range(n_layers)
         )
+        if coord_mlp:
+            for layer in self.layers:
+                # EGNNLayer applies coord_out to the per-edge features s_ij [E, F] -> φ_x [E, 1].
+                layer.coord_out = _reference_coord_mlp(hidden)
         self.velocity_scales = nn.ModuleList(
             nn.Sequential(nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, 1)) for _ in range(n_layers)
         )
@@ -79,7 +96,8 @@ class NBodyEGNN(nn.Module):
 
     def architecture(self) -> dict:
         """The constructor arguments (stored in model files)."""
-        return {"hidden": self.hidden, "n_layers": self.n_layers, "tanh_coords": self.tanh_coords}
+        return {"hidden": self.hidden, "n_layers": self.n_layers, "tanh_coords": self.tanh_coords,
+                "coord_mlp": self.coord_mlp, "length_scale": self.length_scale}
 
     def _edges(self, n_graphs: int, n_nodes: int, device) -> Tensor:
         key = (n_graphs, n_nodes, str(device))
@@ -105,13 +123,20 @@ class NBodyEGNN(nn.Module):
         edge_index = self._edges(b, n, positions.device)  # [2, E]
         i, j = edge_index
         x0_ij = x[j] - x[i]  # [E, 3]
-        edge_attr = torch.stack([q[i] * q[j], (x0_ij * x0_ij).sum(-1)], dim=-1)  # [E, 2]
+        edge_attr = torch.stack([q[i] * q[j], (x0_ij * x0_ij).sum(-1) / self.length_scale**2], dim=-1)  # [E, 2]
         h = self.embedding(torch.linalg.vector_norm(v, dim=-1, keepdim=True))  # [N, F]
         for layer, velocity_scale in zip(self.layers, self.velocity_scales):
             h_new, dx = layer(h, edge_index, x[j] - x[i], edge_attr)  # [N, F], [N, 3]
             x = x + dx + velocity_scale(h) * v
             h = h_new
         return x.reshape(b, n, 3)
+
+
+def _reference_coord_mlp(hidden: int) -> nn.Sequential:
+    """φ_x of the authors' code: Linear, SiLU, bias-free Linear with xavier gain 0.001."""
+    last = nn.Linear(hidden, 1, bias=False)
+    nn.init.xavier_uniform_(last.weight, gain=0.001)
+    return nn.Sequential(nn.Linear(hidden, hidden), nn.SiLU(), last)
 
 
 def nbody_mse_loss(model: nn.Module, batch) -> tuple[Tensor, dict[str, float]]:
