@@ -44,7 +44,8 @@ def pair_terms(kind, r2, params):
     return params[0] * ((1.0 - x) ** 2 - 1.0) - params[3], 2.0 * params[0] * params[1] * x * (1.0 - x) / r
 
 
-def pair_energy_forces(positions, cell, first, second, shifts, cutoff, kind, params, want_virial, n_threads):
+def pair_energy_forces(positions, cell, first, second, shifts, cutoff, kind, params, want_virial, want_energies,
+                       n_threads):
     """Energy, forces, virial and per-atom energies over a half list.
 
     positions [n,3] Å; cell [3,3] Å; first/second [p] int; shifts [p,3] int;
@@ -52,14 +53,16 @@ def pair_energy_forces(positions, cell, first, second, shifts, cutoff, kind, par
     kind and params [k] float64 select the pair function (:func:`pair_terms`);
     n_threads is the number of per-thread force buffers (``numba.get_num_threads()``).
     Returns energy eV, forces [n,3] eV/Å, strain derivative [3,3] eV
-    (Σ du/dr · r_a r_b / r), per-atom energies [n] eV, and the closest pair
-    (distance Å, i, j) for the close-contact guard.
+    (Σ du/dr · r_a r_b / r), per-atom energies [n] eV (length 0 unless
+    ``want_energies``: the two extra scatters cost ~15% per pair), and the
+    closest pair (distance Å, i, j) for the close-contact guard.
     """
     n = positions.shape[0]
     n_pairs = first.shape[0]
     n_chunks = n_threads if n_pairs > 4096 else 1
     forces_t = np.zeros((n_chunks, n, 3))
-    energies_t = np.zeros((n_chunks, n))
+    energies_t = np.zeros((n_chunks, n if want_energies else 0))
+    energy_t = np.zeros(n_chunks)
     virial_t = np.zeros((n_chunks, 3, 3))
     closest_t = np.full(n_chunks, np.inf)
     closest_pair_t = np.zeros((n_chunks, 2), np.int64)
@@ -70,6 +73,7 @@ def pair_energy_forces(positions, cell, first, second, shifts, cutoff, kind, par
         f = forces_t[c]
         e = energies_t[c]
         w = virial_t[c]
+        total = 0.0
         best = np.inf
         bi = 0
         bj = 0
@@ -90,8 +94,10 @@ def pair_energy_forces(positions, cell, first, second, shifts, cutoff, kind, par
                 bi = i
                 bj = j
             u, g = pair_terms(kind, r2, params)  # g = (dU/dr)/r: force on i is +g·r_ij, on j −g·r_ij
-            e[i] += 0.5 * u
-            e[j] += 0.5 * u
+            total += u
+            if want_energies:
+                e[i] += 0.5 * u
+                e[j] += 0.5 * u
             f[i, 0] += g * rx
             f[i, 1] += g * ry
             f[i, 2] += g * rz
@@ -105,17 +111,22 @@ def pair_energy_forces(positions, cell, first, second, shifts, cutoff, kind, par
                 w[1, 1] += g * ry * ry
                 w[1, 2] += g * ry * rz
                 w[2, 2] += g * rz * rz
+        energy_t[c] = total
         closest_t[c] = best
         closest_pair_t[c, 0] = bi
         closest_pair_t[c, 1] = bj
-    forces = np.zeros((n, 3))
-    energies = np.zeros(n)
-    for i in numba.prange(n):
-        for c in range(n_chunks):
-            forces[i, 0] += forces_t[c, i, 0]
-            forces[i, 1] += forces_t[c, i, 1]
-            forces[i, 2] += forces_t[c, i, 2]
-            energies[i] += energies_t[c, i]
+    forces = forces_t[0]
+    energies = energies_t[0]
+    if n_chunks > 1:
+        forces = np.zeros((n, 3))
+        energies = np.zeros(n if want_energies else 0)
+        for i in numba.prange(n):
+            for c in range(n_chunks):
+                forces[i, 0] += forces_t[c, i, 0]
+                forces[i, 1] += forces_t[c, i, 1]
+                forces[i, 2] += forces_t[c, i, 2]
+                if want_energies:
+                    energies[i] += energies_t[c, i]
     virial = np.zeros((3, 3))
     for c in range(n_chunks):
         virial += virial_t[c]
@@ -123,7 +134,7 @@ def pair_energy_forces(positions, cell, first, second, shifts, cutoff, kind, par
     virial[2, 0] = virial[0, 2]
     virial[2, 1] = virial[1, 2]
     k = np.argmin(closest_t)
-    return energies.sum(), forces, virial, energies, np.sqrt(closest_t[k]), closest_pair_t[k, 0], closest_pair_t[k, 1]
+    return energy_t.sum(), forces, virial, energies, np.sqrt(closest_t[k]), closest_pair_t[k, 0], closest_pair_t[k, 1]
 
 
 pair_energy_forces_parallel, pair_energy_forces_serial = parallel_and_serial(pair_energy_forces)

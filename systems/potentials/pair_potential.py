@@ -40,15 +40,16 @@ class PairPotential:
         self.min_distance = float(min_distance)
         self.neighbor_list = NeighborList(self.cutoff, skin=skin, full=False)
 
-    def compute_arrays(self, positions, cell, pbc, stress: bool = False) -> ForceResult:
-        """Energy (eV), forces [n,3] (eV/Å), stress [3,3] (eV/Å³) for raw arrays (Å)."""
+    def compute_arrays(self, positions, cell, pbc, stress: bool = False, energies: bool = False) -> ForceResult:
+        """Energy (eV), forces [n,3] (eV/Å), stress [3,3] (eV/Å³) and, if ``energies``,
+        per-atom energies [n] (eV) for raw arrays (Å)."""
         nl = self.neighbor_list
         nl.update(positions, cell, pbc)
         i, j, shifts = nl.candidate_pairs
         kernel = pair_energy_forces_parallel if len(i) >= SERIAL_BELOW else pair_energy_forces_serial
-        energy, forces, strain_derivative, energies, closest, ci, cj = kernel(
+        energy, forces, strain_derivative, atom_energies, closest, ci, cj = kernel(
             positions, np.asarray(cell, dtype=np.float64), i, j, shifts, self.cutoff, self.kind, self.params, bool(stress),
-            numba.get_num_threads() if len(i) >= SERIAL_BELOW else 1
+            bool(energies), numba.get_num_threads() if len(i) >= SERIAL_BELOW else 1
         )
         check_contact(closest, ci, cj, self.min_distance, self.name)
         sigma = None
@@ -57,8 +58,8 @@ class PairPotential:
             if not np.all(pbc) or volume == 0.0:
                 raise InputError(f"{self.name}: stress needs a periodic cell with non-zero volume (pbc={list(pbc)})")
             sigma = strain_derivative / volume
-        return ForceResult(float(energy), forces, sigma, energies)
+        return ForceResult(float(energy), forces, sigma, atom_energies if energies else None)
 
-    def compute(self, system, stress: bool = False) -> ForceResult:
-        """Energy, forces and (if ``stress``) stress of a :class:`~systems.state.System`."""
-        return self.compute_arrays(system.positions, system.cell, system.pbc, stress)
+    def compute(self, system, stress: bool = False, energies: bool = False) -> ForceResult:
+        """Energy, forces and, on request, stress and per-atom energies of a :class:`~systems.state.System`."""
+        return self.compute_arrays(system.positions, system.cell, system.pbc, stress, energies)

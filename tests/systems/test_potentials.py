@@ -103,7 +103,7 @@ def test_pair_forces_are_minus_energy_gradient(name):
     atoms = rattled_argon((1, 2, 2))  # cell thinner than twice the cutoff: several images per neighbor
     pot = PAIR_POTENTIALS[name]()
     cell, pbc = atoms.cell.array, atoms.pbc
-    res = pot.compute_arrays(atoms.positions, cell, pbc)
+    res = pot.compute_arrays(atoms.positions, cell, pbc, energies=True)
     ref = fd_forces(lambda x: pot.compute_arrays(x, cell, pbc).energy, atoms.positions)
     assert_forces_match(res.forces, ref)
     assert res.energies.sum() == pytest.approx(res.energy, rel=1e-12)
@@ -155,7 +155,7 @@ def _ase_cases():
 def test_lennard_jones_matches_ase(case):
     atoms, cutoff = _ase_cases()[case]
     sigma, epsilon = 3.405, 0.0103
-    ours = LennardJones(sigma, epsilon, cutoff=cutoff, skin=0.5).compute(System.from_atoms(atoms), stress=True)
+    ours = LennardJones(sigma, epsilon, cutoff=cutoff, skin=0.5).compute(System.from_atoms(atoms), stress=True, energies=True)
     atoms.calc = AseLennardJones(sigma=sigma, epsilon=epsilon, rc=cutoff, smooth=False)
     assert ours.energy == pytest.approx(atoms.get_potential_energy(), rel=1e-10)
     np.testing.assert_allclose(ours.forces, atoms.get_forces(), rtol=1e-9, atol=1e-12)
