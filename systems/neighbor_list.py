@@ -18,7 +18,7 @@ import numpy as np
 from . import neighbor_kernels as _k
 from .boundary import Box
 from .errors import InputError
-from .numba_twins import SERIAL_BELOW
+from .numba_twins import SERIAL_BELOW, SERIAL_SEARCH_BELOW_ATOMS
 
 #: Bins are cutoff / BINS_PER_CUTOFF wide: 2 searches ~40% less volume than 1 (measured faster).
 BINS_PER_CUTOFF = 2
@@ -68,7 +68,7 @@ def build_pairs(positions, cell, pbc, cutoff: float, full: bool = True, with_vec
     pad = cutoff / box.plane_spacings  # fractional units; 0 on open axes (spacing inf)
     points, origin, image = _k.make_images(wrapped, frac, box.basis, n_images, pad, box.pbc)
     order, bin_start, nb, lower, width = _k.bin_points(points, cutoff, BINS_PER_CUTOFF, max(8 * len(points), 4096))
-    search = _k.search_pairs_parallel if n >= SERIAL_BELOW else _k.search_pairs_serial
+    search = _k.search_pairs_parallel if n >= SERIAL_SEARCH_BELOW_ATOMS else _k.search_pairs_serial
     first, second, shifts, vectors, distances = search(
         positions,
         box.cell,

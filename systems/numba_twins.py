@@ -12,8 +12,10 @@ import types
 
 import numba
 
-#: Inputs with fewer items (atoms or pairs) than this run on the serial twin.
+#: Loops over fewer items than this (pairs, or atoms for cheap per-atom work) run on the serial twin.
 SERIAL_BELOW = 20_000
+#: The neighbor search does ~400 distance checks per atom, so it pays to go parallel much earlier.
+SERIAL_SEARCH_BELOW_ATOMS = 500
 
 
 def parallel_and_serial(fn):
