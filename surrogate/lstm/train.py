@@ -46,12 +46,22 @@ def resolve_dtype(dtype) -> torch.dtype:
 
 
 # ------------------------------------------------------------------- training
-def make_loss_fn():
-    """``loss_fn(model, (windows, targets)) -> (loss, metrics)`` for the shared Trainer."""
+def make_loss_fn(input_noise: float = 0.0):
+    """``loss_fn(model, (windows, targets)) -> (loss, metrics)`` for the shared Trainer.
+
+    input_noise : in training, Gaussian noise of this fraction of each state
+        component's increment range is added to the input windows while the
+        targets stay exact, so the network learns to pull a slightly wrong
+        window back towards the true trajectory (noise injection, as in learned
+        simulators; it makes long rollouts more stable).
+    """
 
     def loss_fn(model, batch):
         windows, targets = batch
         inner = unwrap_model(model)
+        if input_noise > 0 and inner.training:
+            scale = input_noise * (inner.increment_hi - inner.increment_lo)  # [D]
+            windows = windows + scale * torch.randn_like(windows)
         predicted = model(windows)  # forward through the (DDP) wrapper: [B, D]
         y_pred = inner.normalise_increment(predicted - windows[:, -1])
         y_true = inner.normalise_increment(targets - windows[:, -1])
@@ -96,7 +106,7 @@ def train_lstm(data, out_dir, *, stride_steps: int, window: int = 5, hidden=(32,
                device: str = "cpu", dtype: str = "float32", resume: bool = False, val_fraction: float = 0.2,
                max_windows: int | None = None, lr_factor: float = 0.5, lr_patience: int = 10,
                early_stopping_patience: int = 30, min_lr: float = 1e-6, grad_clip: float = 10.0,
-               progress: bool = True) -> pathlib.Path:
+               input_noise: float = 0.0, progress: bool = True) -> pathlib.Path:
     """Train an :class:`LSTMOperator` for stride Δ_R = ``stride_steps``·Δ; return the best model file.
 
     data : :class:`~surrogate.lstm.data.OperatorData` or the path of its .npz.
@@ -106,6 +116,7 @@ def train_lstm(data, out_dir, *, stride_steps: int, window: int = 5, hidden=(32,
     early_stopping_patience, grad_clip, seed, device, resume : the shared training loop.
     val_fraction : share of trajectories held out for validation.
     max_windows : cap on training windows (seeded subset), None for all.
+    input_noise : noise injection on the input windows (see :func:`make_loss_fn`).
     """
     if isinstance(data, (str, os.PathLike)):
         data = load_operator_data(data)
@@ -136,7 +147,7 @@ def train_lstm(data, out_dir, *, stride_steps: int, window: int = 5, hidden=(32,
     config = TrainConfig(max_epochs=max_epochs, batch_size=batch_size, lr=lr, lr_factor=lr_factor,
                          lr_patience=lr_patience, min_lr=min_lr, early_stopping_patience=early_stopping_patience,
                          grad_clip=grad_clip, seed=seed, device=device, out_dir=str(out_dir), progress=progress)
-    trainer = Trainer(model, make_loss_fn(), train_set, val_set, config,
+    trainer = Trainer(model, make_loss_fn(input_noise), train_set, val_set, config,
                       save_fn=lambda m, path: save_lstm(m, path, model_header(m, data, stride_steps, training_hash)))
     try:
         trainer.fit(resume=resume)

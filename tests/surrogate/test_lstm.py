@@ -15,6 +15,7 @@ from surrogate.lstm import (
     generate_lj_data,
     generate_oscillator_data,
     load_lstm,
+    fused_rollout,
     load_operator_data,
     make_windows,
     rollout,
@@ -146,6 +147,9 @@ def test_centre_of_mass_momentum_is_exact(lj_data):
     v = out[:, :, 48:].reshape(20, 4, 16, 3)
     p_start = x[:4, -1, 48:].reshape(4, 16, 3).sum(1)
     np.testing.assert_allclose(v.sum(2), np.broadcast_to(p_start, (20, 4, 3)), rtol=0, atol=1e-12)
+    # The one-kernel Numba rollout is the same computation.
+    fused = fused_rollout(model, x[:4], 20, masses=np.ones(16), stride=0.1)
+    np.testing.assert_allclose(fused, out, rtol=0, atol=1e-10 * np.abs(out).max())
 
 
 def test_energy_correction_conserves_energy_and_fails_clearly(lj_data):

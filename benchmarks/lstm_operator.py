@@ -1,0 +1,371 @@
+"""LSTM large-timestep operators (Kadupitiya, Fox, Jadhao 2020) against our fused Numba Verlet.
+
+Three parts, each with its competitor in the same process:
+
+1. 1D harmonic oscillator and double well: mean |x_LSTM − x_Verlet| over the
+   rollout at Δ_R = 100Δ, 400Δ, 1000Δ, 4000Δ (Δ = 0.001 τ), for oscillators not
+   seen in training (paper: ≈ 0.001, 0.002, 0.003, 0.004 to t = 10⁴);
+2. 16-particle periodic LJ (ε = 2, ρ = 0.2, from rest): δE = (E_t − E₀)/E₀ and
+   position error over the rollout, wall-clock cost per unit simulated time
+   against the fused Numba Verlet at Δ, speedup at Δ_R = 1000Δ and break-even stride;
+3. the many-body operator (per-atom LSTM + EGNN) on liquid argon: 256 atoms at a
+   stride of 20 Verlet steps, RDF and VACF against Verlet, and a 2048-atom run
+   with the same weights.
+
+Models: ``--models DIR`` holds trained model files (``harmonic_100.pt``, ...,
+``lj16_1000.pt``, ``argon_manybody.pt``); a missing one is trained here
+(``--quick``: small data and few epochs, so its accuracy is only indicative).
+``--train-only`` trains every model into ``--models`` (use ``--device cuda``).
+
+    python benchmarks/lstm_operator.py --quick
+    python benchmarks/lstm_operator.py --train-only --models runs/lstm_models --device cuda
+    python benchmarks/lstm_operator.py --models runs/lstm_models
+"""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import shutil
+import sys
+import time
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+from benchmarks._common import target, write_result  # noqa: E402
+from integrators.fused_verlet import PeriodicLJ, params_1d, verlet_1d, verlet_lj  # noqa: E402
+from surrogate.lstm import (  # noqa: E402
+    fused_rollout,
+    generate_lj_data,
+    generate_oscillator_data,
+    load_lstm,
+    rollout,
+    train_lstm,
+)
+
+DT = 0.001
+STRIDES_1D = (100, 400, 1000, 4000)
+PAPER_1D_ERROR = {100: 0.001, 400: 0.002, 1000: 0.003, 4000: 0.004}
+LJ_STRIDE = 1000
+FUSED_1D = {"harmonic": "harmonic", "double_well": "double_well"}
+
+
+# ----------------------------------------------------------------- training
+def train_1d(potential, stride, models, quick, device, log):
+    path = models / f"{potential}_{stride}.pt"
+    if path.is_file():
+        return path
+    t_max = max(30.0, 8 * stride * DT) if quick else max(60.0, 15 * stride * DT)
+    data = generate_oscillator_data(potential, 100 if quick else 300, t_max=t_max, save_every=100, seed=1)
+    work = models / f"_train_{potential}_{stride}"
+    t0 = time.perf_counter()
+    best = train_lstm(data, work, stride_steps=stride, max_epochs=4 if quick else 100, batch_size=256, lr=2e-3,
+                      dropout=0.0, max_windows=20_000 if quick else 120_000, input_noise=0.0 if quick else 0.001,
+                      lr_patience=5, early_stopping_patience=20, device=device, seed=0, progress=False)
+    shutil.copy(best, path)
+    log(f"trained {path.name} in {time.perf_counter() - t0:.0f} s")
+    return path
+
+
+def train_lj(models, quick, device, log):
+    path = models / f"lj16_{LJ_STRIDE}.pt"
+    if path.is_file():
+        return path
+    data = generate_lj_data(16, n_trajectories=20 if quick else 200, t_max=30.0 if quick else 100.0, save_every=100,
+                            seed=0)
+    t0 = time.perf_counter()
+    best = train_lstm(data, models / "_train_lj16", stride_steps=LJ_STRIDE, max_epochs=3 if quick else 100,
+                      batch_size=256, lr=2e-3, dropout=0.0 if quick else 0.15, max_windows=20_000 if quick else 150_000,
+                      input_noise=0.0 if quick else 0.002, lr_patience=5, early_stopping_patience=20, device=device,
+                      seed=0, progress=False)
+    shutil.copy(best, path)
+    log(f"trained {path.name} in {time.perf_counter() - t0:.0f} s")
+    return path
+
+
+# --------------------------------------------------------------- 1D accuracy
+def eval_1d(potential, stride, path, t_end, n_test=40, seed=123):
+    model, header = load_lstm(path)
+    model = model.double()
+    rng = np.random.default_rng(seed)
+    m = rng.uniform(1.0, 10.0, n_test)
+    x0 = rng.uniform(-1.0, 1.0, n_test) if potential == "harmonic" else rng.uniform(-2.0, 2.0, n_test)
+    params = params_1d("harmonic", n_test, k=rng.uniform(1.0, 10.0, n_test)) if potential == "harmonic" else \
+        params_1d("double_well", n_test)
+    n_strides = int(round(t_end / (stride * DT)))
+    ref = verlet_1d(x0, np.zeros(n_test), m, FUSED_1D[potential], params, DT, (n_strides + 4) * stride, stride)
+    windows = np.stack([ref.positions[:5].T, ref.velocities[:5].T], axis=-1)  # [B, 5, 2]
+    t0 = time.perf_counter()
+    out = fused_rollout(model, windows, n_strides)
+    wall = time.perf_counter() - t0
+    err = np.abs(out[:, :, 0] - ref.positions[5:5 + n_strides])  # [n_strides, B]
+    finite = np.isfinite(err)
+    return {"mean_error": float(np.nanmean(np.where(finite, err, np.nan))) if finite.any() else float("inf"),
+            "final_error": float(np.nanmean(err[-1])), "t_end": n_strides * stride * DT, "n_strides": n_strides,
+            "rollout_s": wall, "diverged_fraction": float(1 - finite[-1].mean())}
+
+
+# ------------------------------------------------------------------- LJ16
+def eval_lj(path, t_end, log):
+    from systems.catalogue import lj_cluster, lj_cluster_potential
+
+    model, header = load_lstm(path)
+    model32 = model.float()
+    system = lj_cluster(16, seed=10_000)
+    provider = lj_cluster_potential(16)
+    pot = PeriodicLJ.from_system(system, provider)
+    stride = LJ_STRIDE
+    n_strides = int(round(t_end / (stride * DT)))
+    ref = verlet_lj(system.positions, system.velocities, system.masses, pot, DT, (n_strides + 4) * stride, stride)
+    states = np.concatenate([ref.positions.reshape(len(ref.times), -1), ref.velocities.reshape(len(ref.times), -1)], 1)
+    windows = states[None, :5]
+    out = rollout(model32, windows, n_strides, masses=system.masses, stride=stride * DT)[:, 0]  # [S, D]
+    x = out[:, :48].reshape(-1, 16, 3)
+    v = out[:, 48:].reshape(-1, 16, 3)
+    e_pot = pot.energy(x)
+    e_tot = e_pot + 0.5 * np.sum(v**2, axis=(1, 2))
+    e0 = ref.potential_energy[4] + ref.kinetic_energy[4]
+    delta_e = (e_tot - e0) / abs(e0)
+    pos_err = np.abs(x - ref.positions[5:5 + n_strides]).mean(axis=(1, 2))
+    e_ref = ref.potential_energy + ref.kinetic_energy
+    figures = {"t_end": n_strides * stride * DT, "E0": float(e0), "max_abs_deltaE": float(np.nanmax(np.abs(delta_e))),
+               "final_deltaE": float(delta_e[-1]), "verlet_max_abs_deltaE": float(np.abs((e_ref - e_ref[4]) / e0).max()),
+               "position_error_t10": float(pos_err[min(9, len(pos_err) - 1)]),
+               "position_error_mean": float(np.nanmean(pos_err))}
+    # Energy-corrected integrator (FlashMD rescaling against the LJ potential) through the driver protocol.
+    from surrogate.lstm import LSTMOperatorIntegrator, OperatorInstabilityError, StabilityGuard
+
+    sys_c = system.copy()
+    integ = LSTMOperatorIntegrator(model32, provider, header=header, energy_correction=True,
+                                   guard=StabilityGuard(max_energy_jump=0.5, range_margin=1.0))
+    integ.initialize(sys_c)
+    e_start = provider.compute(sys_c).energy + sys_c.kinetic_energy()
+    worst, done = 0.0, 0
+    try:
+        for _ in range(min(n_strides, 2000)):
+            integ.step(sys_c)
+            done += 1
+            worst = max(worst, abs(provider.compute(sys_c).energy + sys_c.kinetic_energy() - e_start) / abs(e_start))
+    except OperatorInstabilityError as err:
+        log(f"energy-corrected LJ16 rollout stopped after {done} strides: {err}")
+    # A rollout the correction could not carry to the end does not count as conserving energy.
+    figures.update({"corrected_max_abs_deltaE": worst if done == min(n_strides, 2000) else float("inf"),
+                    "corrected_strides": done})
+    # Timing: single trajectory and a 256-member ensemble, per unit simulated time.
+    torch.set_num_threads(1)
+    n_time = 2000
+    t_v = _time(lambda: verlet_lj(system.positions, system.velocities, system.masses, pot, DT, 20_000, 20_000)) / 20_000
+    t_torch = _time(lambda: rollout(model32, windows, 200)) / 200
+    t_r = _time(lambda: fused_rollout(model, windows, n_time, masses=system.masses, stride=stride * DT)) / n_time
+    ens = np.repeat(windows, 256, axis=0)
+    xs = np.repeat(system.positions[None], 256, 0)
+    t_v_ens = _time(lambda: verlet_lj(xs, xs * 0, system.masses, pot, DT, 2000, 2000)) / 2000
+    t_r_ens = min(_time(lambda: rollout(model32, ens, 200)),
+                  _time(lambda: fused_rollout(model, ens, 200, masses=system.masses, stride=stride * DT))) / 200
+    figures.update({
+        "verlet_s_per_step": t_v, "lstm_s_per_stride": t_r, "lstm_torch_s_per_stride": t_torch,
+        "speedup_at_1000": stride * t_v / t_r, "break_even_stride_steps": t_r / t_v,
+        "ensemble256_verlet_s_per_step": t_v_ens, "ensemble256_lstm_s_per_stride": t_r_ens,
+        "ensemble256_speedup_at_1000": stride * t_v_ens / t_r_ens,
+        "speedup_at_stride": {str(s): s * t_v / t_r for s in STRIDES_1D},
+    })
+    return figures
+
+
+def _time(fn, repeats=3):
+    fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+# --------------------------------------------------------------- many-body
+MB_DT_FS = 5.0
+MB_STRIDE_STEPS = 20
+
+
+def argon_verlet(n_atoms, n_strides, seed, equilibrate_steps):
+    """Bussi-equilibrated liquid argon, then NVE Verlet; states every stride [T, n, 3]."""
+    from integrators import Bussi, VelocityVerlet
+    from systems import units
+    from systems.catalogue import liquid_argon
+    from systems.potentials import LennardJones
+
+    system = liquid_argon(n_atoms, seed=seed)
+    provider = LennardJones.argon()
+    thermostat = Bussi(provider, timestep_fs=MB_DT_FS, temperature_K=94.4, tau_fs=200.0, seed=seed)
+    for _ in range(equilibrate_steps):
+        thermostat.step(system)
+    verlet = VelocityVerlet(provider, timestep_fs=MB_DT_FS)
+    xs, vs = [system.positions.copy()], [system.velocities.copy()]
+    t0 = time.perf_counter()
+    for _ in range(n_strides):
+        for _ in range(MB_STRIDE_STEPS):
+            verlet.step(system)
+        xs.append(system.positions.copy())
+        vs.append(system.velocities.copy())
+    wall = time.perf_counter() - t0
+    return system, provider, np.array(xs), np.array(vs), wall, units
+
+
+def train_manybody_model(models, quick, device, log):
+    from surrogate.lstm.manybody import train_manybody
+
+    path = models / "argon_manybody.pt"
+    if path.is_file():
+        return path
+    system, _, xs, vs, _, units = argon_verlet(256, 40 if quick else 400, seed=1,
+                                               equilibrate_steps=200 if quick else 2000)
+    t0 = time.perf_counter()
+    best = train_manybody(xs, vs, system.masses, system.cell, system.pbc, models / "_train_manybody",
+                          stride=MB_STRIDE_STEPS * MB_DT_FS * units.fs, cutoff=6.5, max_epochs=3 if quick else 60,
+                          batch_size=2, lr=1e-3, device=device, progress=False,
+                          system_info={"kind": "liquid_argon", "potential": "LennardJones.argon", "T_K": 94.4})
+    shutil.copy(best, path)
+    log(f"trained {path.name} in {time.perf_counter() - t0:.0f} s")
+    return path
+
+
+def eval_manybody(path, quick, log):
+    from surrogate.compare.distances import rdf_error, vacf_error
+    from surrogate.compare.dynamics import vacf
+    from surrogate.compare.run_data import RunData
+    from surrogate.compare.structure import rdf
+    from surrogate.lstm.integrator import OperatorInstabilityError
+    from surrogate.lstm.manybody import ManyBodyOperatorIntegrator
+
+    figures = {"stride_fs": MB_DT_FS * MB_STRIDE_STEPS, "stride_over_verlet": MB_STRIDE_STEPS}
+    n_strides = 30 if quick else 200
+    system, provider, xs, vs, wall_v, units = argon_verlet(256, n_strides + 4, seed=7,
+                                                           equilibrate_steps=200 if quick else 2000)
+    start = system.copy()
+    start.positions, start.velocities, start.time = xs[0].copy(), vs[0].copy(), 0.0
+    integ = ManyBodyOperatorIntegrator(path, provider, verlet_timestep=MB_DT_FS * units.fs)
+    run_x, run_v = [], []
+    integ.initialize(start)
+    t0 = time.perf_counter()
+    done = 0
+    try:
+        for _ in range(n_strides):
+            integ.step(start)
+            run_x.append(start.positions.copy())
+            run_v.append(start.velocities.copy())
+            done += 1
+    except OperatorInstabilityError as err:
+        log(f"many-body rollout stopped after {done} strides: {err}")
+    wall_op = time.perf_counter() - t0
+    figures.update({"n256_strides_completed": done, "n256_strides_requested": n_strides,
+                    "verlet_wall_s_per_ps": wall_v / ((n_strides + 4) * MB_STRIDE_STEPS * MB_DT_FS / 1000),
+                    "operator_wall_s_per_ps": wall_op / max(done * MB_STRIDE_STEPS * MB_DT_FS / 1000, 1e-12)})
+    if done >= 10:
+        dt_ps = MB_STRIDE_STEPS * MB_DT_FS / 1000
+        to_ps = units.ps
+        ref = RunData("verlet", system.numbers, system.masses, xs[4:4 + done], np.arange(done) * dt_ps,
+                      np.repeat(system.cell[None], done, 0), system.pbc, velocities=vs[4:4 + done] * to_ps)
+        op = RunData("operator", system.numbers, system.masses, np.array(run_x), np.arange(done) * dt_ps,
+                     np.repeat(system.cell[None], done, 0), system.pbc, velocities=np.array(run_v) * to_ps)
+        g_ref, g_op = rdf(ref, 18, 18, 10.0), rdf(op, 18, 18, 10.0)
+        figures["rdf_error"] = rdf_error(g_ref, g_op)
+        figures["vacf_error"] = vacf_error(vacf(ref).vacf, vacf(op).vacf)
+        ke = 0.5 * np.sum(system.masses[None, :, None] * np.array(run_v) ** 2, axis=(1, 2))
+        figures["temperature_K_operator"] = float(np.mean(2 * ke / (3 * 255 * units.kB)))
+        ke_ref = 0.5 * np.sum(system.masses[None, :, None] * vs[4:4 + done] ** 2, axis=(1, 2))
+        figures["temperature_K_verlet"] = float(np.mean(2 * ke_ref / (3 * 255 * units.kB)))
+    # Size transfer: 2048 atoms, same weights.
+    big, big_provider, bx, bv, _, _ = argon_verlet(2048, 0, seed=8, equilibrate_steps=20 if quick else 200)
+    integ_big = ManyBodyOperatorIntegrator(path, big_provider, verlet_timestep=MB_DT_FS * units.fs)
+    integ_big.initialize(big)
+    done_big = 0
+    try:
+        for _ in range(5 if quick else 20):
+            integ_big.step(big)
+            done_big += 1
+    except OperatorInstabilityError as err:
+        log(f"2048-atom rollout stopped after {done_big} strides: {err}")
+    figures["n2048_strides_completed"] = done_big
+    figures["n2048_temperature_K"] = float(big.temperature())
+    return figures
+
+
+# --------------------------------------------------------------------- main
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small data, few epochs, short rollouts (< 2 min)")
+    parser.add_argument("--models", default="runs/lstm_models", help="directory of trained model files")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--train-only", action="store_true")
+    parser.add_argument("--parts", default="1d,lj,manybody")
+    parser.add_argument("--only", default=None, help="with --train-only: one model, e.g. harmonic_400, lj16, manybody")
+    args = parser.parse_args(argv)
+    models = pathlib.Path(args.models)
+    models.mkdir(parents=True, exist_ok=True)
+    parts = set(args.parts.split(","))
+    log = lambda msg: print(msg, flush=True)  # noqa: E731
+    potentials = ("harmonic",) if args.quick else ("harmonic", "double_well")
+    strides = (100, 1000) if args.quick else STRIDES_1D
+
+    if args.train_only and args.only:
+        if args.only == "lj16":
+            train_lj(models, args.quick, args.device, log)
+        elif args.only == "manybody":
+            train_manybody_model(models, args.quick, args.device, log)
+        else:
+            potential, stride = args.only.rsplit("_", 1)
+            train_1d(potential, int(stride), models, args.quick, args.device, log)
+        return
+    if args.train_only:
+        for potential in ("harmonic", "double_well"):
+            for stride in STRIDES_1D:
+                if "1d" in parts:
+                    train_1d(potential, stride, models, args.quick, args.device, log)
+        if "lj" in parts:
+            train_lj(models, args.quick, args.device, log)
+        if "manybody" in parts:
+            train_manybody_model(models, args.quick, args.device, log)
+        return
+
+    figures, targets = {}, []
+    if "1d" in parts:
+        for potential in potentials:
+            for stride in strides:
+                path = train_1d(potential, stride, models, args.quick, args.device, log)
+                t_end = (100.0 if args.quick else 10_000.0) if stride >= 1000 else (30.0 if args.quick else 2000.0)
+                res = eval_1d(potential, stride, path, t_end)
+                figures[f"{potential}_{stride}"] = res
+                log(f"{potential:12s} Δ_R = {stride:5d}Δ  t ≤ {res['t_end']:8.0f}  mean |Δx| = {res['mean_error']:.4g} "
+                    f"(paper {PAPER_1D_ERROR[stride]})  final {res['final_error']:.3g}")
+                targets.append(target(f"{potential} mean position error at {stride}Δ", res["mean_error"],
+                                      PAPER_1D_ERROR[stride], "lower"))
+    if "lj" in parts:
+        path = train_lj(models, args.quick, args.device, log)
+        res = eval_lj(path, 100.0 if args.quick else 10_000.0, log)
+        figures["lj16"] = res
+        log(f"LJ16 Δ_R = 1000Δ: max|δE| {res['max_abs_deltaE']:.3g} (corrected {res['corrected_max_abs_deltaE']:.2g}), "
+            f"speedup {res['speedup_at_1000']:.1f}× (ensemble of 256: {res['ensemble256_speedup_at_1000']:.1f}×), "
+            f"break-even {res['break_even_stride_steps']:.0f} steps")
+        targets += [target("LJ16 max |δE| over rollout (uncorrected)", res["max_abs_deltaE"], 1e-3, "lower"),
+                    target("LJ16 max |δE| with energy correction", res["corrected_max_abs_deltaE"], 1e-3, "lower"),
+                    target("LJ16 speedup vs fused Numba Verlet at 1000Δ", res["speedup_at_1000"], 10.0, "higher")]
+    if "manybody" in parts:
+        path = train_manybody_model(models, args.quick, args.device, log)
+        res = eval_manybody(path, args.quick, log)
+        figures["manybody_argon"] = res
+        log(f"many-body: {res}")
+        targets.append(target("many-body stride / Verlet step", res["stride_over_verlet"], 20, "higher"))
+        if "rdf_error" in res:
+            targets += [target("many-body 256 Ar RDF error", res["rdf_error"], 0.05, "lower"),
+                        target("many-body 256 Ar VACF error", res["vacf_error"], 0.10, "lower")]
+        targets.append(target("many-body 2048 Ar strides completed", res["n2048_strides_completed"],
+                              5 if args.quick else 20, "higher"))
+    figures["quick"] = bool(args.quick)
+    write_result("lstm_operator", figures, targets)
+
+
+if __name__ == "__main__":
+    main()
