@@ -28,7 +28,9 @@ Distances and their default tolerances (dimensionless):
   diffusion    |D_s − D_r| / max(|D_r|, 0.01 Å²/ps)                  0.35
   vacf         RMS of the normalised VACF difference over 0–1 ps     0.10
   temperature  |⟨T_s⟩ − ⟨T_r⟩| / ⟨T_r⟩                                 0.10
-  force        RMSE(F_s − F_r) / RMS(F_r), same frames only          0.20
+  force        RMSE(F_s − F_r) / RMS(F_r) on the same frames: both
+               files carry forces for the same configurations, or
+               --force-model evaluates a model on REF's frames       0.20
   bond, angle  max over types of ∫|p_s − p_r| (0 … 2)                0.30
   drift        |energy drift| of SURR in eV/atom/ns                  off
 Velocities come from the trajectory when stored; otherwise from central
@@ -66,6 +68,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--start", type=int, default=0, help="skip this many frames at the start of every run")
     p.add_argument("--stride", type=positive_int, default=1, help="use every STRIDE-th frame")
     p.add_argument("--out", default="comparison", metavar="DIR", help="directory for the report, plots and JSON")
+    p.add_argument("--force-model", nargs="+", default=None, metavar="[LABEL=]MODEL.pt",
+                   help="EGNN model files whose forces are compared with REF's on REF's own frames (force parity); "
+                        "the label defaults to the SURR run made with that model, else the file name")
+    p.add_argument("--device", default="cpu", help="torch device for --force-model")
     g = p.add_argument_group("analysis")
     g.add_argument("--rdf-r-max", type=positive_float, default=None,
                    help="largest RDF radius (Å); default half the smallest box spacing")
@@ -115,14 +121,40 @@ def main(args) -> int:
     runs = [load_run(path, name=label, top=args.top, log=log, info=info, dt_ps=args.dt_ps, start=args.start,
                      stride=args.stride, progress=True)
             for path, label, log, info in zip([args.ref, *args.surr], labels, logs, infos)]
+    providers = force_models(args.force_model or [], runs[1:], args.device)
     out = Path(args.out)
     write_resolved_config(args, out)
-    result = compare_trajectories(runs[0], runs[1:], tolerances=tolerances, out_dir=out,
+    result = compare_trajectories(runs[0], runs[1:], tolerances=tolerances, out_dir=out, force_providers=providers,
                                   rdf_r_max=args.rdf_r_max, rdf_bin_width=args.rdf_bin_width,
                                   msd_fit_fraction=tuple(args.msd_fit), vacf_window_ps=args.vacf_window_ps,
                                   vacf_max_lag_ps=args.vacf_max_lag_ps)
     print_summary(result, sys.stdout)
     return 0 if result.passed else 1
+
+
+def force_models(specs: list[str], others, device: str) -> dict:
+    """``{label: EGNNForceProvider}`` from ``[LABEL=]PATH`` specs; an unlabelled model takes the label of
+    the compared run whose run_info.json names it, else its file name."""
+    import os
+
+    from .builders import model_kind
+
+    providers = {}
+    for spec in specs:
+        label, _, path = spec.rpartition("=") if "=" in spec else ("", "", spec)
+        if not os.path.exists(path):
+            raise InputError(f"--force-model {path!r} does not exist")
+        kind = model_kind(path)
+        if kind != "egnn":
+            raise InputError(f"--force-model {path}: force parity needs an EGNN force model, got a {kind!r} model")
+        if not label:
+            made = [r.name for r in others if r.info.get("model") and os.path.exists(r.info["model"])
+                    and os.path.samefile(r.info["model"], path)]
+            label = made[0] if made else Path(path).stem
+        from surrogate.egnn.provider import EGNNForceProvider
+
+        providers[label] = EGNNForceProvider(path, device=device)
+    return providers
 
 
 def print_summary(result, stream) -> None:

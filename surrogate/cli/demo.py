@@ -82,7 +82,8 @@ def run_demo(out_dir="surrogate-demo", quick: bool = False, seed: int = 0, devic
     _step(["run", "--system", ref_traj, "--frame", 0, "--integrator", "lstm", "--model", lstm_model / "best.pt",
            "--time-ps", s["lstm_ps"], "--device", device, "--out", lstm, *common], allowed_exit=(0, 1))
     _step(["compare", ref_traj, egnn / "trajectory.extxyz", lstm / "trajectory.extxyz",
-           "--labels", "classical", "egnn", "lstm", "--out", report], allowed_exit=(0, 1))
+           "--labels", "classical", "egnn", "lstm", "--force-model", egnn_model / "best.pt", "--device", device,
+           "--out", report], allowed_exit=(0, 1))
     html = report / "report.html"
     print(f"\ndemo finished in {time.perf_counter() - start:.0f} s; report: {html}", file=sys.stderr)
     return html

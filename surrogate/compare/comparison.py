@@ -121,8 +121,8 @@ def compare_trajectories(reference, others, *, names: list[str] | None = None, t
                          dt_ps=None, tolerances: Tolerances | dict | None = None, out_dir=None,
                          rdf_r_max: float | None = None, rdf_bin_width: float = 0.05,
                          msd_fit_fraction: tuple[float, float] = (0.1, 0.5), vacf_window_ps: float = VACF_WINDOW_PS,
-                         vacf_max_lag_ps: float | None = None, report: bool = True, progress: bool = False,
-                         ) -> ComparisonResult:
+                         vacf_max_lag_ps: float | None = None, force_providers: dict | None = None,
+                         report: bool = True, progress: bool = False) -> ComparisonResult:
     """Compare one or more runs with a reference run.
 
     reference, others : a trajectory path, a :class:`RunData`, or an iterable of
@@ -140,6 +140,9 @@ def compare_trajectories(reference, others, *, names: list[str] | None = None, t
         the smallest box spacing).
     msd_fit_fraction : MSD lag window fitted for D, as fractions of the run length.
     vacf_window_ps : the time window of the VACF error; vacf_max_lag_ps : the VACF length.
+    force_providers : ``{name: force provider}`` evaluated on (up to 50) reference
+        frames for force parity; a name that is one of the compared runs gives
+        that run its "force" distance, another name gets a row of its own.
     """
     if not isinstance(others, (list, tuple)):
         others = [others]
@@ -174,6 +177,8 @@ def compare_trajectories(reference, others, *, names: list[str] | None = None, t
     for k, m in enumerate(metrics[1:], start=1):
         result.distances[m.name] = _distances(result, metrics[0], m, k, vacf_window_ps)
         result.speedups[m.name] = cost_mod.speedup(metrics[0].cost, m.cost)
+    for name, provider in (force_providers or {}).items():
+        _model_parity(result, ref, name, provider)
     if report and out_dir is not None:
         from .report import write_report
 
@@ -258,3 +263,17 @@ def _distances(result: ComparisonResult, ref: RunMetrics, other: RunMetrics, k: 
                else "the runs hold different configurations (force parity needs the same frames)")
         skipped("force", why)
     return out
+
+
+def _model_parity(result: ComparisonResult, ref: RunData, name: str, provider) -> None:
+    """Force distance of ``provider`` on the reference frames, filed under ``name``."""
+    from .parity import provider_forces_on
+
+    f_ref, f_model = provider_forces_on(ref, provider)
+    parity = force_parity(f_ref, f_model)
+    parity["n_frames"] = int(len(f_ref))
+    parity["on"] = f"{ref.name} frames"
+    result.force_parity_data[name] = (f_ref, f_model)
+    distance = Distance("force", parity["relative_rmse"], result.tolerances.force, parity)
+    rows = result.distances.setdefault(name, [])
+    rows[:] = [d for d in rows if d.name != "force"] + [distance]

@@ -9,7 +9,7 @@ rdf            max over element pairs of ∫|g_s − g_r| dr / ∫ g_r dr (0 …
 diffusion      |D_s − D_r| / max(|D_r|, 0.01 Å²/ps)                                     0.35
 vacf           RMS of C_s(t) − C_r(t) over 0 ≤ t ≤ 1 ps (normalised VACFs)              0.10
 temperature    |⟨T_s⟩ − ⟨T_r⟩| / ⟨T_r⟩                                                  0.10
-force          RMSE(F_s − F_r) / RMS(F_r), same frames only                             0.20
+force          RMSE(F_s − F_r) / RMS(F_r) on the same configurations                   0.20
 bond           max over bond types of ∫|p_s − p_r| dr (0 … 2)                           0.30
 angle          max over angle types of ∫|p_s − p_r| dθ (0 … 2)                          0.30
 drift          |energy drift of the other run| in eV/atom/ns (an absolute bound)        off

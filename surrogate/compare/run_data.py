@@ -222,6 +222,8 @@ def load_run(path, *, name: str | None = None, top=None, log=None, info=None, dt
         raise InputError(f"log file {str(log_path)!r} does not exist")
     if log_path.exists():
         run.log = read_thermo_log(log_path)
+        if start:  # skipped frames (equilibration): skip the same span of the log
+            run.log = run.log.since(run.times_ps[0])
     info_path = Path(info) if info is not None else path.parent / RUN_INFO_NAME
     if info is not None and not info_path.exists():
         raise InputError(f"run metadata file {str(info_path)!r} does not exist")

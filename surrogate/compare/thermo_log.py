@@ -30,6 +30,11 @@ class ThermoLog:
             return None
         return col
 
+    def since(self, time_ps: float) -> "ThermoLog":
+        """The rows at or after ``time_ps`` (ps)."""
+        keep = self.columns["time_ps"] >= time_ps - 1e-9
+        return ThermoLog({name: col[keep] for name, col in self.columns.items()}, self.path)
+
     def __len__(self) -> int:
         return len(next(iter(self.columns.values()))) if self.columns else 0
 

@@ -229,6 +229,7 @@ def test_demo_runs_end_to_end_in_quick_mode(tmp_path, capsys):
     assert set(payload["runs"]) == {"classical", "egnn", "lstm"}
     assert set(payload["distances"]) == {"egnn", "lstm"}
     assert payload["runs"]["egnn"]["cost"]["ns_per_day"] > 0 and payload["speedup"]["lstm"] is not None
-    assert html.read_text().count("data:image/png;base64,") >= 6
+    assert html.read_text().count("data:image/png;base64,") >= 7  # incl. the EGNN's force parity on reference frames
+    assert payload["distances"]["egnn"]["force"]["detail"]["n_frames"] > 0
     for step in ("reference", "egnn-model", "egnn", "lstm-model", "lstm"):
         assert (tmp_path / "demo" / step / "config.yaml").exists()

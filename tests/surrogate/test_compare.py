@@ -159,6 +159,18 @@ def test_force_parity_on_the_same_frames(runs, tmp_path):
     assert parity["rmse_eV_per_A"] == 0.0 and parity["mae_eV_per_A"] == 0.0
 
 
+def test_force_parity_of_a_provider_on_the_reference_frames(runs):
+    ref = runs["reference"]
+    same = LennardJones(3.405, 0.0103, 8.5, 1.0)
+    stronger = LennardJones(3.405, 0.0103 * 1.1, 8.5, 1.0)  # forces exactly 1.1 × the reference's
+    result = compare_trajectories(ref, runs["independent"], report=False,
+                                  force_providers={"independent": same, "stronger": stronger})
+    force = {name: next(d for d in ds if d.name == "force") for name, ds in result.distances.items()}
+    assert force["independent"].value < 1e-10 and force["independent"].passed  # the run's own potential
+    assert force["stronger"].value == pytest.approx(0.1, rel=1e-9) and force["stronger"].passed
+    assert force["stronger"].detail["n_frames"] == 50
+
+
 def test_molecule_bond_and_angle_distributions_from_a_pdb_topology(tmp_path):
     from pathlib import Path
 
