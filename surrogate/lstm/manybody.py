@@ -158,8 +158,10 @@ def _loss(model, batch):
     ell, vs = inner.length_scale, inner.v_scale
     lx = torch.mean(((px - dx) / ell) ** 2)
     lv = torch.mean(((pv - dv) / vs) ** 2)
-    return lx + lv, {"rmse_dx": float(torch.sqrt(torch.mean((px - dx) ** 2))),
-                     "rmse_dv": float(torch.sqrt(torch.mean((pv - dv) ** 2)))}
+    with torch.no_grad():
+        metrics = {"rmse_dx": float(torch.sqrt(torch.mean((px - dx) ** 2))),
+                   "rmse_dv": float(torch.sqrt(torch.mean((pv - dv) ** 2)))}
+    return lx + lv, metrics
 
 
 def train_manybody(positions, velocities, masses, cell, pbc, out_dir, *, stride: float, cutoff: float,

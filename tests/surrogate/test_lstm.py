@@ -225,3 +225,81 @@ def test_trained_operator_tracks_harmonic_oscillator(tmp_path):
         exact, _ = harmonic_exact(x0, 0.0, 1.0, 1.0, system.time)
         errors.append(np.abs(system.positions[:, 0] - exact))
     assert np.mean(errors) < 0.004  # the paper's mean error at Δ_R = 100Δ is ~0.001
+
+
+# ------------------------------------------------------------ many-body operator
+def _argon_windows(n_atoms, seed):
+    from systems.catalogue import liquid_argon
+
+    system = liquid_argon(n_atoms, seed=seed)
+    rng = np.random.default_rng(seed)
+    xw = system.positions[:, None] + np.cumsum(rng.normal(0, 0.05, (n_atoms, 5, 3)), axis=1)
+    vw = rng.normal(0, 0.014, (n_atoms, 5, 3))
+    return system, xw, vw
+
+
+def test_manybody_operator_is_equivariant_and_permutation_invariant():
+    from scipy.spatial.transform import Rotation
+
+    from surrogate.lstm.manybody import ManyBodyOperator, graph
+
+    torch.manual_seed(0)
+    model = ManyBodyOperator(6.0, 10.0, 0.014, dtype=torch.float64)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))  # leave the near-zero initialisation
+    system, xw, vw = _argon_windows(64, 0)
+
+    def run(xw, vw, cell):
+        ei, ev = graph(xw[:, -1], cell, system.pbc, 6.0, torch.float64)
+        return [a.detach().numpy() for a in model(torch.tensor(xw), torch.tensor(vw), ei, ev)]
+
+    dx, dv = run(xw, vw, system.cell)
+    assert np.abs(dx).max() > 1e-3 and np.abs(dv).max() > 1e-5
+    rot = Rotation.random(random_state=1).as_matrix()
+    shift = np.array([1.3, -0.7, 2.1])
+    dx_r, dv_r = run(xw @ rot.T + shift, vw @ rot.T, system.cell @ rot.T)
+    np.testing.assert_allclose(dx_r, dx @ rot.T, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(dv_r, dv @ rot.T, rtol=0, atol=1e-10)
+    perm = np.random.default_rng(2).permutation(64)
+    dx_p, dv_p = run(xw[perm], vw[perm], system.cell)
+    np.testing.assert_allclose(dx_p, dx[perm], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(dv_p, dv[perm], rtol=0, atol=1e-12)
+
+
+def test_manybody_trains_saves_and_transfers_to_other_sizes(tmp_path):
+    from integrators import VelocityVerlet
+    from surrogate.lstm.manybody import ManyBodyOperatorIntegrator, load_manybody, train_manybody
+    from systems import units
+    from systems.catalogue import liquid_argon
+    from systems.potentials import LennardJones
+
+    provider = LennardJones.argon(cutoff=7.0)
+    system = liquid_argon(108, seed=0)
+    verlet = VelocityVerlet(provider, timestep_fs=5.0)
+    xs, vs = [], []
+    for _ in range(12):
+        for _ in range(4):
+            verlet.step(system)
+        xs.append(system.positions.copy())
+        vs.append(system.velocities.copy())
+    stride = 20 * units.fs
+    path = train_manybody(np.array(xs), np.array(vs), system.masses, system.cell, system.pbc, tmp_path / "mb",
+                          stride=stride, cutoff=6.0, hidden=8, layers=1, max_epochs=2, progress=False)
+    model, header = load_manybody(path)
+    assert header["stride"] == pytest.approx(stride) and header["masses"] == [pytest.approx(39.948)]
+    for n in (108, 256):  # the same weights on another size
+        other = liquid_argon(n, seed=1)
+        p0 = other.momenta.sum(0)
+        integ = ManyBodyOperatorIntegrator(path, provider, verlet_timestep=5 * units.fs)
+        integ.initialize(other)
+        for _ in range(3):
+            integ.step(other)
+        assert np.isfinite(other.positions).all()
+        np.testing.assert_allclose(other.momenta.sum(0), p0, rtol=0, atol=1e-9)
+        state = integ.state_dict()
+        assert state["x_window"].shape == (n, 5, 3)
+    heavy = liquid_argon(32, seed=2)
+    heavy.masses[:] = 20.0
+    with pytest.raises(Exception, match="trained on masses"):
+        ManyBodyOperatorIntegrator(path, provider, verlet_timestep=5 * units.fs).initialize(heavy)
