@@ -4,7 +4,9 @@ Writes into ``--out``: ``trajectory.<format>``, ``thermo.csv`` (the
 ThermoLogReporter columns), ``run_info.json`` (wall time, simulated time,
 speed: what ``surrogate compare`` reads for the cost), ``config.yaml`` (the
 resolved options), ``topology.pdb`` when the system has bonds, and
-``checkpoint.npz`` with ``--checkpoint-interval``.
+``checkpoint.npz`` with ``--checkpoint-interval``. Formats without atom types
+(xtc, trr, dcd, nc) get ``trajectory.pdb`` beside them from the trajectory
+reporter, which ``compare`` picks up.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ def run_simulation(args, setup, integrator, *, description: dict, equilibrate_ti
     checkpoint = out / CHECKPOINT
     show = not args.no_progress
     if setup.topology is not None and setup.topology.n_bonds > 0:
-        _write_topology(setup, out / "topology.pdb")
+        _write_topology(setup, out / "topology.pdb")  # bonds: compare shows bond and angle distributions
 
     resume = bool(args.resume)
     if resume and not checkpoint.exists():

@@ -186,7 +186,8 @@ def load_run(path, *, name: str | None = None, top=None, log=None, info=None, dt
     """Read a trajectory file (any format ``systems.trajectory_reader`` opens) into a :class:`RunData`.
 
     top : topology file (PDB) for formats without atoms (xtc, dcd); its bonds
-        enable bond-length and angle distributions.
+        enable bond-length and angle distributions. Default: ``topology.pdb``
+        or ``<trajectory name>.pdb`` beside the trajectory, if present.
     log : the run's thermo CSV; default ``thermo.csv`` beside the trajectory if present.
     info : run metadata JSON; default ``run_info.json`` beside the trajectory if present.
     dt_ps : frame interval for files whose frames carry no time.
@@ -197,8 +198,12 @@ def load_run(path, *, name: str | None = None, top=None, log=None, info=None, dt
     if not path.exists():
         raise InputError(f"trajectory file {str(path)!r} does not exist")
     topology = None
-    if top is None and (path.parent / "topology.pdb").exists():
-        top = path.parent / "topology.pdb"  # written by `surrogate generate/run` for systems with bonds
+    if top is None:
+        # `surrogate generate/run` write topology.pdb for systems with bonds, and <name>.pdb beside xtc/dcd/...
+        for candidate in (path.parent / "topology.pdb", path.with_suffix(".pdb")):
+            if candidate.exists() and candidate != path:
+                top = candidate
+                break
     if top is not None:
         import mdtraj
 

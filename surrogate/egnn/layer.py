@@ -16,7 +16,7 @@ continuous-filter convolutions); it makes forces much easier to fit (on a
 tiny EMT alloy set, 3 layers × 32 features reach a 6× lower force error in the
 same number of steps). ``w_ij`` is an optional smooth cutoff envelope; it multiplies both branches
 so that an edge enters and leaves the graph continuously. φ_x is a linear
-functional of the message, φ_x(m) = v·m + c (written on s_ij: v·W_2 s + c').
+functional of the (enveloped) message, φ_x = v·(w s_ij) + c, which is v'·m_ij + c'.
 
 Guards against the reference code's known failure modes:
 
@@ -37,7 +37,9 @@ fraction of the cost):
   product of two learned matrices is one learned matrix). φ_h's first layer
   therefore reads [h_i, Σ_j w_ij s_ij, Σ_j w_ij] / aggr_norm. The per-edge work
   is then O(F), not O(F²).
-* messages and coordinate updates leave in one torch_geometric scatter.
+* the envelope is folded into the radial filter's input (w(W_f g + b_f) = W_f [w g, w]),
+  which saves a pass over the [E, F] messages; messages are summed by the
+  MessagePassing sum aggregation, coordinate terms by one small scatter.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
+from torch_geometric.utils import scatter
 
 #: Added under the square root of ‖r‖² so the norm is differentiable at r = 0 (Å²).
 NORM_EPS = 1e-8
@@ -107,11 +110,12 @@ class EGNNLayer(MessagePassing):
             raise ValueError(f"`length_scale` must be positive, got {length_scale!r}")
         self.inv_length2 = 1.0 / float(length_scale) ** 2
 
-        # φ_e, first layer split per input block: W_a h_i + W_b h_j + W_r [‖r‖², a_ij] + b_1,
+        # φ_e, first layer split per input block: W_a h_i + W_b h_j + W_r g_ij + b_1,
         # with [W_a | W_b] applied to the nodes in one product.
         self.edge_nodes = nn.Linear(hidden, 2 * hidden, bias=True)
-        # [W_r | W_f] on g_ij in one product: the pre-activation term and the radial filter.
-        self.edge_geometry = nn.Linear(1 + edge_attr_dim, 2 * hidden, bias=True)
+        self.edge_geometry = nn.Linear(1 + edge_attr_dim, hidden, bias=False)  # W_r
+        # Radial filter times envelope, w (W_f g + b_f) = W_f (w g) + b_f w: one product on [w g, w].
+        self.edge_filter = nn.Linear(2 + edge_attr_dim, hidden, bias=False)
         self.edge_act = act()
         # φ_h(h_i, m_i) with φ_e's output layer folded in (see module docstring); residual.
         self.node_mlp = nn.Sequential(nn.Linear(2 * hidden + 1, hidden), act(), nn.Linear(hidden, hidden))
@@ -146,42 +150,40 @@ class EGNNLayer(MessagePassing):
                 f"{'None' if edge_attr is None else tuple(edge_attr.shape)}"
             )
         n = h.shape[0]
+        i, j = edge_index[0], edge_index[1]
         dist2 = (edge_vec * edge_vec).sum(dim=-1, keepdim=True)  # [E, 1]
         scaled = dist2 * self.inv_length2 if self.inv_length2 != 1.0 else dist2
         geometry = scaled if edge_attr is None else torch.cat([scaled, edge_attr.to(dist2.dtype)], dim=-1)
-        # Per-node halves of φ_e's first layer; gathered to edges inside message().
-        a, b = self.edge_nodes(h).chunk(2, dim=-1)  # [n, F] each
-        pre, filt = self.edge_geometry(geometry).chunk(2, dim=-1)  # [E, F] each
-        out = self.propagate(
-            edge_index, a=a, b=b, pre=pre, filt=filt, edge_vec=edge_vec, dist2=dist2, weight=edge_weight, size=(n, n)
-        )  # [n, F (+3 +1)]
+        w = torch.ones_like(dist2) if edge_weight is None else edge_weight.unsqueeze(-1)  # [E, 1]
+        a, b = self.edge_nodes(h).chunk(2, dim=-1)  # [n, F] each: per-node halves of φ_e's first layer
+        pre = self.edge_geometry(geometry)  # [E, F]
+        filt = self.edge_filter(torch.cat([geometry * w, w], dim=-1))  # [E, F], zero where w = 0
+        ws = self.message(a.index_select(0, i), b.index_select(0, j), pre, filt)  # [E, F] = w s_ij
         # [Σ_j w_ij s_ij, Σ_j w_ij] determine Σ_j m_ij = W_2 Σ_j w s + b_2 Σ_j w; W_2, b_2 live in node_mlp.
-        f = self.hidden
-        w_sum = out[:, f : f + 1]  # [n, 1]
-        h_new = h + self.node_mlp(torch.cat([h, out[:, : f + 1] / self.aggr_norm], dim=-1))
+        s_sum = self.aggr_module(ws, i, dim_size=n)  # [n, F]
         if not self.update_coords:
-            return h_new, h.new_zeros(n, 3)
-        dx = out[:, f + 1 : f + 4]  # [n, 3]
-        if self.coord_aggr == "mean":
-            dx = dx / out[:, f + 4 :].clamp(min=1.0)
-        elif self.coord_aggr == "smooth_mean":
-            dx = dx / (1.0 + w_sum)
-        return h_new, dx
-
-    def message(self, a_i, b_j, pre, filt, edge_vec, dist2, weight) -> Tensor:
-        """Per-edge [w s_ij | w | (x_i − x_j) φ_x w | 1] as one [E, F+2(+4)] tensor (one scatter)."""
-        s = self.edge_act(a_i + b_j + pre) * filt  # [E, F]
-        w = torch.ones_like(dist2) if weight is None else weight.unsqueeze(-1)  # [E, 1]
-        ws = s * w if weight is not None else s
-        if not self.update_coords:
-            return torch.cat([ws, w], dim=-1)
-        phi = self.coord_out(s)  # [E, 1]
+            w_sum = scatter(w, i, 0, dim_size=n, reduce="sum")  # [n, 1]
+            return self._node_update(h, s_sum, w_sum), h.new_zeros(n, 3)
+        phi = self.coord_out(ws)  # [E, 1]: φ_x of the enveloped message
         if self.tanh_coords:
             phi = torch.tanh(phi)
         # x_i − x_j = −r_ij; normalised by (‖r‖ + 1) so one neighbour moves i by < 1 Å.
-        norm = torch.sqrt(dist2 + NORM_EPS)
-        trans = edge_vec * (-(phi * w) / (norm + 1.0))  # [E, 3]
-        return torch.cat([ws, w, trans, torch.ones_like(w)], dim=-1)
+        trans = edge_vec * (-(phi * w) / (torch.sqrt(dist2 + NORM_EPS) + 1.0))  # [E, 3]
+        small = scatter(torch.cat([trans, w, torch.ones_like(w)], dim=-1), i, 0, dim_size=n, reduce="sum")  # [n, 5]
+        dx, w_sum, count = small[:, :3], small[:, 3:4], small[:, 4:]
+        if self.coord_aggr == "mean":
+            dx = dx / count.clamp(min=1.0)
+        elif self.coord_aggr == "smooth_mean":
+            dx = dx / (1.0 + w_sum)
+        return self._node_update(h, s_sum, w_sum), dx
+
+    def _node_update(self, h: Tensor, s_sum: Tensor, w_sum: Tensor) -> Tensor:
+        """h_i + φ_h(h_i, m_i), m_i given by [Σ w s, Σ w] / aggr_norm (φ_e's W_2, b_2 folded in)."""
+        return h + self.node_mlp(torch.cat([h, s_sum / self.aggr_norm, w_sum / self.aggr_norm], dim=-1))
+
+    def message(self, a_i: Tensor, b_j: Tensor, pre: Tensor, filt: Tensor) -> Tensor:
+        """w_ij s_ij = SiLU(W_a h_i + W_b h_j + W_r g_ij + b_1) ⊙ w_ij (W_f g_ij + b_f): [E, F]."""
+        return self.edge_act(a_i + b_j + pre) * filt
 
     def extra_repr(self) -> str:
         return (

@@ -233,3 +233,18 @@ def test_demo_runs_end_to_end_in_quick_mode(tmp_path, capsys):
     assert payload["distances"]["egnn"]["force"]["detail"]["n_frames"] > 0
     for step in ("reference", "egnn-model", "egnn", "lstm-model", "lstm"):
         assert (tmp_path / "demo" / step / "config.yaml").exists()
+
+
+def test_xtc_output_is_compared_through_the_pdb_written_beside_it(tmp_path, capsys):
+    out = tmp_path / "x"
+    status, _, err = run_cli(["generate", "--n-atoms", 108, "--integrator", "verlet", "--equilibrate-ps", 0,
+                              "--time-ps", 0.3, "--format", "xtc", "--no-progress", "--out", out], capsys)
+    assert status == 0, err
+    traj = out / "trajectory.xtc"
+    status, stdout, err = run_cli(["compare", traj, traj, "--labels", "a", "b", "--out", tmp_path / "cmp"], capsys)
+    assert status == 0, stdout + err
+    payload = json.loads((tmp_path / "cmp" / "comparison.json").read_text())
+    assert payload["distances"]["b"]["rdf"]["value"] == 0.0
+    # xtc keeps no velocities: the VACF comes from finite differences of positions, and says so.
+    assert payload["runs"]["a"]["vacf"]["velocity_source"] == "finite differences"
+    assert payload["runs"]["a"]["frame_interval_ps"] == pytest.approx(0.01, rel=1e-4)
