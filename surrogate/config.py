@@ -44,7 +44,8 @@ def load_yaml_mapping(path) -> dict:
 def _actions_by_key(parser: argparse.ArgumentParser) -> dict:
     out = {}
     for action in parser._actions:  # argparse exposes no public accessor
-        if action.dest in _INTERNAL or action.dest == argparse.SUPPRESS or isinstance(action, argparse._SubParsersAction):
+        if action.dest in _INTERNAL or action.dest == argparse.SUPPRESS \
+                or isinstance(action, argparse._SubParsersAction):
             continue
         out[action.dest] = action
     return out
@@ -148,7 +149,8 @@ def write_resolved_config(args: argparse.Namespace, out_dir, name: str = "config
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / name
     command = getattr(args, "_section", None)
-    header = f"# surrogate {command.replace('-', ' ')}: resolved options; rerun with --config {name}\n" if command else ""
+    header = (f"# surrogate {command.replace('-', ' ')}: resolved options; rerun with --config {name}\n"
+              if command else "")
     tmp = path.with_name(name + ".tmp")
     tmp.write_text(header + yaml.safe_dump(resolved_config(args), sort_keys=False))
     os.replace(tmp, path)

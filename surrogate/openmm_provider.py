@@ -33,8 +33,8 @@ def _openmm():
         import openmm
         from openmm import app, unit
     except ImportError:
-        raise InputError("OpenMM is not installed; install the reference extra: pip install 'surrogate-md[reference]'") \
-            from None
+        raise InputError("OpenMM is not installed; install the reference extra: "
+                         "pip install 'surrogate-md[reference]'") from None
     return openmm, app, unit
 
 

@@ -147,8 +147,8 @@ def ase_calculator(spec: str, kwargs_text: str | None):
     if class_name is None:
         from ase.calculators.calculator import BaseCalculator
 
-        candidates = [obj for name, obj in vars(module).items()
-                      if isinstance(obj, type) and issubclass(obj, BaseCalculator) and obj.__module__ == module.__name__]
+        candidates = [obj for obj in vars(module).values() if isinstance(obj, type)
+                      and issubclass(obj, BaseCalculator) and obj.__module__ == module.__name__]
         exact = [c for c in candidates if c.__name__.lower() == spec.lower()]
         if exact:
             cls = exact[0]

@@ -61,7 +61,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--labels", nargs="+", default=None, metavar="NAME", help="names of REF and each SURR in the report")
     p.add_argument("--ref-log", default=None, metavar="CSV", help="thermo log of REF (default: thermo.csv beside it)")
     p.add_argument("--surr-log", nargs="+", default=None, metavar="CSV", help="thermo logs of the SURR runs, in order")
-    p.add_argument("--ref-info", default=None, metavar="JSON", help="run metadata of REF (default: run_info.json beside it)")
+    p.add_argument("--ref-info", default=None, metavar="JSON",
+                   help="run metadata of REF (default: run_info.json beside it)")
     p.add_argument("--surr-info", nargs="+", default=None, metavar="JSON", help="run metadata of the SURR runs")
     p.add_argument("--dt-ps", type=positive_float, default=None,
                    help="frame interval (ps) for files whose frames store no time")

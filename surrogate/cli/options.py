@@ -58,7 +58,8 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescript
 
 def add_config_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE.yaml",
-                        help="read options from a YAML file (keys are the long flag names); flags given here override it")
+                        help="read options from a YAML file (keys are the long flag names); flags given here "
+                             "override it")
 
 
 def add_system_options(parser: argparse.ArgumentParser) -> None:
@@ -71,7 +72,8 @@ def add_system_options(parser: argparse.ArgumentParser) -> None:
                    help="number of atoms of liquid-argon / particles of lj-cluster")
     g.add_argument("--repeat", type=positive_int, default=3, help="unit-cell repeats of argon-fcc and bulk:<element>")
     g.add_argument("--density-g-cm3", type=positive_float, default=1.374, help="liquid-argon density (g/cm³)")
-    g.add_argument("--frame", type=int, default=0, help="frame of a --system file to start from (negative: from the end)")
+    g.add_argument("--frame", type=int, default=0,
+                   help="frame of a --system file to start from (negative: from the end)")
     g.add_argument("--temperature-K", type=positive_float, default=94.4,
                    help="temperature (K): initial Maxwell-Boltzmann velocities and the thermostat target")
     g.add_argument("--seed", type=int, default=0, help="seed of every random number (positions, velocities, noise)")

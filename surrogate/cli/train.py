@@ -110,7 +110,8 @@ def _add_lstm(kinds) -> None:
     g.add_argument("--n-particles", type=positive_int, default=16, help="particles of --generate lj-cluster")
     g.add_argument("--n-trajectories", type=positive_int, default=200, help="Verlet trajectories to generate")
     g.add_argument("--t-max", type=positive_float, default=100.0, help="length of each trajectory (reduced time τ)")
-    g.add_argument("--save-every", type=positive_int, default=100, help="Verlet steps (Δ = 0.001 τ) between kept states")
+    g.add_argument("--save-every", type=positive_int, default=100,
+                   help="Verlet steps (Δ = 0.001 τ) between kept states")
     g.add_argument("--stride-steps", type=positive_int, default=None,
                    help="Δ_R in Verlet steps (a multiple of the data's save-every), e.g. 100 for Δ_R = 0.1 τ")
     g.add_argument("--lstm-units", type=positive_int, nargs="+", default=[32, 32], help="units of each LSTM layer")

@@ -248,8 +248,8 @@ def _distances(result: ComparisonResult, ref: RunMetrics, other: RunMetrics, k: 
         skipped("temperature", "no temperature (velocities or log) for one of the runs")
     drift = other.thermo_summary.drift_eV_per_atom_per_ns
     if drift is not None and np.isfinite(drift):
-        out.append(Distance("drift", abs(drift), tol.drift, {"drift_eV_per_atom_per_ns": drift,
-                                                            "reference_drift": ref.thermo_summary.drift_eV_per_atom_per_ns}))
+        detail = {"drift_eV_per_atom_per_ns": drift, "reference_drift": ref.thermo_summary.drift_eV_per_atom_per_ns}
+        out.append(Distance("drift", abs(drift), tol.drift, detail))
     else:
         skipped("drift", "no conserved energy for this run")
     # forces

@@ -115,7 +115,8 @@ def diffusion(run: RunData, fit_fraction: tuple[float, float] = (0.1, 0.5), remo
     duration = (run.n_frames - 1) * dt
     lo, hi = fit_fraction
     if not 0.0 <= lo < hi <= 1.0:
-        raise InputError(f"msd fit window must satisfy 0 <= start < end <= 1 (fractions of the run), got {fit_fraction}")
+        raise InputError(f"msd fit window must satisfy 0 <= start < end <= 1 (fractions of the run), "
+                         f"got {fit_fraction}")
     sel = (lags >= lo * duration) & (lags <= hi * duration)
     if sel.sum() < 2:
         sel = np.arange(n_lags) >= n_lags // 2

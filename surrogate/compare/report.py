@@ -318,5 +318,6 @@ def write_report(result, out_dir: Path) -> dict:
     result.files["json"] = out_dir / "comparison.json"
     write_html(result, plots, result.files["html"])
     write_markdown(result, plots, result.files["markdown"])
-    _atomic_write(result.files["json"], json.dumps(result.to_json(), indent=1, default=_jsonable, allow_nan=True) + "\n")
+    payload = json.dumps(result.to_json(), indent=1, default=_jsonable, allow_nan=True)
+    _atomic_write(result.files["json"], payload + "\n")
     return result.files

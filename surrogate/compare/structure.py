@@ -189,7 +189,8 @@ def bond_and_angle_distributions(runs: list[RunData], bond_bins: int = 50, min_b
         bonds[key] = [_density(v, lo - 2 * width, hi + 2 * width, width) for v in values]
     angles = {}
     for key, triplets in angle_groups.items():
-        values = [np.degrees(mdtraj.compute_angles(t, triplets, periodic=r.periodic).ravel()) for t, r in zip(trajs, runs)]
+        values = [np.degrees(mdtraj.compute_angles(t, triplets, periodic=r.periodic).ravel())
+                  for t, r in zip(trajs, runs)]
         angles[key] = [_density(v, 0.0, 180.0, angle_bin) for v in values]
     return bonds, angles
 
