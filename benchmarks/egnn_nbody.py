@@ -66,6 +66,8 @@ def parse_args(argv=None):
     parser.add_argument("--data", default=None, help=".npz cache of the samples (read if present, else written)")
     parser.add_argument("--tanh-coords", action="store_true", help="bound φ_x with tanh (off in the paper's N-body model)")
     parser.add_argument("--coord-mlp", action="store_true", help="φ_x as the authors' 2-layer MLP (default: EGNNLayer's linear map)")
+    parser.add_argument("--radial-filter", action="store_true", help="keep EGNNLayer's radial filter (not in the paper)")
+    parser.add_argument("--length-scale", type=float, default=1.0, help="squared distances enter as r²/ℓ² (paper: raw, 1.0)")
     parser.add_argument("--result-name", default="egnn_nbody", help="benchmarks/results/NAME.json")
     args = parser.parse_args(argv)
     quick_defaults = dict(n_train=1000, n_val=500, n_test=1000, epochs=10000, max_minutes=1.25)
@@ -186,7 +188,8 @@ def main(argv=None) -> dict:
     print(f"{args.n_train + args.n_val + args.n_test} samples from {info['data_source']} in {info['generation_s']:.1f} s")
 
     torch.manual_seed(args.seed)
-    model = NBodyEGNN(hidden=64, n_layers=4, tanh_coords=args.tanh_coords, coord_mlp=args.coord_mlp).to(getattr(torch, args.dtype))
+    model = NBodyEGNN(hidden=64, n_layers=4, tanh_coords=args.tanh_coords, coord_mlp=args.coord_mlp,
+                      radial_filter=args.radial_filter, length_scale=args.length_scale).to(getattr(torch, args.dtype))
     header_extra = {"task": {"frame_in": FRAME_IN, "frame_out": FRAME_OUT, "lead_time": info["lead_time"]},
                     "training_data_hash": info["train_data_hash"], "n_train": args.n_train}
     history, train_s, reason = train(model, sets, args, out_dir, header_extra)
@@ -218,7 +221,8 @@ def main(argv=None) -> dict:
     figures = {
         "mode": "quick (fewer samples, time-limited; not the paper protocol)" if args.quick else "full protocol",
         "n_train": args.n_train, "n_val": args.n_val, "n_test": args.n_test,
-        "device": args.device, "dtype": args.dtype, "tanh_coords": args.tanh_coords, "coord_mlp": args.coord_mlp, "data_source": info["data_source"], "torch_threads": torch.get_num_threads(),
+        "device": args.device, "dtype": args.dtype, "tanh_coords": args.tanh_coords, "coord_mlp": args.coord_mlp,
+        "radial_filter": args.radial_filter, "length_scale": args.length_scale, "data_source": info["data_source"], "torch_threads": torch.get_num_threads(),
         "test_mse": test_mse, "val_mse": val_mse,
         "linear_extrapolation_test_mse": linear_mse,
         "paper_test_mse": PAPER_TEST_MSE,

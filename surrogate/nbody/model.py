@@ -61,14 +61,20 @@ class NBodyEGNN(nn.Module):
         Bound φ_x with a tanh (the guard of the energy model; off in the paper's N-body model).
     length_scale : float
         Squared distances enter φ_e as ‖r‖²/length_scale² (the layer's radial input and the
-        initial-distance edge attribute alike), keeping them O(1); the paper's box half-width 5.
+        initial-distance edge attribute alike). The paper feeds raw squared distances (1.0).
     coord_mlp : bool
         Make φ_x a 2-layer SiLU MLP ending in a bias-free linear map initialised near
         zero (gain 0.001), as in the authors' code, instead of the layer's single linear map.
+    radial_filter : bool
+        Keep EGNNLayer's multiplicative radial filter in φ_e. The paper's φ_e has none,
+        and the filter is linear in the (unbounded, free-space) squared distances, so by
+        default it is fixed to 1 here (see :class:`UnitRadialFilter`). On an H100, 4.5 to
+        5.5 min of training reached test MSE 0.0079 without the filter and 0.011 with it
+        (length_scale 5); one run each.
     """
 
     def __init__(self, hidden: int = 64, n_layers: int = 4, tanh_coords: bool = False, coord_mlp: bool = False,
-                 length_scale: float = 5.0):
+                 length_scale: float = 1.0, radial_filter: bool = False):
         super().__init__()
         if hidden < 1 or n_layers < 1:
             raise InputError(f"NBodyEGNN: `hidden` and `n_layers` must be positive, got {hidden}, {n_layers}")
@@ -79,12 +85,16 @@ class NBodyEGNN(nn.Module):
         if not length_scale > 0:
             raise InputError(f"NBodyEGNN: `length_scale` must be positive, got {length_scale!r}")
         self.length_scale = float(length_scale)
+        self.radial_filter = radial_filter
         self.embedding = nn.Linear(1, hidden)
         self.layers = nn.ModuleList(
             EGNNLayer(hidden, edge_attr_dim=2, update_coords=True, coord_aggr="mean", tanh_coords=tanh_coords,
                       length_scale=length_scale)
             for _ in range(n_layers)
         )
+        if not radial_filter:
+            for layer in self.layers:
+                layer.edge_filter = UnitRadialFilter.replacing(layer)
         if coord_mlp:
             for layer in self.layers:
                 # EGNNLayer applies coord_out to the per-edge features s_ij [E, F] -> φ_x [E, 1].
@@ -97,7 +107,7 @@ class NBodyEGNN(nn.Module):
     def architecture(self) -> dict:
         """The constructor arguments (stored in model files)."""
         return {"hidden": self.hidden, "n_layers": self.n_layers, "tanh_coords": self.tanh_coords,
-                "coord_mlp": self.coord_mlp, "length_scale": self.length_scale}
+                "coord_mlp": self.coord_mlp, "length_scale": self.length_scale, "radial_filter": self.radial_filter}
 
     def _edges(self, n_graphs: int, n_nodes: int, device) -> Tensor:
         key = (n_graphs, n_nodes, str(device))
@@ -130,6 +140,34 @@ class NBodyEGNN(nn.Module):
             x = x + dx + velocity_scale(h) * v
             h = h_new
         return x.reshape(b, n, 3)
+
+
+class UnitRadialFilter(nn.Module):
+    """Stands in for EGNNLayer's radial filter, fixing it to 1: the paper's φ_e.
+
+    EGNNLayer computes ``filt = edge_filter([w g, w])`` [E, F] (g the invariant edge
+    input, w the envelope) and ``w s_ij = SiLU(W_a h_i + W_b h_j + W_r g) * filt``;
+    this module returns w broadcast to [E, F], so that w s_ij = w SiLU(...) exactly.
+    """
+
+    def __init__(self, hidden: int):
+        super().__init__()
+        self.hidden = hidden
+
+    @classmethod
+    def replacing(cls, layer: EGNNLayer) -> "UnitRadialFilter":
+        """A replacement for ``layer.edge_filter``; refuses a layer whose internals no longer match."""
+        original = getattr(layer, "edge_filter", None)
+        if not (isinstance(original, nn.Linear) and original.out_features == layer.hidden
+                and original.in_features == 2 + layer.edge_attr_dim):
+            raise RuntimeError(
+                "EGNNLayer.edge_filter is no longer a Linear(2 + A, F) on [w g, w]; "
+                "NBodyEGNN(radial_filter=False) must be updated to the layer's new structure"
+            )
+        return cls(layer.hidden)
+
+    def forward(self, filter_input: Tensor) -> Tensor:
+        return filter_input[:, -1:].expand(-1, self.hidden)  # [E, F]: the envelope w
 
 
 def _reference_coord_mlp(hidden: int) -> nn.Sequential:

@@ -17,7 +17,7 @@ from surrogate.nbody.data import (
     sample_initial_conditions,
     simulate_charged_nbody,
 )
-from surrogate.nbody.model import NBodyEGNN, fully_connected_edges, load_nbody_model, nbody_mse_loss, save_nbody_model
+from surrogate.nbody.model import NBodyEGNN, UnitRadialFilter, fully_connected_edges, load_nbody_model, nbody_mse_loss, save_nbody_model
 from surrogate.training import TrainConfig, Trainer
 from systems.errors import InputError
 from systems.potentials.coulomb import ChargedNBody
@@ -151,9 +151,9 @@ def _coord_weights(model):
     return [layer.coord_out[-1].weight if model.coord_mlp else layer.coord_out.weight for layer in model.layers]
 
 
-def _model(seed=0, coord_mlp=False):
+def _model(seed=0, **options):
     torch.manual_seed(seed)
-    model = NBodyEGNN(hidden=16, n_layers=3, coord_mlp=coord_mlp).double()
+    model = NBodyEGNN(hidden=16, n_layers=3, **options).double()
     # Stronger coordinate branch than the near-zero initialisation, so it matters in the checks.
     with torch.no_grad():
         for weight in _coord_weights(model):
@@ -177,10 +177,13 @@ def _orthogonal(seed, reflect):
     return r
 
 
-@pytest.mark.parametrize("coord_mlp", [False, True])
+VARIANTS = [{}, {"coord_mlp": True}, {"radial_filter": True, "length_scale": 5.0}, {"tanh_coords": True}]
+
+
+@pytest.mark.parametrize("options", VARIANTS)
 @pytest.mark.parametrize("reflect", [False, True])
-def test_prediction_is_e3_equivariant(reflect, coord_mlp):
-    model = _model(coord_mlp=coord_mlp)
+def test_prediction_is_e3_equivariant(reflect, options):
+    model = _model(**options)
     x, v, q = _inputs()
     out = model(x, v, q)
     for seed in range(3):
@@ -218,6 +221,19 @@ def test_prediction_uses_charges_velocities_and_coordinate_branch():
     assert (model(x, v, q) - out).abs().max() > 1e-2
 
 
+def test_unit_radial_filter_gives_the_papers_edge_mlp():
+    model = NBodyEGNN(hidden=8, n_layers=1)
+    layer = model.layers[0]
+    assert isinstance(layer.edge_filter, UnitRadialFilter)
+    envelope = torch.rand(6, 1)
+    filter_input = torch.cat([torch.randn(6, 3) * envelope, envelope], dim=-1)  # [w g, w]
+    assert torch.equal(layer.edge_filter(filter_input), envelope.expand(6, 8))
+    # With the filter kept, the layer's own filter stays and has parameters.
+    filtered = NBodyEGNN(hidden=8, n_layers=1, radial_filter=True)
+    assert isinstance(filtered.layers[0].edge_filter, torch.nn.Linear)
+    assert sum(p.numel() for p in filtered.parameters()) > sum(p.numel() for p in model.parameters())
+
+
 def test_fully_connected_edges():
     edges = fully_connected_edges(2, 3)
     pairs = sorted(map(tuple, edges.T.tolist()))
@@ -240,6 +256,7 @@ def test_model_file_round_trip_and_kind_check(tmp_path):
     x, v, q = _inputs()
     save_nbody_model(model, tmp_path / "nbody.pt", training_data_hash="abc")
     loaded, header = load_nbody_model(tmp_path / "nbody.pt")
+    assert header["architecture"] == model.architecture()
     assert header["kind"] == "egnn_nbody" and header["training_data_hash"] == "abc" and header["dtype"] == "float64"
     torch.testing.assert_close(loaded(x, v, q), model(x, v, q), rtol=0, atol=0)
     save_model_file(tmp_path / "other.pt", model.state_dict(), {"kind": "lstm"})
