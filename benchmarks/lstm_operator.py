@@ -54,31 +54,41 @@ FUSED_1D = {"harmonic": "harmonic", "double_well": "double_well"}
 
 
 # ----------------------------------------------------------------- training
-def train_1d(potential, stride, models, quick, device, log):
-    path = models / f"{potential}_{stride}.pt"
-    if path.is_file():
+def existing_model(models, name, train_dir):
+    """A finished model file, or the best model so far of a training run that was cut short."""
+    for path in (models / f"{name}.pt", models / train_dir / "best.pt"):
+        if path.is_file():
+            return path
+    return None
+
+
+def train_1d(potential, stride, models, quick, device, log, allow_training=True):
+    path = existing_model(models, f"{potential}_{stride}", f"_train_{potential}_{stride}")
+    if path is not None or not allow_training:
         return path
+    path = models / f"{potential}_{stride}.pt"
     t_max = max(30.0, 8 * stride * DT) if quick else max(60.0, 15 * stride * DT)
-    data = generate_oscillator_data(potential, 100 if quick else 300, t_max=t_max, save_every=100, seed=1)
+    data = generate_oscillator_data(potential, 100 if quick else 200, t_max=t_max, save_every=100, seed=1)
     work = models / f"_train_{potential}_{stride}"
     t0 = time.perf_counter()
-    best = train_lstm(data, work, stride_steps=stride, max_epochs=4 if quick else 100, batch_size=256, lr=2e-3,
-                      dropout=0.0, max_windows=20_000 if quick else 120_000, input_noise=0.0 if quick else 0.001,
+    best = train_lstm(data, work, stride_steps=stride, max_epochs=4 if quick else 60, batch_size=256, lr=2e-3,
+                      dropout=0.0, max_windows=20_000 if quick else 40_000, input_noise=0.0 if quick else 0.001,
                       lr_patience=5, early_stopping_patience=20, device=device, seed=0, progress=False)
     shutil.copy(best, path)
     log(f"trained {path.name} in {time.perf_counter() - t0:.0f} s")
     return path
 
 
-def train_lj(models, quick, device, log):
-    path = models / f"lj16_{LJ_STRIDE}.pt"
-    if path.is_file():
+def train_lj(models, quick, device, log, allow_training=True):
+    path = existing_model(models, f"lj16_{LJ_STRIDE}", "_train_lj16")
+    if path is not None or not allow_training:
         return path
-    data = generate_lj_data(16, n_trajectories=20 if quick else 200, t_max=30.0 if quick else 100.0, save_every=100,
+    path = models / f"lj16_{LJ_STRIDE}.pt"
+    data = generate_lj_data(16, n_trajectories=20 if quick else 150, t_max=30.0 if quick else 60.0, save_every=100,
                             seed=0)
     t0 = time.perf_counter()
-    best = train_lstm(data, models / "_train_lj16", stride_steps=LJ_STRIDE, max_epochs=3 if quick else 100,
-                      batch_size=256, lr=2e-3, dropout=0.0 if quick else 0.15, max_windows=20_000 if quick else 150_000,
+    best = train_lstm(data, models / "_train_lj16", stride_steps=LJ_STRIDE, max_epochs=3 if quick else 60,
+                      batch_size=256, lr=2e-3, dropout=0.0 if quick else 0.15, max_windows=20_000 if quick else 50_000,
                       input_noise=0.0 if quick else 0.002, lr_patience=5, early_stopping_patience=20, device=device,
                       seed=0, progress=False)
     shutil.copy(best, path)
@@ -214,17 +224,18 @@ def argon_verlet(n_atoms, n_strides, seed, equilibrate_steps):
     return system, provider, np.array(xs), np.array(vs), wall, units
 
 
-def train_manybody_model(models, quick, device, log):
+def train_manybody_model(models, quick, device, log, allow_training=True):
     from surrogate.lstm.manybody import train_manybody
 
-    path = models / "argon_manybody.pt"
-    if path.is_file():
+    path = existing_model(models, "argon_manybody", "_train_manybody")
+    if path is not None or not allow_training:
         return path
-    system, _, xs, vs, _, units = argon_verlet(256, 40 if quick else 400, seed=1,
+    path = models / "argon_manybody.pt"
+    system, _, xs, vs, _, units = argon_verlet(256, 40 if quick else 200, seed=1,
                                                equilibrate_steps=200 if quick else 2000)
     t0 = time.perf_counter()
     best = train_manybody(xs, vs, system.masses, system.cell, system.pbc, models / "_train_manybody",
-                          stride=MB_STRIDE_STEPS * MB_DT_FS * units.fs, cutoff=6.5, max_epochs=3 if quick else 60,
+                          stride=MB_STRIDE_STEPS * MB_DT_FS * units.fs, cutoff=6.5, max_epochs=3 if quick else 30,
                           batch_size=2, lr=1e-3, device=device, progress=False,
                           system_info={"kind": "liquid_argon", "potential": "LennardJones.argon", "T_K": 94.4})
     shutil.copy(best, path)
@@ -300,6 +311,7 @@ def main(argv=None):
     parser.add_argument("--models", default="runs/lstm_models", help="directory of trained model files")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--train-only", action="store_true")
+    parser.add_argument("--no-train", action="store_true", help="skip (and report) models missing from --models")
     parser.add_argument("--parts", default="1d,lj,manybody")
     parser.add_argument("--only", default=None, help="with --train-only: one model, e.g. harmonic_400, lj16, manybody")
     args = parser.parse_args(argv)
@@ -309,6 +321,7 @@ def main(argv=None):
     log = lambda msg: print(msg, flush=True)  # noqa: E731
     potentials = ("harmonic",) if args.quick else ("harmonic", "double_well")
     strides = (100, 1000) if args.quick else STRIDES_1D
+    figures["models"] = str(models)
 
     if args.train_only and args.only:
         if args.only == "lj16":
@@ -334,7 +347,11 @@ def main(argv=None):
     if "1d" in parts:
         for potential in potentials:
             for stride in strides:
-                path = train_1d(potential, stride, models, args.quick, args.device, log)
+                path = train_1d(potential, stride, models, args.quick, args.device, log, not args.no_train)
+                if path is None:
+                    figures[f"{potential}_{stride}"] = "no trained model"
+                    log(f"{potential} {stride}Δ: no trained model in {models}")
+                    continue
                 t_end = (100.0 if args.quick else 10_000.0) if stride >= 1000 else (30.0 if args.quick else 2000.0)
                 res = eval_1d(potential, stride, path, t_end)
                 figures[f"{potential}_{stride}"] = res
@@ -343,7 +360,7 @@ def main(argv=None):
                 targets.append(target(f"{potential} mean position error at {stride}Δ", res["mean_error"],
                                       PAPER_1D_ERROR[stride], "lower"))
     if "lj" in parts:
-        path = train_lj(models, args.quick, args.device, log)
+        path = train_lj(models, args.quick, args.device, log, not args.no_train)
         res = eval_lj(path, 100.0 if args.quick else 10_000.0, log)
         figures["lj16"] = res
         log(f"LJ16 Δ_R = 1000Δ: max|δE| {res['max_abs_deltaE']:.3g} (corrected {res['corrected_max_abs_deltaE']:.2g}), "
@@ -353,7 +370,7 @@ def main(argv=None):
                     target("LJ16 max |δE| with energy correction", res["corrected_max_abs_deltaE"], 1e-3, "lower"),
                     target("LJ16 speedup vs fused Numba Verlet at 1000Δ", res["speedup_at_1000"], 10.0, "higher")]
     if "manybody" in parts:
-        path = train_manybody_model(models, args.quick, args.device, log)
+        path = train_manybody_model(models, args.quick, args.device, log, not args.no_train)
         res = eval_manybody(path, args.quick, log)
         figures["manybody_argon"] = res
         log(f"many-body: {res}")
