@@ -33,8 +33,10 @@ from surrogate.egnn.train import evaluate_errors, load_egnn, train_egnn  # noqa:
 TEMPERATURES_K = (300.0, 600.0, 900.0, 1200.0)
 TARGET_FORCE_MAE_MEV = 10.0
 
-FULL = dict(train_per_t=60, test_per_t=10, interval=25, hidden=64, layers=4, epochs=300, batch=4, lr=2e-3)
-QUICK = dict(train_per_t=8, test_per_t=3, interval=25, hidden=32, layers=3, epochs=12, batch=2, lr=3e-3)
+FULL = dict(train_per_t=60, test_per_t=10, interval=25, equilibration=200, hidden=64, layers=4, epochs=300, batch=4,
+            lr=2e-3)
+QUICK = dict(train_per_t=4, test_per_t=2, interval=10, equilibration=50, hidden=32, layers=2, epochs=8, batch=2,
+             lr=3e-3)
 
 
 def copper_108():
@@ -43,12 +45,25 @@ def copper_108():
     return bulk("Cu", "fcc", a=3.61, cubic=True).repeat(3)
 
 
-def make_frames(per_t: int, interval: int, seed: int):
+def make_frames(per_t: int, interval: int, equilibration: int, seed: int, cache: Path | None = None):
+    """EMT frames from Langevin MD; with ``cache`` (an extxyz path) they are read back if present, else written."""
     from ase.calculators.emt import EMT
 
-    return generate_frames(copper_108(), EMT(), temperatures_K=TEMPERATURES_K, frames_per_temperature=per_t,
-                           interval_steps=interval, equilibration_steps=200, timestep_fs=2.0,
-                           friction_per_fs=0.01, seed=seed)
+    from systems.forces import ForceResult
+    from systems.trajectory_reader import read_frames
+    from systems.trajectory_writer import TrajectoryWriter
+
+    if cache is not None and cache.exists():
+        return list(read_frames(cache))
+    frames = generate_frames(copper_108(), EMT(), temperatures_K=TEMPERATURES_K, frames_per_temperature=per_t,
+                             interval_steps=interval, equilibration_steps=equilibration, timestep_fs=2.0,
+                             friction_per_fs=0.01, seed=seed)
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        with TrajectoryWriter(cache) as writer:
+            for frame in frames:
+                writer.write(frame.to_system(), ForceResult(frame.energy, frame.forces))
+    return frames
 
 
 def main(argv=None):
@@ -59,6 +74,10 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--cutoff", type=float, default=5.0, help="Å")
     parser.add_argument("--out", default=None, help="training directory (default: a temporary one)")
+    parser.add_argument("--time-budget-s", type=float, default=0.0,
+                        help="stop training (between chunks) before this many seconds; 0: no limit")
+    parser.add_argument("--chunk-epochs", type=int, default=10, help="epochs per resumable training chunk")
+    parser.add_argument("--cache", default=None, help="directory for the generated EMT frames (reused when present)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     cfg = dict(QUICK if args.quick else FULL)
@@ -66,18 +85,34 @@ def main(argv=None):
         cfg["epochs"] = args.epochs
 
     t0 = time.perf_counter()
-    train_frames = make_frames(cfg["train_per_t"], cfg["interval"], seed=0)
-    test_frames = make_frames(cfg["test_per_t"], cfg["interval"], seed=1000)
+    mode = "quick" if args.quick else "full"
+    cache = Path(args.cache) if args.cache else None
+    train_frames = make_frames(cfg["train_per_t"], cfg["interval"], cfg["equilibration"], seed=0,
+                               cache=cache / f"cu108_train_{mode}.extxyz" if cache else None)
+    test_frames = make_frames(cfg["test_per_t"], cfg["interval"], cfg["equilibration"], seed=1000,
+                              cache=cache / f"cu108_test_{mode}.extxyz" if cache else None)
     t_data = time.perf_counter() - t0
     print(f"EMT Cu108: {len(train_frames)} training and {len(test_frames)} test frames at {TEMPERATURES_K} K "
           f"({t_data:.1f} s)", flush=True)
 
     out_dir = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="egnn_accuracy_"))
     t0 = time.perf_counter()
-    best = train_egnn(train_frames, out_dir, cutoff=args.cutoff, hidden=cfg["hidden"], layers=cfg["layers"],
-                      max_epochs=cfg["epochs"], batch_size=cfg["batch"], lr=cfg["lr"], lr_patience=8,
-                      early_stopping_patience=40, energy_weight=1.0, force_weight=10.0, val_fraction=0.1,
-                      device=args.device, dtype="float32", progress=False)
+    train_kw = dict(cutoff=args.cutoff, hidden=cfg["hidden"], layers=cfg["layers"], batch_size=cfg["batch"],
+                    lr=cfg["lr"], lr_patience=8, early_stopping_patience=40, energy_weight=1.0, force_weight=10.0,
+                    val_fraction=0.1, device=args.device, dtype="float32", progress=False)
+    # Train in chunks of epochs, resuming from the checkpoint, so a wall-clock budget can stop it cleanly.
+    epochs_done = 0
+    while epochs_done < cfg["epochs"]:
+        upto = min(cfg["epochs"], epochs_done + args.chunk_epochs)
+        best = train_egnn(train_frames, out_dir, max_epochs=upto, resume=epochs_done > 0, **train_kw)
+        rows = len(np.atleast_1d(np.genfromtxt(out_dir / "metrics.csv", delimiter=",", names=True)))
+        stopped = rows == epochs_done  # early stopping: no new epoch ran
+        epochs_done = rows
+        elapsed = time.perf_counter() - t0
+        print(f"  {epochs_done} epochs, {elapsed:.0f} s", flush=True)
+        if stopped or (args.time_budget_s and elapsed * (1 + args.chunk_epochs / max(epochs_done, 1))
+                       > args.time_budget_s):
+            break
     t_train = time.perf_counter() - t0
     model = load_egnn(best, device=args.device)
     test_graphs = graphs_from_frames(test_frames, args.cutoff, "test frames")
@@ -91,11 +126,12 @@ def main(argv=None):
     zero_force_mae = float(np.mean([np.abs(f.forces).mean() for f in test_frames]))
     force_mae_mev = 1e3 * errors["force_mae_eV_per_A"]
     figures = {
-        "mode": "quick" if args.quick else "full",
+        "mode": mode,
         "device": args.device,
         "n_train_frames": len(train_frames),
         "n_test_frames": len(test_frames),
-        "model": {"cutoff_A": args.cutoff, "hidden": cfg["hidden"], "layers": cfg["layers"], "epochs": cfg["epochs"]},
+        "model": {"cutoff_A": args.cutoff, "hidden": cfg["hidden"], "layers": cfg["layers"],
+                  "epochs_planned": cfg["epochs"], "epochs_run": epochs_done},
         "energy_mae_meV_per_atom": 1e3 * errors["energy_mae_eV_per_atom"],
         "force_mae_meV_per_A": force_mae_mev,
         "force_rmse_meV_per_A": 1e3 * errors["force_rmse_eV_per_A"],
