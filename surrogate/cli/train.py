@@ -146,11 +146,11 @@ def _data(args) -> object:
 
 
 def main_egnn(args) -> int:
-    from surrogate.egnn.train import train_egnn
-
     if not 0.0 <= args.val_fraction < 1.0:
         raise InputError(f"--val-fraction must be in [0, 1), got {args.val_fraction}")
-    data = _data(args)
+    data = _data(args)  # bad input is reported before torch is imported
+    from surrogate.egnn.train import train_egnn
+
     write_resolved_config(args, args.out)
     kwargs = {k: getattr(args, k) for k in ("batch_size", "lr") if getattr(args, k) is not None}
     path = train_egnn(data, args.out, cutoff=args.cutoff, hidden=args.hidden, layers=args.layers,

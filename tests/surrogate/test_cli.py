@@ -219,6 +219,7 @@ def test_flat_lstm_trains_on_generated_data_and_refuses_another_system(tmp_path,
     assert status == 2 and "use --integrator lstm" in err
 
 
+@pytest.mark.slow
 def test_demo_runs_end_to_end_in_quick_mode(tmp_path, capsys):
     from surrogate.cli.demo import run_demo
 
