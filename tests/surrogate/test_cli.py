@@ -147,9 +147,29 @@ def test_generate_then_compare_exit_status_follows_tolerances(two_runs, tmp_path
     assert payload["runs"]["classical"]["thermo"]["source"] == "log"  # read from thermo.csv
     assert (tmp_path / "pass" / "report.html").exists() and (tmp_path / "pass" / "config.yaml").exists()
 
-    status, out, _ = run_cli([*argv[:-1], tmp_path / "fail", "--tol-vacf", 0], capsys)
+    strict = tmp_path / "strict.yaml"
+    strict.write_text("vacf: 0\n")
+    status, out, _ = run_cli([*argv[:-1], tmp_path / "fail", "--tolerances", strict], capsys)
     assert status == 1
     assert "FAIL" in out and "vacf" in out
+
+
+def test_tolerance_precedence_defaults_then_file_then_flags(tmp_path):
+    import argparse
+
+    from surrogate.cli.compare import tolerances_from_args
+    from surrogate.compare import Tolerances
+    from systems.errors import InputError
+
+    path = tmp_path / "tol.yaml"
+    path.write_text("vacf: 0.0\nrdf: 0.2\ndrift: 0.01\n")
+    flags = {f"tol_{name}": None for name in Tolerances.names()}
+    args = argparse.Namespace(tolerances=str(path), **{**flags, "tol_vacf": "0.3", "tol_drift": "off"})
+    tol = tolerances_from_args(args)
+    assert (tol.vacf, tol.rdf, tol.drift, tol.diffusion) == (0.3, 0.2, None, Tolerances().diffusion)
+    path.write_text("vacf: lots\n")
+    with pytest.raises(InputError, match="tolerance 'vacf' must be a non-negative number"):
+        tolerances_from_args(args)
 
 
 def test_generate_with_an_ase_calculator_stores_its_energies_and_forces(tmp_path, capsys):
