@@ -69,6 +69,7 @@ class ComparisonResult:
     speedups: dict = field(default_factory=dict)
     force_parity_data: dict = field(default_factory=dict)
     files: dict = field(default_factory=dict)
+    noise: dict = field(default_factory=dict)
 
     @property
     def runs(self) -> list:
@@ -93,6 +94,7 @@ class ComparisonResult:
             "runs": {m.name: m.to_json() for m in self.runs},
             "distances": {name: {d.name: d.to_json() for d in ds} for name, ds in self.distances.items()},
             "speedup": self.speedups,
+            "reference_noise": self.noise,
             "structure": {"kind": self.rdf_kind, "r_max_A": self.rdf_r_max, "rdf": curves(self.rdfs),
                           "bond_length_A": curves(self.bonds), "angle_deg": curves(self.angles)},
             "files": {k: str(v) for k, v in self.files.items()},
@@ -179,6 +181,7 @@ def compare_trajectories(reference, others, *, names: list[str] | None = None, t
         result.speedups[m.name] = cost_mod.speedup(metrics[0].cost, m.cost)
     for name, provider in (force_providers or {}).items():
         _model_parity(result, ref, name, provider)
+    result.noise = _reference_noise(result, rdf_bin_width, msd_fit_fraction)
     if report and out_dir is not None:
         from .report import write_report
 
@@ -277,3 +280,26 @@ def _model_parity(result: ComparisonResult, ref: RunData, name: str, provider) -
     distance = Distance("force", parity["relative_rmse"], result.tolerances.force, parity)
     rows = result.distances.setdefault(name, [])
     rows[:] = [d for d in rows if d.name != "force"] + [distance]
+
+
+def _reference_noise(result: ComparisonResult, rdf_bin_width: float, fit_fraction) -> dict:
+    """The rdf and diffusion distances between the first and second half of the reference:
+    how far two runs of half its length differ by chance (a scale for the tolerances)."""
+    ref = result.reference.run
+    if ref.n_frames < 20:
+        return {}
+    half = ref.n_frames // 2
+    first, second = ref.frames(slice(0, half)), ref.frames(slice(half, 2 * half))
+    noise = {"what": "distance between the first and second half of the reference run"}
+    try:
+        _, _, curves = radial_distributions([first, second], result.rdf_r_max, rdf_bin_width)
+        if curves:
+            noise["rdf"] = max(rdf_error(c[0], c[1]) for c in curves.values())
+    except InputError:
+        pass
+    try:
+        d1, d2 = diffusion(first, fit_fraction).D, diffusion(second, fit_fraction).D
+        noise["diffusion"] = relative_error(d1, d2, DIFFUSION_FLOOR_A2_PER_PS)
+    except InputError:
+        pass
+    return noise

@@ -228,6 +228,25 @@ RUN_HEADER = ["run", "atoms", "frames", "frame interval (ps)", "D (Å²/ps)", "�
 DIST_HEADER = ["run", "distance", "value", "tolerance", "status"]
 
 
+def command_rows(result) -> list[list[str]]:
+    """Each run's file and the command that made it (from its run_info.json), for reproducibility."""
+    return [[m.name, m.run.source or "in memory", str(m.run.info.get("command") or "–")] for m in result.runs]
+
+
+def noise_text(result) -> str:
+    noise = result.noise or {}
+    parts = [f"{k} {noise[k]:.3g}" for k in ("rdf", "diffusion") if k in noise]
+    if not parts:
+        return ""
+    return ("Chance level: the first and second half of the reference differ by " + ", ".join(parts)
+            + "; distances near these values are noise, not error.")
+
+
+def _noise_html(result) -> str:
+    text = noise_text(result)
+    return f"<p>{html.escape(text)}</p>" if text else ""
+
+
 def _html_table(header, rows) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f'<td class="{_cls(c)}">{html.escape(c)}</td>' for c in row) + "</tr>"
@@ -263,8 +282,10 @@ figure {{ margin: 1.5em 0; }} img {{ max-width: 100%; }} figcaption {{ color: #5
 <p class="{'pass' if result.passed else 'fail'}">{html.escape(verdict)}</p>
 <h2>Distances to the reference</h2>
 {_html_table(DIST_HEADER, distance_rows(result))}
+{_noise_html(result)}
 <h2>Runs</h2>
 {_html_table(RUN_HEADER, run_rows(result))}
+{_html_table(["run", "source", "command"], command_rows(result))}
 {'<h3>Notes</h3><ul>' + notes + '</ul>' if notes else ''}
 <h2>Plots</h2>
 {''.join(figures)}
@@ -284,7 +305,8 @@ def _md_table(header, rows) -> str:
 def write_markdown(result, plots: dict, path: Path) -> Path:
     verdict = "**PASS**" if result.passed else "**FAIL**: " + "; ".join(result.failures())
     parts = [f"# Comparison against `{result.reference.name}`", "", verdict, "", "## Distances to the reference", "",
-             _md_table(DIST_HEADER, distance_rows(result)), "", "## Runs", "", _md_table(RUN_HEADER, run_rows(result)),
+             _md_table(DIST_HEADER, distance_rows(result)), "", noise_text(result), "", "## Runs", "",
+             _md_table(RUN_HEADER, run_rows(result)), "", _md_table(["run", "source", "command"], command_rows(result)),
              "", "## Plots", ""]
     for name, png in plots.items():
         parts += [f"![{CAPTIONS.get(name, name)}]({Path(png).name})", "", f"*{CAPTIONS.get(name, name)}*", ""]

@@ -74,6 +74,13 @@ class RunData:
             return 0.0
         return float(np.median(np.diff(self.times_ps)))
 
+    def frames(self, selection: slice) -> "RunData":
+        """The same run restricted to ``selection`` of its frames (the log and metadata are dropped)."""
+        pick = lambda a: None if a is None else a[selection]  # noqa: E731
+        return RunData(self.name, self.numbers, self.masses, self.positions[selection], self.times_ps[selection],
+                       pick(self.cells), self.pbc, pick(self.energies_eV), pick(self.forces), pick(self.velocities),
+                       self.topology, None, {}, self.source)
+
     def mdtraj_topology(self):
         """The run's topology, or one single-atom residue per atom named by element."""
         if self.topology is not None:

@@ -219,6 +219,11 @@ def test_report_embeds_every_plot_and_json_holds_every_number(passing):
     assert ref["diffusion"]["D_A2_per_ps"] == passing.reference.diffusion.D
     assert ref["thermo"]["stats"]["temperature_K"]["mean"] > 0
     assert len(payload["structure"]["rdf"]["Ar-Ar"]["reference"]["y"]) == len(passing.rdfs["Ar-Ar"][0].y)
+    # Chance level from the reference's two halves: same order as the distance between independent runs.
+    noise = payload["reference_noise"]
+    independent_rdf = distances["rdf"]["value"]
+    assert 0.3 * independent_rdf < noise["rdf"] < 3 * independent_rdf
+    assert "Chance level" in html and "Chance level" in markdown
 
 
 def test_runs_with_different_atoms_are_refused(runs):
