@@ -23,10 +23,10 @@ COMMANDS = (generate, train, run, compare, demo)
 
 EPILOG = """\
 typical session:
-  surrogate generate --system liquid-argon --n-atoms 256 --potential lj-argon --time-ps 20 --out ref
-  surrogate train egnn ref/trajectory.extxyz --out egnn-model
-  surrogate run --system liquid-argon --n-atoms 256 --model egnn-model/best.pt --time-ps 20 --out egnn
-  surrogate compare ref/trajectory.extxyz egnn/trajectory.extxyz --out comparison
+  surrogate generate --n-atoms 256 --potential lj-argon --integrator verlet --time-ps 20 --out ref
+  surrogate train egnn ref/trajectory.extxyz --stride 5 --out egnn-model
+  surrogate run --system ref/trajectory.extxyz --model egnn-model/best.pt --integrator verlet --time-ps 20 --out egnn
+  surrogate compare ref/trajectory.extxyz egnn/trajectory.extxyz --force-model egnn-model/best.pt --out comparison
   surrogate demo            # all of the above on liquid argon, with no input files
 
 every command accepts --config FILE.yaml (keys are the long flag names; flags override the file)
