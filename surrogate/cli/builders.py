@@ -208,6 +208,22 @@ def build_provider(args, system: System, *, allow_model: bool) -> tuple[object, 
     return provider, text, periodic
 
 
+def check_device(device: str) -> str:
+    """``device`` if torch can use it; a clear InputError for a GPU that is absent or a malformed name."""
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise InputError(f"--device {device!r} is not a torch device name (cpu, cuda, cuda:1, ...): {exc}") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise InputError(f"--device {device}: no CUDA GPU is available to torch here; use --device cpu")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise InputError(f"--device {device}: only {torch.cuda.device_count()} CUDA device(s) present")
+    return device
+
+
 def model_kind(path) -> str:
     """The ``kind`` in a model file's header ("egnn", "lstm", ...)."""
     from surrogate.model_file import load_model_file
@@ -225,7 +241,7 @@ def egnn_provider(path, args):
         raise InputError(f"--model {path} holds a {kind!r} model, not an EGNN force model{hint}")
     from surrogate.egnn.provider import EGNNForceProvider
 
-    return EGNNForceProvider(path, device=args.device, dtype=args.dtype)
+    return EGNNForceProvider(path, device=check_device(args.device), dtype=args.dtype)
 
 
 # --------------------------------------------------------------- integrators

@@ -138,9 +138,11 @@ def force_models(specs: list[str], others, device: str) -> dict:
     the compared run whose run_info.json names it, else its file name."""
     import os
 
-    from .builders import model_kind
+    from .builders import check_device, model_kind
 
     providers = {}
+    if specs:
+        check_device(device)
     for spec in specs:
         label, _, path = spec.rpartition("=") if "=" in spec else ("", "", spec)
         if not os.path.exists(path):

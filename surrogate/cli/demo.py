@@ -90,6 +90,9 @@ def run_demo(out_dir="surrogate-demo", quick: bool = False, seed: int = 0, devic
 
 
 def main(args) -> int:
+    from .builders import check_device
+
+    check_device(args.device)
     html = run_demo(args.out, quick=args.quick, seed=args.seed, device=args.device)
     print(html)
     return 0

@@ -7,8 +7,8 @@ import argparse
 from systems import units
 from systems.errors import InputError
 
-from .builders import (Setup, build_integrator, build_provider, build_system, classical_potential, default_potential,
-                       default_timestep_fs, model_kind)
+from .builders import (Setup, build_integrator, build_provider, build_system, check_device, classical_potential,
+                       default_potential, default_timestep_fs, model_kind)
 from .options import (INTEGRATORS, HelpFormatter, add_config_option, add_dynamics_options, add_output_options,
                       add_provider_options, add_system_options)
 from .simulate import run_simulation
@@ -67,6 +67,7 @@ def _run_lstm(args, system, topology) -> int:
     if kind not in ("lstm", "lstm_manybody"):
         raise InputError(f"--model {args.model} holds a {kind!r} model; --integrator lstm needs an LSTM operator "
                          "from surrogate train lstm")
+    check_device(args.device)
     warmup_name = args.warmup_potential or default_potential(system)
     if warmup_name is None:
         raise InputError("--integrator lstm needs --warmup-potential (the classical potential of its first window)")

@@ -10,6 +10,7 @@ from pathlib import Path
 from systems.errors import InputError
 
 from ..config import write_resolved_config
+from .builders import check_device
 from .options import (HelpFormatter, add_config_option, non_negative_float, positive_float, positive_int)
 
 DESCRIPTION = """\
@@ -149,6 +150,7 @@ def main_egnn(args) -> int:
     if not 0.0 <= args.val_fraction < 1.0:
         raise InputError(f"--val-fraction must be in [0, 1), got {args.val_fraction}")
     data = _data(args)  # bad input is reported before torch is imported
+    check_device(args.device)
     from surrogate.egnn.train import train_egnn
 
     write_resolved_config(args, args.out)
@@ -171,6 +173,7 @@ def main_lstm(args) -> int:
         raise InputError("give the training data DATA (.npz operator data or an MD trajectory) or --generate")
     if args.data and not os.path.exists(args.data):
         raise InputError(f"training data {args.data!r} does not exist")
+    check_device(args.device)
     flat = bool(args.generate) or str(args.data).endswith(".npz")
     if flat:
         path = _train_flat(args)

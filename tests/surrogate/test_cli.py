@@ -71,6 +71,7 @@ def test_console_script_is_installed():
     (["run", "--model", "missing.pt"], "model file 'missing.pt' does not exist"),
     (["run", "--integrator", "lstm"], "--integrator lstm needs --model"),
     (["train", "egnn"], "give the training data"),
+    (["demo", "--device", "gpu7"], "--device 'gpu7' is not a torch device name"),
     (["train", "egnn", "missing.extxyz"], "'missing.extxyz' does not exist"),
     (["compare"], "give a reference trajectory REF"),
     (["compare", "a.xtc", "b.xtc"], "trajectory file 'a.xtc' does not exist"),
