@@ -148,6 +148,7 @@ def train_lstm(data, out_dir, *, stride_steps: int, window: int = 5, hidden=(32,
                          lr_patience=lr_patience, min_lr=min_lr, early_stopping_patience=early_stopping_patience,
                          grad_clip=grad_clip, seed=seed, device=device, out_dir=str(out_dir), progress=progress)
     trainer = Trainer(model, make_loss_fn(input_noise), train_set, val_set, config,
+                      collate_fn=torch.utils.data.default_collate,
                       save_fn=lambda m, path: save_lstm(m, path, model_header(m, data, stride_steps, training_hash)))
     try:
         trainer.fit(resume=resume)
