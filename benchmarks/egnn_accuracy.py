@@ -73,6 +73,8 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=None, help="override the number of epochs")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--cutoff", type=float, default=5.0, help="Å")
+    for key in ("train_per_t", "test_per_t", "hidden", "layers", "batch"):
+        parser.add_argument(f"--{key.replace('_', '-')}", type=int, default=None, help=f"override {key}")
     parser.add_argument("--out", default=None, help="training directory (default: a temporary one)")
     parser.add_argument("--time-budget-s", type=float, default=0.0,
                         help="stop training (between chunks) before this many seconds; 0: no limit")
@@ -81,16 +83,20 @@ def main(argv=None):
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     cfg = dict(QUICK if args.quick else FULL)
-    if args.epochs is not None:
-        cfg["epochs"] = args.epochs
+    for key in ("epochs", "train_per_t", "test_per_t", "hidden", "layers", "batch"):
+        if getattr(args, key) is not None:
+            cfg[key] = getattr(args, key)
 
     t0 = time.perf_counter()
     mode = "quick" if args.quick else "full"
+    if any(getattr(args, k) is not None for k in ("train_per_t", "test_per_t", "hidden", "layers", "batch", "epochs")):
+        mode += "-custom"
     cache = Path(args.cache) if args.cache else None
+    tag = f"{cfg['interval']}x{cfg['equilibration']}"
     train_frames = make_frames(cfg["train_per_t"], cfg["interval"], cfg["equilibration"], seed=0,
-                               cache=cache / f"cu108_train_{mode}.extxyz" if cache else None)
+                               cache=cache / f"cu108_train_{cfg['train_per_t']}_{tag}.extxyz" if cache else None)
     test_frames = make_frames(cfg["test_per_t"], cfg["interval"], cfg["equilibration"], seed=1000,
-                              cache=cache / f"cu108_test_{mode}.extxyz" if cache else None)
+                              cache=cache / f"cu108_test_{cfg['test_per_t']}_{tag}.extxyz" if cache else None)
     t_data = time.perf_counter() - t0
     print(f"EMT Cu108: {len(train_frames)} training and {len(test_frames)} test frames at {TEMPERATURES_K} K "
           f"({t_data:.1f} s)", flush=True)
