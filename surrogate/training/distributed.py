@@ -5,10 +5,16 @@
 ``WORLD_SIZE`` is greater than one, :func:`init_distributed` joins the process group
 (gloo on CPU, nccl on CUDA); otherwise it returns a single-process context and
 touches nothing.
+
+The process group is created once per process and destroyed at exit: torch's
+``env://`` rendezvous cannot be repeated inside one torchrun worker (a second
+``init_process_group`` after ``destroy_process_group`` hangs), so several
+trainers run one after another in the same script share the group.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 from dataclasses import dataclass
 
@@ -33,8 +39,7 @@ class DistributedContext:
     device : torch.device
         Device this process trains on.
     owns_group : bool
-        True when :func:`init_distributed` created the process group (and
-        :func:`shutdown_distributed` should destroy it).
+        True when :func:`init_distributed` created the process group.
     """
 
     rank: int = 0
@@ -92,6 +97,7 @@ def init_distributed(device: str = "cpu") -> DistributedContext:
     owns_group = False
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if wants_cuda else "gloo")
+        atexit.register(_destroy_at_exit)
         owns_group = True
     if dist.get_world_size() != world_size or dist.get_rank() != rank:
         raise RuntimeError(
@@ -102,9 +108,18 @@ def init_distributed(device: str = "cpu") -> DistributedContext:
                               owns_group=owns_group)
 
 
+def _destroy_at_exit() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def shutdown_distributed(context: DistributedContext) -> None:
-    """Destroy the process group if this context created it."""
-    if context.owns_group and dist.is_initialized():
+    """Destroy the process group now (it is otherwise destroyed at exit).
+
+    Only for the end of a script: no process group can be created again in this
+    torchrun worker afterwards.
+    """
+    if context.is_distributed and dist.is_initialized():
         dist.destroy_process_group()
 
 

@@ -53,7 +53,6 @@ from surrogate.training.distributed import (
     all_reduce_sum,
     barrier,
     init_distributed,
-    shutdown_distributed,
 )
 from systems.errors import InputError
 
@@ -322,8 +321,13 @@ class Trainer:
         }
 
     def close(self) -> None:
-        """Leave the process group if this trainer created it."""
-        shutdown_distributed(self.context)
+        """Wait for all ranks to finish this trainer's work.
+
+        The process group itself stays up for later trainers in the same script and is
+        destroyed at exit (torch cannot repeat the torchrun rendezvous in one process);
+        call :func:`~surrogate.training.distributed.shutdown_distributed` to end it sooner.
+        """
+        barrier(self.context)
 
     # ------------------------------------------------------------- epoch loops
     def _train_loader(self, epoch: int):

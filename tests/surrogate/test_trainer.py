@@ -49,12 +49,22 @@ def mse_loss(model, batch):
     return (err**2).mean(), {"mae": float(err.detach().abs().mean())}
 
 
-def train_tiny(out_dir, epochs=3, batch_size=8, n=50):
+def gradient_matching_loss(model, batch):
+    """Value plus input-gradient loss (autograd with create_graph, like force training of a potential)."""
+    x, y = batch
+    x = x.clone().requires_grad_(True)
+    out = model(x)
+    grad = torch.autograd.grad(out.sum(), x, create_graph=True)[0]
+    loss = ((out - y) ** 2).mean() + ((grad - torch.cos(x.detach())) ** 2).mean()
+    return loss, {}
+
+
+def train_tiny(out_dir, epochs=3, batch_size=8, n=50, loss_fn=mse_loss):
     """Shared by the single-process run and the torchrun script: float64, no dropout."""
     model = _mlp(seed=1)
     config = TrainConfig(max_epochs=epochs, batch_size=batch_size, lr=1e-2, seed=3, out_dir=str(out_dir),
                          progress=False, early_stopping_patience=100)
-    trainer = Trainer(model, mse_loss, _regression(n=n), _regression(n=14, seed=5), config)
+    trainer = Trainer(model, loss_fn, _regression(n=n), _regression(n=14, seed=5), config)
     history = trainer.fit()
     trainer.close()
     return model, history
@@ -163,13 +173,16 @@ def test_bad_config_and_nan_loss(tmp_path):
 
 
 _DDP_SCRIPT = """
-import sys, torch
+import os, sys, torch
 sys.path.insert(0, {repo!r})
-from tests.surrogate.test_trainer import train_tiny
-model, history = train_tiny({out!r})
-if torch.distributed.get_rank() == 0 if torch.distributed.is_initialized() else True:
-    torch.save({{"weights": [p.detach() for p in model.parameters()],
-                "val": [row["val_loss"] for row in history["epochs"]]}}, {result!r})
+from tests.surrogate.test_trainer import gradient_matching_loss, mse_loss, train_tiny
+results = {{}}
+for name, loss_fn in (("mse", mse_loss), ("gradient", gradient_matching_loss)):
+    model, history = train_tiny(os.path.join({out!r}, name), loss_fn=loss_fn)
+    results[name] = {{"weights": [p.detach() for p in model.parameters()],
+                      "val": [row["val_loss"] for row in history["epochs"]]}}
+if int(os.environ["RANK"]) == 0:
+    torch.save(results, {result!r})
 """
 
 
@@ -185,13 +198,18 @@ def test_torchrun_two_processes_equal_single_process(tmp_path):
         env=env, capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    ddp = torch.load(result, weights_only=True)
+    results = torch.load(result, weights_only=True)
 
-    single_model, single_history = train_tiny(tmp_path / "single_run")
-    for p_ddp, p_single in zip(ddp["weights"], single_model.parameters()):
-        torch.testing.assert_close(p_ddp, p_single.detach(), rtol=1e-9, atol=1e-9)
-    assert ddp["val"] == pytest.approx([row["val_loss"] for row in single_history["epochs"]], rel=1e-9)
-    # Training really moved the weights, so agreement is not trivial.
-    assert not torch.allclose(_weights(single_model), _weights(_mlp(seed=1)))
-    # Only rank 0 wrote files, and it wrote all of them.
-    assert sorted(p.name for p in (tmp_path / "ddp_run").iterdir()) == ["best.pt", "checkpoint.pt", "metrics.csv"]
+    # Plain MSE, and a loss that differentiates the model w.r.t. its input (double backward under DDP);
+    # both trainers ran one after the other in the same torchrun workers (shared process group).
+    for name, loss_fn in (("mse", mse_loss), ("gradient", gradient_matching_loss)):
+        ddp = results[name]
+        single_model, single_history = train_tiny(tmp_path / "single_run" / name, loss_fn=loss_fn)
+        for p_ddp, p_single in zip(ddp["weights"], single_model.parameters()):
+            torch.testing.assert_close(p_ddp, p_single.detach(), rtol=1e-9, atol=1e-9)
+        assert ddp["val"] == pytest.approx([row["val_loss"] for row in single_history["epochs"]], rel=1e-9)
+        # Training really moved the weights, so agreement is not trivial.
+        assert not torch.allclose(_weights(single_model), _weights(_mlp(seed=1)))
+        # Only rank 0 wrote files, and it wrote all of them.
+        written = sorted(p.name for p in (tmp_path / "ddp_run" / name).iterdir())
+        assert written == ["best.pt", "checkpoint.pt", "metrics.csv"]
