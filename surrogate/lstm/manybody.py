@@ -41,7 +41,7 @@ from systems.errors import InputError
 from systems.neighbor_list import build_pairs
 from systems.state import System
 
-from .integrator import OperatorInstabilityError
+from .integrator import EnergyCorrectionError, OperatorInstabilityError
 
 MODEL_KIND = "lstm_manybody"
 ARCHITECTURE_VERSION = 1
@@ -220,12 +220,15 @@ class ManyBodyOperatorIntegrator:
     Δ_R; the centre-of-mass momentum is projected back to its initial value after
     every stride; a stride that moves an atom more than ``max_displacement`` Å
     raises :class:`OperatorInstabilityError`. ``state_dict`` carries the window.
+    With ``energy_correction`` the internal momenta are rescaled after every stride
+    by α = √(1 − ΔE/K) so that E_pot (from ``warmup_provider``) + E_kin stays at its
+    initial value (FlashMD); :class:`EnergyCorrectionError` when no real α exists.
     """
 
     name = "ManyBodyOperator"
 
     def __init__(self, model, warmup_provider, *, verlet_timestep: float, header: dict | None = None,
-                 max_displacement: float = 2.0, device: str = "cpu"):
+                 max_displacement: float = 2.0, energy_correction: bool = False, device: str = "cpu"):
         if isinstance(model, (str, os.PathLike)):
             model, header = load_manybody(model, device)
         self.model, self.header = model.eval(), header or {}
@@ -238,6 +241,8 @@ class ManyBodyOperatorIntegrator:
                              f"{self.verlet_timestep}")
         self.stride_steps = int(round(n_sub))
         self.max_displacement = float(max_displacement)
+        self.energy_correction = bool(energy_correction)
+        self._e0 = None
         self.want_stress = False
         self.last_result = None
         self._xw = self._vw = self._p0 = None
@@ -263,6 +268,7 @@ class ManyBodyOperatorIntegrator:
             vs.append(system.velocities.copy())
         self._xw, self._vw = np.stack(xs, 1), np.stack(vs, 1)  # [n, W, 3]
         self._p0 = system.momenta.sum(0)
+        self._e0 = self.provider.compute(system).energy + system.kinetic_energy() if self.energy_correction else None
         self.n_strides = 0
 
     def step(self, system: System) -> None:
@@ -286,12 +292,28 @@ class ManyBodyOperatorIntegrator:
         system.velocities[:] = new_v
         system.time += self.timestep
         self.n_strides += 1
+        if self.energy_correction:
+            self._correct_energy(system)
         self._xw = np.concatenate([self._xw[:, 1:], system.positions[:, None]], 1)
         self._vw = np.concatenate([self._vw[:, 1:], system.velocities[:, None]], 1)
 
+    def _correct_energy(self, system: System) -> None:
+        self.last_result = self.provider.compute(system)
+        v_com = self._p0 / system.masses.sum()
+        v_int = system.velocities - v_com
+        k_int = 0.5 * float(np.sum(system.masses[:, None] * v_int**2))
+        delta = self.last_result.energy + system.kinetic_energy() - self._e0
+        arg = 1.0 - delta / k_int if k_int > 0 else -math.inf
+        if arg < 0:
+            raise EnergyCorrectionError(
+                f"{self.name}: energy correction impossible after stride {self.n_strides}: the energy is {delta:.6g} eV "
+                f"above E0 = {self._e0:.6g} eV but the internal kinetic energy is only {k_int:.6g} eV "
+                f"(α² = {arg:.4g} has no real root)")
+        system.velocities[:] = v_com + math.sqrt(arg) * v_int
+
     def state_dict(self) -> dict[str, Any]:
         return {"kind": type(self).__name__, "timestep": self.timestep, "x_window": self._xw.copy(),
-                "v_window": self._vw.copy(), "p0": self._p0.copy(), "n_strides": self.n_strides}
+                "v_window": self._vw.copy(), "p0": self._p0.copy(), "n_strides": self.n_strides, "e0": self._e0}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if state.get("kind") != type(self).__name__:
@@ -300,3 +322,4 @@ class ManyBodyOperatorIntegrator:
         self._vw = np.asarray(state["v_window"], dtype=np.float64)
         self._p0 = np.asarray(state["p0"], dtype=np.float64)
         self.n_strides = int(state["n_strides"])
+        self._e0 = None if state.get("e0") is None else float(state["e0"])
