@@ -185,7 +185,12 @@ class Simulation:
         return Snapshot(self.step, system.time, system, result, kinetic, temperature, conserved, pressure, extra)
 
     def _report(self, due, fields, guard: bool) -> None:
-        snap = self.snapshot(fields)
+        try:
+            snap = self.snapshot(fields)
+        except CloseContactError as err:
+            # The state the integrator produced cannot even be evaluated (e.g. a learned
+            # operator that left its training distribution): the same runaway as mid-step.
+            raise RunawayError(f"runaway at step {self.step}: {err}", self.step, getattr(err, "atoms", ())) from err
         if guard and self.runaway is not None:
             self.runaway.check(self.system, self.step, snap.temperature_K, snap.result)
         for r in due:
