@@ -2,7 +2,6 @@
 ready-made systems and trajectory I/O. Imports nothing from ``integrators`` or
 ``surrogate``."""
 
-from . import threads  # noqa: F401  (first: sets the OpenMP wait policy before numba/torch load OpenMP)
 from . import units
 from .errors import CloseContactError, InputError
 from .forces import ForceResult
