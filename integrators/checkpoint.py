@@ -10,14 +10,13 @@ continues bit for bit.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from systems.errors import InputError
+from systems.atomic_file import atomic_write
 from systems.state import System
 
 FORMAT = "surrogate-md checkpoint"
@@ -81,26 +80,7 @@ def save_checkpoint(path, system: System, step: int, integrator_state: dict[str,
     arrays.update(positions=system.positions, velocities=system.velocities, cell=system.cell, pbc=system.pbc,
                   masses=system.masses, numbers=system.numbers)
     meta = np.array(json.dumps(document, default=_json_fallback))
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, __meta__=meta, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    try:  # make the rename itself durable
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:
-        pass
-    return path
+    return atomic_write(path, lambda handle: np.savez(handle, __meta__=meta, **arrays))
 
 
 def _json_fallback(x):

@@ -17,14 +17,14 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
-import os
 import pathlib
 import pickle
-import tempfile
 from importlib import metadata
 
 import numpy as np
 import torch
+
+from systems.atomic_file import atomic_write
 
 from systems.errors import InputError
 
@@ -87,19 +87,7 @@ def save_model_file(path, state_dict: dict[str, torch.Tensor], header: dict) -> 
             raise ModelFileError(f"model file {path}: state_dict entry {name!r} is {type(value).__name__}, not a Tensor")
         tensors[str(name)] = value.detach().cpu().clone()
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save({"header_json": header_json, "state_dict": tensors}, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
-        raise
-    return path
+    return atomic_write(path, lambda handle: torch.save({"header_json": header_json, "state_dict": tensors}, handle))
 
 
 def load_model_file(path, *, expected_kind: str | None = None, map_location="cpu") -> tuple[dict, dict[str, torch.Tensor]]:

@@ -23,20 +23,10 @@ from torch_geometric.utils import scatter
 
 from systems.errors import InputError
 
+from ..dtypes import resolve_dtype
+
 from .layer import EGNNLayer
 from .radial import CutoffEnvelope, GaussianBasis, safe_norm
-
-_DTYPES = {"float32": torch.float32, "float64": torch.float64}
-
-
-def resolve_dtype(dtype) -> torch.dtype:
-    """Accept torch.float32/float64 or their names."""
-    if isinstance(dtype, torch.dtype) and dtype in _DTYPES.values():
-        return dtype
-    if isinstance(dtype, str) and dtype in _DTYPES:
-        return _DTYPES[dtype]
-    raise InputError(f"`dtype` must be 'float32' or 'float64', got {dtype!r}")
-
 
 def element_symbol(z: int) -> str:
     from ase.data import chemical_symbols

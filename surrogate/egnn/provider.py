@@ -11,7 +11,8 @@ from systems.neighbor_list import NeighborList
 
 from .autograd_forces import energy_forces_stress
 from .graph import build_graph, single_batch
-from .model import EGNNEnergyModel, resolve_dtype
+from ..dtypes import resolve_dtype
+from .model import EGNNEnergyModel
 
 
 class EGNNForceProvider:

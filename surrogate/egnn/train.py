@@ -28,7 +28,8 @@ from systems.errors import InputError
 
 from .autograd_forces import energy_forces_stress
 from .data import graphs_from_atoms, graphs_from_frames, load_graphs
-from .model import EGNNEnergyModel, resolve_dtype
+from ..dtypes import resolve_dtype
+from .model import EGNNEnergyModel
 
 MODEL_KIND = "egnn"
 

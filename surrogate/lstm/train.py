@@ -19,6 +19,7 @@ import pathlib
 import numpy as np
 import torch
 
+from surrogate.dtypes import resolve_dtype
 from surrogate.model_file import ModelFileError, data_hash, load_model_file, save_model_file
 from surrogate.training.trainer import BEST_NAME, Trainer, TrainConfig, unwrap_model
 from systems.errors import InputError
@@ -30,19 +31,8 @@ MODEL_KIND = "lstm"
 #: Version of the LSTMOperator layout in model files; other versions are refused.
 ARCHITECTURE_VERSION = 1
 
-_DTYPES = {"float32": torch.float32, "float64": torch.float64}
-
-
 class ModelMismatchError(InputError):
     """A model is asked to run on a system, potential or stride it was not trained for."""
-
-
-def resolve_dtype(dtype) -> torch.dtype:
-    if isinstance(dtype, torch.dtype) and dtype in _DTYPES.values():
-        return dtype
-    if isinstance(dtype, str) and dtype in _DTYPES:
-        return _DTYPES[dtype]
-    raise InputError(f"`dtype` must be 'float32' or 'float64', got {dtype!r}")
 
 
 # ------------------------------------------------------------------- training

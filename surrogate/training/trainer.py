@@ -43,6 +43,8 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch
+
+from systems.atomic_file import atomic_write
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import BatchSampler, DataLoader, DistributedSampler, Subset, default_collate
 from tqdm.auto import tqdm
@@ -169,17 +171,7 @@ def _default_collate_for(dataset) -> Callable:
 
 
 def _atomic_torch_save(obj, path: pathlib.Path) -> None:
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(obj, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
-        raise
+    atomic_write(path, lambda handle: torch.save(obj, handle))
 
 
 def _cpu_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
