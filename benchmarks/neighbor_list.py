@@ -62,13 +62,17 @@ def peak_rss_over_output(n_repeat: int) -> float:
         "import resource, numpy as np; from systems.neighbor_list import build_pairs;"
         "from benchmarks.neighbor_list import argon;"
         f"a=argon({n_repeat}); build_pairs(a.positions[:32], a.cell[:], a.pbc, 8.5);"
+        "b=argon(6); build_pairs(b.positions, b.cell[:], b.pbc, 8.5);"
         "base=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss;"
         "r=build_pairs(a.positions, a.cell[:], a.pbc, 8.5);"
         "peak=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss;"
         "print((peak-base)*1024/sum(x.nbytes for x in r))"
     )
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    res = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
+    # Twice: the first process may compile (LLVM's memory would set the high-water mark
+    # before the build); the second loads the kernels from the cache.
+    for _ in range(2):
+        res = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
     return float(res.stdout.strip().splitlines()[-1])
 
 
@@ -130,7 +134,6 @@ def main() -> None:
         tracemalloc.stop()
         out_bytes = sum(a.nbytes for a in res)
         row["peak_over_output"] = peak / out_bytes
-        row["peak_rss_growth_over_output"] = peak_rss_over_output(n_rep)
         del res
         figures["sizes"][str(n_atoms)] = row
         fmt = lambda k: f"{row[k]:9.2f}" if k in row else f"{'-':>9}"  # noqa: E731
@@ -140,6 +143,8 @@ def main() -> None:
             targets.append(target(f"time ours/vesin, N={n_atoms}", row["ratio_ours_over_vesin"], 1.0, "lower"))
         targets.append(target(f"rebuild / skin check, N={n_atoms}", row["rebuild_over_check"], 5.0, "higher"))
         if n_atoms >= 32000 or (args.quick and n_atoms == max(sizes)):
+            # Only for the largest N: smaller builds stay under the process's earlier high-water mark.
+            row["peak_rss_growth_over_output"] = peak_rss_over_output(n_rep)
             worst = max(row["peak_over_output"], row["peak_rss_growth_over_output"])
             targets.append(target(f"peak memory / output arrays, N={n_atoms}", worst, 2.0, "lower"))
     print(f"compile: first call {figures['compile']['cold_cache_s']:.1f} s with an empty cache, "
