@@ -22,7 +22,7 @@ from .options import HelpFormatter, add_config_option
 SETTINGS = {
     False: {"n_atoms": 108, "equilibrate_ps": 5.0, "reference_ps": 10.0, "egnn_ps": 2.0, "lstm_ps": 10.0,
             "egnn_epochs": 20, "egnn_stride": 10, "egnn_hidden": 32, "egnn_layers": 2,
-            "lstm_epochs": 8, "lstm_stride_fs": 50.0},
+            "lstm_epochs": 30, "lstm_stride_fs": 50.0},
     True: {"n_atoms": 108, "equilibrate_ps": 0.5, "reference_ps": 0.6, "egnn_ps": 0.05, "lstm_ps": 0.3,
            "egnn_epochs": 1, "egnn_stride": 20, "egnn_hidden": 8, "egnn_layers": 1,
            "lstm_epochs": 1, "lstm_stride_fs": 50.0},
