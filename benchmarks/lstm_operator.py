@@ -35,7 +35,7 @@ import torch
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import target, write_result  # noqa: E402
+from benchmarks._common import median_time, target, write_result  # noqa: E402
 from integrators.fused_verlet import PeriodicLJ, params_1d, verlet_1d, verlet_lj  # noqa: E402
 from surrogate.lstm import (  # noqa: E402
     fused_rollout,
@@ -167,14 +167,14 @@ def eval_lj(path, t_end, log):
     # Timing: single trajectory and a 256-member ensemble, per unit simulated time.
     torch.set_num_threads(1)
     n_time = 2000
-    t_v = _time(lambda: verlet_lj(system.positions, system.velocities, system.masses, pot, DT, 20_000, 20_000)) / 20_000
-    t_torch = _time(lambda: rollout(model32, windows, 200)) / 200
-    t_r = _time(lambda: fused_rollout(model, windows, n_time, masses=system.masses, stride=stride * DT)) / n_time
+    t_v = median_time(lambda: verlet_lj(system.positions, system.velocities, system.masses, pot, DT, 20_000, 20_000)) / 20_000
+    t_torch = median_time(lambda: rollout(model32, windows, 200)) / 200
+    t_r = median_time(lambda: fused_rollout(model, windows, n_time, masses=system.masses, stride=stride * DT)) / n_time
     ens = np.repeat(windows, 256, axis=0)
     xs = np.repeat(system.positions[None], 256, 0)
-    t_v_ens = _time(lambda: verlet_lj(xs, xs * 0, system.masses, pot, DT, 2000, 2000)) / 2000
-    t_r_ens = min(_time(lambda: rollout(model32, ens, 200)),
-                  _time(lambda: fused_rollout(model, ens, 200, masses=system.masses, stride=stride * DT))) / 200
+    t_v_ens = median_time(lambda: verlet_lj(xs, xs * 0, system.masses, pot, DT, 2000, 2000)) / 2000
+    t_r_ens = min(median_time(lambda: rollout(model32, ens, 200)),
+                  median_time(lambda: fused_rollout(model, ens, 200, masses=system.masses, stride=stride * DT))) / 200
     figures.update({
         "verlet_s_per_step": t_v, "lstm_s_per_stride": t_r, "lstm_torch_s_per_stride": t_torch,
         "speedup_at_1000": stride * t_v / t_r, "break_even_stride_steps": t_r / t_v,
@@ -183,16 +183,6 @@ def eval_lj(path, t_end, log):
         "speedup_at_stride": {str(s): s * t_v / t_r for s in STRIDES_1D},
     })
     return figures
-
-
-def _time(fn, repeats=3):
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
 
 
 # --------------------------------------------------------------- many-body
