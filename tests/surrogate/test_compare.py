@@ -171,11 +171,10 @@ def test_force_parity_of_a_provider_on_the_reference_frames(runs):
 
 
 def test_molecule_bond_and_angle_distributions_from_a_pdb_topology(tmp_path):
-    from pathlib import Path
+    from tests.shared_data import DATA as data
 
-    data = Path("/work/shared/data") if Path("/work/shared/data/frame0.xtc").exists() else None
-    if data is None:
-        pytest.skip("alanine dipeptide test data not present")
+    if not (data / "frame0.xtc").exists():
+        pytest.skip("alanine dipeptide test data not present (see tests/shared_data.py)")
     runs = [load_run(data / "frame0.xtc", name=name, top=data / "native.pdb", stride=5) for name in "ab"]
     assert runs[0].n_frames == 101 and runs[0].frame_interval_ps > 0
     result = compare_trajectories(runs[0], runs[1], out_dir=tmp_path)

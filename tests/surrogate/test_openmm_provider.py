@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +11,7 @@ openmm = pytest.importorskip("openmm")
 from systems.errors import InputError  # noqa: E402
 from surrogate.openmm_provider import EV_PER_KJ_MOL, OpenMMForceProvider  # noqa: E402
 
-DATA = Path("/work/shared/data")
+from tests.shared_data import DATA  # noqa: E402
 PDB = DATA / "native.pdb"
 needs_pdb = pytest.mark.skipif(not PDB.exists(), reason="alanine dipeptide test data not present")
 

@@ -3,7 +3,6 @@ Maxwell–Boltzmann velocities at the right temperature."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import mdtraj
 import numpy as np
@@ -14,7 +13,7 @@ from systems.state import System
 from systems.units import ANGSTROM_PER_NM, TIME_PER_PS, kB
 from systems.velocities import maxwell_boltzmann
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+from tests.shared_data import DATA  # noqa: E402
 
 
 def triclinic_system(pbc=(True, False, True), seed=0) -> System:

@@ -31,9 +31,7 @@ from systems.trajectory_reader import (
 from systems.trajectory_writer import TrajectoryWriter
 from systems.units import TIME_PER_PS, fs
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
-if not DATA.exists():
-    DATA = Path("/work/shared/data")
+from tests.shared_data import DATA  # noqa: E402
 XTC = str(DATA / "frame0.xtc")
 PDB = str(DATA / "native.pdb")
 ASE_TESTDATA = Path(ase.__file__).parent / "test" / "testdata"
