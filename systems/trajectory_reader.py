@@ -337,14 +337,22 @@ def _count_xyz_frames(path: str) -> int:
 
 # --------------------------------------------------------------------------- MDTraj
 def _load_topology(top, path: str, fmt: str):
-    import mdtraj
-
     if top is None:
         if fmt in _MDTRAJ_WITH_TOPOLOGY:
             return None
         raise InputError(
             f"{path}: {fmt} files hold no atom types; pass top= (a PDB path, mdtraj.Topology or mdtraj.Trajectory)"
         )
+    return load_topology(top, path)
+
+
+def load_topology(top, path) -> "mdtraj.Topology":  # noqa: F821
+    """An ``mdtraj.Topology`` from a Topology, a Trajectory or a file path (PDB, GRO, ...).
+
+    ``path`` is the trajectory the topology is for, named in errors.
+    """
+    import mdtraj
+
     if isinstance(top, mdtraj.Topology):
         return top
     if isinstance(top, mdtraj.Trajectory):

@@ -48,7 +48,7 @@ from .errors import InputError
 from .forces import ForceResult
 from .frame import Frame
 from .state import System, topology_from_numbers
-from .trajectory_reader import _scan_xtc, detect_format
+from .trajectory_reader import _scan_xtc, detect_format, load_topology
 from .units import ANGSTROM_PER_NM, NM_PER_ANGSTROM, TIME_PER_PS
 
 #: format -> may an existing file be appended to?
@@ -180,19 +180,7 @@ class TrajectoryWriter:
 
 
 def _resolve_topology(topology, path: str):
-    if topology is None:
-        return None
-    import mdtraj
-
-    if isinstance(topology, mdtraj.Topology):
-        return topology
-    top_path = os.fspath(topology)
-    if not os.path.exists(top_path):
-        raise InputError(f"topology file {top_path} (for {path}) does not exist")
-    try:
-        return mdtraj.load_topology(top_path)
-    except Exception as err:  # noqa: BLE001
-        raise InputError(f"cannot read topology file {top_path}: {type(err).__name__}: {err}") from None
+    return None if topology is None else load_topology(topology, path)
 
 
 def _cell_or_none(frame: Frame) -> Optional[np.ndarray]:
