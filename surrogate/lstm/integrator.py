@@ -37,6 +37,7 @@ from systems.state import System
 
 from .model import LSTMOperator
 from .train import check_compatible, load_lstm
+from .warmup import verlet_warmup
 
 
 class OperatorInstabilityError(FloatingPointError):
@@ -235,15 +236,9 @@ class LSTMOperatorIntegrator:
         w = self.model.window
         dt = self.verlet_timestep if self.warmup == "forward" else -self.verlet_timestep
         work = system.copy()
-        states = [self._state_of(work)]
-        forces = self.warmup_provider.compute(work).forces
-        for _ in range(w - 1):
-            for _ in range(self.stride_steps):
-                work.velocities += forces * (0.5 * dt / work.masses)[:, None]
-                work.positions += dt * work.velocities
-                forces = self.warmup_provider.compute(work).forces
-                work.velocities += forces * (0.5 * dt / work.masses)[:, None]
-            states.append(self._state_of(work))
+        states = []
+        verlet_warmup(work, self.warmup_provider, dt, self.stride_steps, w - 1,
+                      lambda s: states.append(self._state_of(s)))
         if self.warmup == "backward":
             states = states[::-1]
             work = system

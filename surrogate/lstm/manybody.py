@@ -42,6 +42,7 @@ from systems.neighbor_list import build_pairs
 from systems.state import System
 
 from .integrator import EnergyCorrectionError, OperatorInstabilityError
+from .warmup import verlet_warmup
 
 MODEL_KIND = "lstm_manybody"
 ARCHITECTURE_VERSION = 1
@@ -254,18 +255,15 @@ class ManyBodyOperatorIntegrator:
             raise InputError(f"{self.name}: the model was trained on masses {masses} amu, the system has "
                              f"{sorted(set(system.masses.tolist()))}")
         w = self.model.window
-        xs, vs = [system.positions.copy()], [system.velocities.copy()]
-        dt = self.verlet_timestep
-        forces = self.provider.compute(system).forces
-        for _ in range(w - 1):
-            for _ in range(self.stride_steps):
-                system.velocities += forces * (0.5 * dt / system.masses)[:, None]
-                system.positions += dt * system.velocities
-                forces = self.provider.compute(system).forces
-                system.velocities += forces * (0.5 * dt / system.masses)[:, None]
+        xs, vs = [], []
+
+        def record(s):
+            xs.append(s.positions.copy())
+            vs.append(s.velocities.copy())
+
+        verlet_warmup(system, self.provider, self.verlet_timestep, self.stride_steps, w - 1, record)
+        for _ in range(w - 1):  # stride by stride, as the rollout adds it
             system.time += self.timestep
-            xs.append(system.positions.copy())
-            vs.append(system.velocities.copy())
         self._xw, self._vw = np.stack(xs, 1), np.stack(vs, 1)  # [n, W, 3]
         self._p0 = system.momenta.sum(0)
         self._e0 = self.provider.compute(system).energy + system.kinetic_energy() if self.energy_correction else None
