@@ -61,19 +61,25 @@ class ManyBodyOperator(nn.Module):
     """
 
     def __init__(self, cutoff: float, stride: float, velocity_scale: float, window: int = 5, hidden: int = 32,
-                 layers: int = 2, n_rbf: int = 12, dtype=torch.float32):
+                 layers: int = 2, n_rbf: int = 12, dtype=torch.float32, force_input: bool = False):
         super().__init__()
         self.cutoff, self.stride, self.window = float(cutoff), float(stride), int(window)
         self.hidden, self.layers, self.n_rbf = int(hidden), int(layers), int(n_rbf)
+        self.force_input = bool(force_input)
         self.register_buffer("v_scale", torch.tensor(float(velocity_scale), dtype=dtype))
         self.register_buffer("centers", torch.linspace(0.0, cutoff, n_rbf, dtype=dtype))
-        self.lstm = nn.LSTM(4, hidden, batch_first=True, dtype=dtype)
-        edge_dim = n_rbf + 2
+        # force_input adds u_k·u_c, u_k·v_c/v_s, |u_k|², u_k·(x_k − x_c)/ℓ per window state
+        self.lstm = nn.LSTM(8 if self.force_input else 4, hidden, batch_first=True, dtype=dtype)
+        # force_input adds (u_j − u_i)·r̂_ij and |u_j − u_i|² per edge
+        edge_dim = n_rbf + (4 if self.force_input else 2)
         self.interactions = nn.ModuleList(
             [EGNNLayer(hidden, edge_dim, update_coords=False, aggr_norm=20.0).to(dtype) for _ in range(layers)])
         self.head_x = EGNNLayer(hidden, edge_dim, update_coords=True, coord_aggr="mean").to(dtype)
         self.head_v = EGNNLayer(hidden, edge_dim, update_coords=True, coord_aggr="mean").to(dtype)
-        self.scalars = nn.Sequential(nn.Linear(hidden, hidden, dtype=dtype), nn.SiLU(), nn.Linear(hidden, 4, dtype=dtype))
+        # force_input adds coefficients of u_c and u_c − u_{c−1} for Δx and for Δv
+        n_coef = 8 if self.force_input else 4
+        self.scalars = nn.Sequential(nn.Linear(hidden, hidden, dtype=dtype), nn.SiLU(),
+                                     nn.Linear(hidden, n_coef, dtype=dtype))
         nn.init.zeros_(self.scalars[-1].weight)
         nn.init.zeros_(self.scalars[-1].bias)
 
@@ -81,17 +87,26 @@ class ManyBodyOperator(nn.Module):
     def length_scale(self) -> torch.Tensor:
         return self.v_scale * self.stride
 
-    def forward(self, x_window, v_window, edge_index, edge_vec):
+    def forward(self, x_window, v_window, edge_index, edge_vec, forces=None, masses=None):
         """Increments (Δx [n,3] Å, Δv [n,3] Å/time) from windows [n, W, 3] and the current graph.
 
         edge_index : int64 [2, E] (row 0 receiver i, row 1 sender j); edge_vec : [E, 3] r_ij of the current state.
+        forces : [n, W, 3] eV/Å at the window states and masses : [n] amu, required with ``force_input``
+        (ignored otherwise); they enter as u_k = F_k/m · Δ_R / v_s (= F/m · Δ_R² / ℓ, dimensionless).
         """
         vs, ell = self.v_scale, self.length_scale
         xc, vc = x_window[:, -1], v_window[:, -1]  # [n, 3]
         rel = (x_window - xc[:, None]) / ell  # [n, W, 3]
         vw = v_window / vs
-        seq = torch.stack([(vw * vw).sum(-1), (vw * (vc / vs)[:, None]).sum(-1), (rel * rel).sum(-1),
-                           (rel * (vc / vs)[:, None]).sum(-1)], dim=-1)  # [n, W, 4]
+        vcs = (vc / vs)[:, None]  # [n, 1, 3]
+        feats = [(vw * vw).sum(-1), (vw * vcs).sum(-1), (rel * rel).sum(-1), (rel * vcs).sum(-1)]
+        if self.force_input:
+            if forces is None or masses is None:
+                raise InputError("ManyBodyOperator(force_input=True) needs the window's forces and the masses")
+            u = forces / masses[:, None, None] * (self.stride / vs)  # [n, W, 3]
+            uc = u[:, -1]
+            feats += [(u * uc[:, None]).sum(-1), (u * vcs).sum(-1), (u * u).sum(-1), (u * rel).sum(-1)]
+        seq = torch.stack(feats, dim=-1)  # [n, W, 4 or 8]
         _, (h, _) = self.lstm(seq)
         h = h[-1]  # [n, H]
         i, j = edge_index
@@ -99,21 +114,33 @@ class ManyBodyOperator(nn.Module):
         width = self.cutoff / self.n_rbf
         rbf = torch.exp(-((dist[:, None] - self.centers) / width) ** 2)  # [E, K]
         dv = (vc[j] - vc[i]) / vs
-        edge_attr = torch.cat([rbf, ((dv * edge_vec).sum(-1) / dist)[:, None], (dv * dv).sum(-1, keepdim=True)], -1)
+        edge_feats = [rbf, ((dv * edge_vec).sum(-1) / dist)[:, None], (dv * dv).sum(-1, keepdim=True)]
+        if self.force_input:
+            du = uc[j] - uc[i]
+            edge_feats += [((du * edge_vec).sum(-1) / dist)[:, None], (du * du).sum(-1, keepdim=True)]
+        edge_attr = torch.cat(edge_feats, -1)
         envelope = 0.5 * (torch.cos(math.pi * dist / self.cutoff) + 1.0) * (dist < self.cutoff)
         for layer in self.interactions:
             h, _ = layer(h, edge_index, edge_vec, edge_attr, envelope)
         _, dx_graph = self.head_x(h, edge_index, edge_vec, edge_attr, envelope)
         _, dv_graph = self.head_v(h, edge_index, edge_vec, edge_attr, envelope)
-        a, b, c, e = self.scalars(h).unbind(-1)  # [n] each
+        coef = self.scalars(h)  # [n, 4 or 8]
+        a, b, c, e = coef[:, :4].unbind(-1)  # [n] each
         d = (xc - x_window[:, -2]) / ell  # [n, 3]
         delta_x = self.stride * vc * (1.0 + a[:, None]) + ell * (b[:, None] * d + dx_graph)
         delta_v = vs * (c[:, None] * vc / vs + e[:, None] * d + dv_graph)
+        if self.force_input:
+            # Invariant coefficients on the atom's own force vectors keep Δx, Δv equivariant.
+            fx1, fx2, fv1, fv2 = coef[:, 4:].unbind(-1)
+            du_c = uc - u[:, -2]
+            delta_x = delta_x + ell * (fx1[:, None] * uc + fx2[:, None] * du_c)
+            delta_v = delta_v + vs * (fv1[:, None] * uc + fv2[:, None] * du_c)
         return delta_x, delta_v
 
     def architecture(self) -> dict:
         return {"cutoff": self.cutoff, "stride": self.stride, "velocity_scale": float(self.v_scale),
-                "window": self.window, "hidden": self.hidden, "layers": self.layers, "n_rbf": self.n_rbf}
+                "window": self.window, "hidden": self.hidden, "layers": self.layers, "n_rbf": self.n_rbf,
+                "force_input": self.force_input}
 
 
 # --------------------------------------------------------------------- graphs
@@ -207,7 +234,7 @@ def load_manybody(path, device="cpu") -> tuple[ManyBodyOperator, dict]:
         raise InputError(f"model file {path}: many-body architecture version {header.get('architecture_version')!r}")
     a = header["architecture"]
     model = ManyBodyOperator(a["cutoff"], a["stride"], a["velocity_scale"], a["window"], a["hidden"], a["layers"],
-                             a["n_rbf"])
+                             a["n_rbf"], force_input=bool(a.get("force_input", False)))  # older files: False
     model.load_state_dict(state)
     return model.to(device).eval(), header
 

@@ -238,31 +238,38 @@ def _argon_windows(n_atoms, seed):
     return system, xw, vw
 
 
-def test_manybody_operator_is_equivariant_and_permutation_invariant():
+@pytest.mark.parametrize("force_input", [False, True])
+def test_manybody_operator_is_equivariant_and_permutation_invariant(force_input):
     from scipy.spatial.transform import Rotation
 
     from surrogate.lstm.manybody import ManyBodyOperator, graph
 
     torch.manual_seed(0)
-    model = ManyBodyOperator(6.0, 10.0, 0.014, dtype=torch.float64)
+    model = ManyBodyOperator(6.0, 10.0, 0.014, dtype=torch.float64, force_input=force_input)
     with torch.no_grad():
         for p in model.parameters():
             p.add_(0.05 * torch.randn_like(p))  # leave the near-zero initialisation
     system, xw, vw = _argon_windows(64, 0)
+    fw = np.random.default_rng(3).normal(0, 0.05, (64, 5, 3))  # eV/Å, the size of liquid-argon forces
+    masses = torch.tensor(system.masses)
 
-    def run(xw, vw, cell):
+    def run(xw, vw, fw, cell):
         ei, ev = graph(xw[:, -1], cell, system.pbc, 6.0, torch.float64)
-        return [a.detach().numpy() for a in model(torch.tensor(xw), torch.tensor(vw), ei, ev)]
+        out = model(torch.tensor(xw), torch.tensor(vw), ei, ev, torch.tensor(fw), masses)
+        return [a.detach().numpy() for a in out]
 
-    dx, dv = run(xw, vw, system.cell)
+    dx, dv = run(xw, vw, fw, system.cell)
     assert np.abs(dx).max() > 1e-3 and np.abs(dv).max() > 1e-5
+    if force_input:  # the forces do change the output
+        dx_f, dv_f = run(xw, vw, 2 * fw, system.cell)
+        assert np.abs(dx_f - dx).max() > 1e-4 and np.abs(dv_f - dv).max() > 1e-6
     rot = Rotation.random(random_state=1).as_matrix()
     shift = np.array([1.3, -0.7, 2.1])
-    dx_r, dv_r = run(xw @ rot.T + shift, vw @ rot.T, system.cell @ rot.T)
+    dx_r, dv_r = run(xw @ rot.T + shift, vw @ rot.T, fw @ rot.T, system.cell @ rot.T)
     np.testing.assert_allclose(dx_r, dx @ rot.T, rtol=0, atol=1e-10)
     np.testing.assert_allclose(dv_r, dv @ rot.T, rtol=0, atol=1e-10)
     perm = np.random.default_rng(2).permutation(64)
-    dx_p, dv_p = run(xw[perm], vw[perm], system.cell)
+    dx_p, dv_p = run(xw[perm], vw[perm], fw[perm], system.cell)
     np.testing.assert_allclose(dx_p, dx[perm], rtol=0, atol=1e-12)
     np.testing.assert_allclose(dv_p, dv[perm], rtol=0, atol=1e-12)
 
