@@ -38,6 +38,7 @@ from surrogate.egnn.layer import EGNNLayer
 from surrogate.model_file import load_model_file, save_model_file
 from surrogate.training.trainer import BEST_NAME, Trainer, TrainConfig, unwrap_model
 from systems.errors import InputError
+from systems.forces import ForceResult
 from systems.neighbor_list import build_pairs
 from systems.state import System
 
@@ -152,17 +153,25 @@ def graph(positions: np.ndarray, cell, pbc, cutoff: float, dtype=torch.float32, 
 
 
 class _WindowSamples(torch.utils.data.Dataset):
-    """Training samples of one trajectory: (x_window, v_window, edge_index, edge_vec, Δx, Δv)."""
+    """Training samples (x_window, v_window, f_window, masses, edge_index, edge_vec, Δx, Δv) of trajectories.
 
-    def __init__(self, positions, velocities, cell, pbc, cutoff, window, indices, dtype):
+    ``runs`` : list of (positions [T,n,3], velocities [T,n,3], forces [T,n,3] or None, frame indices t).
+    Without forces f_window is an empty [n, W, 0] tensor.
+    """
+
+    def __init__(self, runs, masses, cell, pbc, cutoff, window, dtype):
         self.items = []
-        for t in indices:
-            xw = positions[t - window + 1:t + 1]
-            vw = velocities[t - window + 1:t + 1]
-            ei, ev = graph(positions[t], cell, pbc, cutoff, dtype)
-            as_t = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=dtype)  # noqa: E731
-            self.items.append((as_t(xw.transpose(1, 0, 2)), as_t(vw.transpose(1, 0, 2)), ei, ev,
-                               as_t(positions[t + 1] - positions[t]), as_t(velocities[t + 1] - velocities[t])))
+        as_t = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=dtype)  # noqa: E731
+        m = as_t(masses)
+        for positions, velocities, forces, indices in runs:
+            for t in indices:
+                win = slice(t - window + 1, t + 1)
+                fw = (as_t(forces[win].transpose(1, 0, 2)) if forces is not None
+                      else torch.zeros(positions.shape[1], window, 0, dtype=dtype))
+                ei, ev = graph(positions[t], cell, pbc, cutoff, dtype)
+                self.items.append((as_t(positions[win].transpose(1, 0, 2)), as_t(velocities[win].transpose(1, 0, 2)),
+                                   fw, m, ei, ev, as_t(positions[t + 1] - positions[t]),
+                                   as_t(velocities[t + 1] - velocities[t])))
 
     def __len__(self):
         return len(self.items)
@@ -173,53 +182,130 @@ class _WindowSamples(torch.utils.data.Dataset):
 
 def _collate(items):
     """Disjoint union of the samples' graphs (node offsets added to edge indices)."""
-    xs, vs, eis, evs, dxs, dvs = zip(*items)
+    xs, vs, fs, ms, eis, evs, dxs, dvs = zip(*items)
     offsets = np.cumsum([0] + [x.shape[0] for x in xs[:-1]])
     ei = torch.cat([e + int(o) for e, o in zip(eis, offsets)], dim=1)
-    return torch.cat(xs), torch.cat(vs), ei, torch.cat(evs), torch.cat(dxs), torch.cat(dvs)
+    return (torch.cat(xs), torch.cat(vs), torch.cat(fs), torch.cat(ms), ei, torch.cat(evs), torch.cat(dxs),
+            torch.cat(dvs))
 
 
-def _loss(model, batch):
-    xw, vw, ei, ev, dx, dv = batch
-    inner = unwrap_model(model)
-    px, pv = model(xw, vw, ei, ev)
-    ell, vs = inner.length_scale, inner.v_scale
-    lx = torch.mean(((px - dx) / ell) ** 2)
-    lv = torch.mean(((pv - dv) / vs) ** 2)
-    with torch.no_grad():
-        metrics = {"rmse_dx": float(torch.sqrt(torch.mean((px - dx) ** 2))),
-                   "rmse_dv": float(torch.sqrt(torch.mean((pv - dv) ** 2)))}
-    return lx + lv, metrics
+def _make_loss(input_noise: float):
+    """Loss on scaled increments; with ``input_noise`` > 0 (training only) the window velocities get Gaussian
+    noise of input_noise·v_s and the Δv target is corrected for the current state's noise, so that the operator
+    learns to pull a perturbed state back towards the true next state (as rollout errors will perturb it)."""
+
+    def loss(model, batch):
+        xw, vw, fw, m, ei, ev, dx, dv = batch
+        inner = unwrap_model(model)
+        ell, vs = inner.length_scale, inner.v_scale
+        if input_noise > 0 and model.training:
+            noise = input_noise * vs * torch.randn_like(vw)
+            vw = vw + noise
+            dv = dv - noise[:, -1]
+        if inner.force_input:
+            px, pv = model(xw, vw, ei, ev, fw, m)
+        else:
+            px, pv = model(xw, vw, ei, ev)
+        lx = torch.mean(((px - dx) / ell) ** 2)
+        lv = torch.mean(((pv - dv) / vs) ** 2)
+        with torch.no_grad():
+            metrics = {"rmse_dx": float(torch.sqrt(torch.mean((px - dx) ** 2))),
+                       "rmse_dv": float(torch.sqrt(torch.mean((pv - dv) ** 2)))}
+        return lx + lv, metrics
+
+    return loss
+
+
+def _as_runs(name, a, n_atoms=None):
+    """[T,n,3], [R,T,n,3] or a list of [T,n,3] → list of float64 arrays [T,n,3]."""
+    if a is None:
+        return None
+    if isinstance(a, (list, tuple)):
+        runs = [np.asarray(r, dtype=np.float64) for r in a]
+    else:
+        arr = np.asarray(a, dtype=np.float64)
+        runs = [arr] if arr.ndim == 3 else list(arr) if arr.ndim == 4 else None
+        if runs is None:
+            raise InputError(f"train_manybody: {name} must be [T, n, 3], [R, T, n, 3] or a list, got {arr.shape}")
+    for r in runs:
+        if r.ndim != 3 or r.shape[2] != 3 or (n_atoms is not None and r.shape[1] != n_atoms):
+            raise InputError(f"train_manybody: {name} trajectory of shape {r.shape}, expected [T, {n_atoms}, 3]")
+    return runs
+
+
+def trajectory_forces(positions, masses, cell, pbc, provider, numbers=None) -> np.ndarray:
+    """Forces [T, n, 3] eV/Å of ``provider`` at every frame of positions [T, n, 3] Å."""
+    numbers = np.zeros(len(masses), dtype=np.int64) if numbers is None else numbers
+    system = System(numbers=numbers, masses=masses, positions=positions[0], cell=cell, pbc=pbc)
+    out = np.empty_like(positions)
+    for t, x in enumerate(positions):
+        system.positions[:] = x
+        out[t] = provider.compute(system).forces
+    return out
 
 
 def train_manybody(positions, velocities, masses, cell, pbc, out_dir, *, stride: float, cutoff: float,
                    window: int = 5, hidden: int = 32, layers: int = 2, max_epochs: int = 50, batch_size: int = 2,
                    lr: float = 1e-3, seed: int = 0, device: str = "cpu", val_fraction: float = 0.2,
-                   system_info: dict | None = None, progress: bool = True, resume: bool = False) -> pathlib.Path:
-    """Train a :class:`ManyBodyOperator` on one long trajectory sampled every Δ_R.
+                   system_info: dict | None = None, progress: bool = True, resume: bool = False,
+                   force_input: bool = False, forces=None, force_provider=None, numbers=None,
+                   input_noise: float = 0.0, lr_patience: int = 5, early_stopping_patience: int = 15
+                   ) -> pathlib.Path:
+    """Train a :class:`ManyBodyOperator` on one or several trajectories sampled every Δ_R.
 
-    positions, velocities : [T, n, 3] (Å unwrapped, Å/time) spaced ``stride`` (ASE time) apart;
-    masses [n] amu; cell [3,3] Å; pbc; cutoff Å. Samples are the frames t with a full
-    window behind and a target ahead; the last ``val_fraction`` of them validate.
+    positions, velocities : [T, n, 3], [R, T, n, 3] or a list of [T_r, n, 3] (Å unwrapped, Å/time),
+    frames spaced ``stride`` (ASE time) apart; masses [n] amu; cell [3,3] Å; pbc; cutoff Å.
+    Samples are the frames t with a full window behind and a target ahead. With several
+    trajectories the last round(val_fraction·R) (at least one) trajectories validate; with one,
+    the last ``val_fraction`` of its frames (a time block) does.
+    ``force_input``: the operator also reads the window's forces: ``forces`` (same layout as
+    positions, eV/Å) or, if None, ``force_provider.compute`` at every frame (atomic ``numbers``
+    [n] for it, default 0). ``input_noise``: see :func:`_make_loss` (relative to v_s).
     Returns the best model file.
     """
-    positions = np.asarray(positions, dtype=np.float64)
-    velocities = np.asarray(velocities, dtype=np.float64)
-    t_all = np.arange(window - 1, len(positions) - 1)
-    if len(t_all) < 4:
-        raise InputError(f"train_manybody: {len(positions)} frames are too few for windows of {window}")
-    n_val = max(1, int(round(val_fraction * len(t_all))))
+    xs = _as_runs("positions", positions)
+    n = xs[0].shape[1]
+    xs = _as_runs("positions", xs, n)
+    vs = _as_runs("velocities", velocities, n)
+    if len(vs) != len(xs) or any(v.shape != x.shape for v, x in zip(vs, xs)):
+        raise InputError("train_manybody: velocities must match positions trajectory by trajectory")
+    masses = np.asarray(masses, dtype=np.float64)
+    fs = None
+    if force_input:
+        if forces is not None:
+            fs = _as_runs("forces", forces, n)
+            if len(fs) != len(xs) or any(f.shape != x.shape for f, x in zip(fs, xs)):
+                raise InputError("train_manybody: forces must match positions trajectory by trajectory")
+        elif force_provider is not None:
+            fs = [trajectory_forces(x, masses, cell, pbc, force_provider, numbers) for x in xs]
+        else:
+            raise InputError("train_manybody(force_input=True) needs the trajectories' forces or a force provider")
+    frames = [np.arange(window - 1, len(x) - 1) for x in xs]
+    if sum(len(f) for f in frames) < 4:
+        raise InputError(f"train_manybody: {[len(x) for x in xs]} frames are too few for windows of {window}")
+    run = lambda r, idx: (xs[r], vs[r], None if fs is None else fs[r], idx)  # noqa: E731
+    if len(xs) >= 2:  # whole trajectories validate: no leak of correlated neighbouring frames
+        n_val = min(len(xs) - 1, max(1, int(round(val_fraction * len(xs)))))
+        train_runs = [run(r, frames[r]) for r in range(len(xs) - n_val)]
+        val_runs = [run(r, frames[r]) for r in range(len(xs) - n_val, len(xs))]
+    else:
+        t_all = frames[0]
+        n_val = max(1, int(round(val_fraction * len(t_all))))
+        train_runs, val_runs = [run(0, t_all[:-n_val])], [run(0, t_all[-n_val:])]
     torch.manual_seed(seed)
-    v_scale = float(np.sqrt(np.mean(velocities**2)))
-    model = ManyBodyOperator(cutoff, stride, v_scale, window, hidden, layers)
-    train = _WindowSamples(positions, velocities, cell, pbc, cutoff, window, t_all[:-n_val], torch.float32)
-    val = _WindowSamples(positions, velocities, cell, pbc, cutoff, window, t_all[-n_val:], torch.float32)
+    v_scale = float(np.sqrt(np.mean(np.concatenate([v.ravel() for v in vs]) ** 2)))
+    model = ManyBodyOperator(cutoff, stride, v_scale, window, hidden, layers, force_input=force_input)
+    train = _WindowSamples(train_runs, masses, cell, pbc, cutoff, window, torch.float32)
+    val = _WindowSamples(val_runs, masses, cell, pbc, cutoff, window, torch.float32)
     header = {"kind": MODEL_KIND, "architecture_version": ARCHITECTURE_VERSION, "architecture": model.architecture(),
               "stride": float(stride), "masses": sorted(set(float(m) for m in masses)),
-              "system": system_info or {}, "units": {"length": "Angstrom", "time": "ASE time unit"}}
+              "system": system_info or {}, "units": {"length": "Angstrom", "time": "ASE time unit"},
+              "training": {"trajectories": len(xs), "train_samples": len(train), "val_samples": len(val),
+                           "input_noise": float(input_noise)}}
     config = TrainConfig(max_epochs=max_epochs, batch_size=batch_size, lr=lr, seed=seed, device=device,
-                         out_dir=str(out_dir), progress=progress, lr_patience=5, early_stopping_patience=15)
-    trainer = Trainer(model, _loss, train, val, config, collate_fn=_collate,
+                         out_dir=str(out_dir), progress=progress, lr_patience=lr_patience,
+                         early_stopping_patience=early_stopping_patience)
+    trainer = Trainer(model, _make_loss(input_noise), train, val, config, collate_fn=_collate,
                       save_fn=lambda m, path: save_model_file(path, m.state_dict(), header))
     try:
         trainer.fit(resume=resume)
@@ -251,6 +337,14 @@ class ManyBodyOperatorIntegrator:
     With ``energy_correction`` the internal momenta are rescaled after every stride
     by α = √(1 − ΔE/K) so that E_pot (from ``warmup_provider``) + E_kin stays at its
     initial value (FlashMD); :class:`EnergyCorrectionError` when no real α exists.
+
+    A ``force_input`` model also reads the forces of its window: they are
+    recorded at the warm-up's stride states and then evaluated with
+    ``warmup_provider`` once after every stride, so such a model costs ONE force
+    evaluation per stride (against ``stride_steps`` for Verlet) plus the network.
+    That evaluation is reused for the energy correction and exposed as
+    ``last_result`` (the driver's reporters then need no second one);
+    ``state_dict`` carries the force window, so a resumed run continues bit for bit.
     """
 
     name = "ManyBodyOperator"
@@ -273,8 +367,12 @@ class ManyBodyOperatorIntegrator:
         self._e0 = None
         self.want_stress = False
         self.last_result = None
-        self._xw = self._vw = self._p0 = None
+        self._xw = self._vw = self._fw = self._p0 = None
         self.n_strides = 0
+
+    @property
+    def force_input(self) -> bool:
+        return bool(getattr(self.model, "force_input", False))
 
     def initialize(self, system: System) -> None:
         masses = self.header.get("masses")
@@ -282,18 +380,27 @@ class ManyBodyOperatorIntegrator:
             raise InputError(f"{self.name}: the model was trained on masses {masses} amu, the system has "
                              f"{sorted(set(system.masses.tolist()))}")
         w = self.model.window
-        xs, vs = [], []
+        xs, vs, fs = [], [], []
+        self.last_result = None
 
         def record(s):
             xs.append(s.positions.copy())
             vs.append(s.velocities.copy())
+            if self.force_input:  # W extra evaluations once; verlet_warmup keeps its own forces private
+                self.last_result = self.provider.compute(s)
+                fs.append(np.array(self.last_result.forces, dtype=np.float64))
 
         verlet_warmup(system, self.provider, self.verlet_timestep, self.stride_steps, w - 1, record)
         for _ in range(w - 1):  # stride by stride, as the rollout adds it
             system.time += self.timestep
         self._xw, self._vw = np.stack(xs, 1), np.stack(vs, 1)  # [n, W, 3]
+        self._fw = np.stack(fs, 1) if self.force_input else None  # [n, W, 3] eV/Å
         self._p0 = system.momenta.sum(0)
-        self._e0 = self.provider.compute(system).energy + system.kinetic_energy() if self.energy_correction else None
+        if self.energy_correction:
+            energy = (self.last_result if self.last_result is not None else self.provider.compute(system)).energy
+            self._e0 = energy + system.kinetic_energy()
+        else:
+            self._e0 = None
         self.n_strides = 0
 
     def step(self, system: System) -> None:
@@ -301,9 +408,12 @@ class ManyBodyOperatorIntegrator:
             self.initialize(system)
         p = next(self.model.parameters())
         ei, ev = graph(system.positions, system.cell, system.pbc, self.model.cutoff, p.dtype, p.device)
+        as_t = lambda a: torch.as_tensor(a, dtype=p.dtype, device=p.device)  # noqa: E731
         with torch.inference_mode():
-            dx, dv = self.model(torch.as_tensor(self._xw, dtype=p.dtype, device=p.device),
-                                torch.as_tensor(self._vw, dtype=p.dtype, device=p.device), ei, ev)
+            if self.force_input:
+                dx, dv = self.model(as_t(self._xw), as_t(self._vw), ei, ev, as_t(self._fw), as_t(system.masses))
+            else:
+                dx, dv = self.model(as_t(self._xw), as_t(self._vw), ei, ev)
         dx, dv = dx.double().cpu().numpy(), dv.double().cpu().numpy()
         if not np.isfinite(dx).all() or np.abs(dx).max() > self.max_displacement:
             raise OperatorInstabilityError(f"{self.name}: stride {self.n_strides + 1} moved an atom by "
@@ -317,13 +427,18 @@ class ManyBodyOperatorIntegrator:
         system.velocities[:] = new_v
         system.time += self.timestep
         self.n_strides += 1
+        if self.force_input or self.energy_correction:
+            # The one force evaluation of this stride (positions are final; the correction only rescales v).
+            self.last_result = self.provider.compute(system)
         if self.energy_correction:
             self._correct_energy(system)
         self._xw = np.concatenate([self._xw[:, 1:], system.positions[:, None]], 1)
         self._vw = np.concatenate([self._vw[:, 1:], system.velocities[:, None]], 1)
+        if self.force_input:
+            forces = np.asarray(self.last_result.forces, dtype=np.float64)
+            self._fw = np.concatenate([self._fw[:, 1:], forces[:, None]], 1)
 
     def _correct_energy(self, system: System) -> None:
-        self.last_result = self.provider.compute(system)
         v_com = self._p0 / system.masses.sum()
         v_int = system.velocities - v_com
         k_int = 0.5 * float(np.sum(system.masses[:, None] * v_int**2))
@@ -337,8 +452,13 @@ class ManyBodyOperatorIntegrator:
         system.velocities[:] = v_com + math.sqrt(arg) * v_int
 
     def state_dict(self) -> dict[str, Any]:
-        return {"kind": type(self).__name__, "timestep": self.timestep, "x_window": self._xw.copy(),
-                "v_window": self._vw.copy(), "p0": self._p0.copy(), "n_strides": self.n_strides, "e0": self._e0}
+        state = {"kind": type(self).__name__, "timestep": self.timestep, "x_window": self._xw.copy(),
+                 "v_window": self._vw.copy(), "p0": self._p0.copy(), "n_strides": self.n_strides, "e0": self._e0}
+        if self.force_input:
+            state["f_window"] = self._fw.copy()
+            energy = None if self.last_result is None else self.last_result.energy
+            state["last_energy"] = None if energy is None else float(energy)
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if state.get("kind") != type(self).__name__:
@@ -348,3 +468,10 @@ class ManyBodyOperatorIntegrator:
         self._p0 = np.asarray(state["p0"], dtype=np.float64)
         self.n_strides = int(state["n_strides"])
         self._e0 = None if state.get("e0") is None else float(state["e0"])
+        if self.force_input:
+            if state.get("f_window") is None:
+                raise InputError(f"{self.name}: the checkpoint has no force window, but the model reads forces")
+            self._fw = np.asarray(state["f_window"], dtype=np.float64)
+            energy = state.get("last_energy")
+            # The newest forces are those of the current state: the reporters can use them as before.
+            self.last_result = None if energy is None else ForceResult(float(energy), self._fw[:, -1].copy())

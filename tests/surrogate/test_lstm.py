@@ -313,3 +313,82 @@ def test_manybody_trains_saves_and_transfers_to_other_sizes(tmp_path):
     heavy.masses[:] = 20.0
     with pytest.raises(Exception, match="trained on masses"):
         ManyBodyOperatorIntegrator(path, provider, verlet_timestep=5 * units.fs).initialize(heavy)
+
+
+class _CountingProvider:
+    """Wraps a force provider and counts its evaluations."""
+
+    def __init__(self, inner):
+        self.inner, self.calls = inner, 0
+
+    def compute(self, system, **kwargs):
+        self.calls += 1
+        return self.inner.compute(system, **kwargs)
+
+
+def test_manybody_force_input_trains_on_several_runs_resumes_and_transfers(tmp_path):
+    from integrators import VelocityVerlet
+    from surrogate.lstm.manybody import ManyBodyOperatorIntegrator, load_manybody, train_manybody
+    from systems import units
+    from systems.catalogue import liquid_argon
+    from systems.potentials import LennardJones
+
+    provider = LennardJones.argon(cutoff=7.0)
+    runs_x, runs_v = [], []
+    for seed in (0, 1):  # two independent trajectories: one trains, one validates
+        system = liquid_argon(108, seed=seed)
+        verlet = VelocityVerlet(provider, timestep_fs=5.0)
+        xs, vs = [], []
+        for _ in range(9):
+            for _ in range(4):
+                verlet.step(system)
+            xs.append(system.positions.copy())
+            vs.append(system.velocities.copy())
+        runs_x.append(np.array(xs))
+        runs_v.append(np.array(vs))
+    stride = 20 * units.fs
+    path = train_manybody(runs_x, runs_v, system.masses, system.cell, system.pbc, tmp_path / "mb", stride=stride,
+                          cutoff=6.0, hidden=8, layers=1, max_epochs=2, progress=False, force_input=True,
+                          force_provider=provider, numbers=system.numbers, input_noise=0.05)
+    model, header = load_manybody(path)
+    assert model.force_input and header["architecture"]["force_input"] is True
+    assert header["training"]["trajectories"] == 2 and header["training"]["val_samples"] == 4
+    with pytest.raises(Exception, match="force"):
+        train_manybody(runs_x, runs_v, system.masses, system.cell, system.pbc, tmp_path / "no", stride=stride,
+                       cutoff=6.0, hidden=8, layers=1, max_epochs=1, progress=False, force_input=True)
+    for n in (108, 256):  # the same weights on another size; momentum stays exact
+        other = liquid_argon(n, seed=3)
+        p0 = other.momenta.sum(0)
+        counting = _CountingProvider(provider)
+        integ = ManyBodyOperatorIntegrator(path, counting, verlet_timestep=5 * units.fs, energy_correction=n == 256)
+        integ.initialize(other)
+        e0 = provider.compute(other).energy + other.kinetic_energy()
+        for _ in range(3):
+            calls = counting.calls
+            integ.step(other)
+            assert counting.calls == calls + 1  # one force evaluation per stride, shared with the correction
+            np.testing.assert_array_equal(integ.last_result.forces, provider.compute(other).forces)
+            if n == 256:
+                assert integ.last_result.energy + other.kinetic_energy() == pytest.approx(e0, abs=1e-9)
+        assert np.isfinite(other.positions).all()
+        np.testing.assert_allclose(other.momenta.sum(0), p0, rtol=0, atol=1e-9)
+        assert integ.state_dict()["f_window"].shape == (n, 5, 3)
+    # Resume from a checkpoint continues bit for bit (the force window travels with it).
+    a = liquid_argon(108, seed=4)
+    ia = ManyBodyOperatorIntegrator(path, provider, verlet_timestep=5 * units.fs, energy_correction=True)
+    ia.initialize(a)
+    for _ in range(2):
+        ia.step(a)
+    save_checkpoint(tmp_path / "c.npz", a, 2, ia.state_dict())
+    for _ in range(3):
+        ia.step(a)
+    ck = load_checkpoint(tmp_path / "c.npz")
+    b = ck.system
+    ib = ManyBodyOperatorIntegrator(path, provider, verlet_timestep=5 * units.fs, energy_correction=True)
+    ib.load_state_dict(ck.integrator_state)
+    np.testing.assert_array_equal(ib.last_result.forces, provider.compute(b).forces)
+    for _ in range(3):
+        ib.step(b)
+    np.testing.assert_array_equal(a.positions, b.positions)
+    np.testing.assert_array_equal(a.velocities, b.velocities)
+    assert a.time == b.time
