@@ -38,7 +38,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     add_provider_options(p, models=True)
     add_dynamics_options(p, integrators=INTEGRATORS + ("lstm",))
     p.add_argument("--energy-correction", action="store_true",
-                   help="flat LSTM: rescale momenta every stride so the total energy stays at its initial value")
+                   help="LSTM operators: rescale momenta every stride so the total energy (with the warm-up "
+                        "potential) stays at its initial value")
     add_output_options(p, "run")
     p.set_defaults(func=main, _parser=p, _section="run")
     return p
@@ -82,8 +83,11 @@ def _run_lstm(args, system, topology) -> int:
         from surrogate.lstm.manybody import ManyBodyOperatorIntegrator
 
         verlet_fs = args.timestep_fs or default_timestep_fs(system)
+        # A force_input operator evaluates the warm-up potential once per stride (its forces are an input).
         integrator = ManyBodyOperatorIntegrator(args.model, warmup, verlet_timestep=verlet_fs * units.fs,
-                                                device=args.device)
+                                                energy_correction=args.energy_correction, device=args.device)
+        if integrator.force_input:
+            warmup_text += "; its forces are an operator input, one evaluation per stride"
     stride_fs = integrator.timestep / units.fs
     setup = Setup(system, topology, warmup, f"LSTM operator {args.model}, stride {stride_fs:.4g} fs "
                                             f"(warm-up: {warmup_text})", False)

@@ -11,7 +11,8 @@ from systems.errors import InputError
 
 from ..config import write_resolved_config
 from .builders import check_device
-from .options import (HelpFormatter, add_config_option, non_negative_float, positive_float, positive_int)
+from .options import (POTENTIALS, HelpFormatter, add_config_option, non_negative_float, positive_float,
+                      positive_int)
 
 DESCRIPTION = """\
 Train a surrogate on reference data:
@@ -126,6 +127,16 @@ def _add_lstm(kinds) -> None:
     m.add_argument("--cutoff", type=positive_float, default=6.0, help="message-passing cutoff (Å)")
     m.add_argument("--hidden", type=positive_int, default=32, help="features per atom")
     m.add_argument("--layers", type=positive_int, default=2, help="EGNN message-passing layers")
+    m.add_argument("--force-input", action="store_true",
+                   help="the operator also reads the forces of its window (surrogate run then evaluates the "
+                        "warm-up potential once per stride): the trajectory's forces, or those of "
+                        "--force-potential where the frames have none")
+    m.add_argument("--force-potential", choices=POTENTIALS, default=None,
+                   help="with --force-input: the classical potential that gives the forces (default: the frames' "
+                        "forces, else the species' default, lj-argon for argon); use the same in surrogate run "
+                        "--warmup-potential")
+    m.add_argument("--input-noise", type=non_negative_float, default=0.0,
+                   help="Gaussian noise on the window velocities during training, relative to their RMS")
     p.set_defaults(func=main_lstm, _parser=p, _section="train-lstm", out="lstm-model")
 
 
@@ -232,10 +243,42 @@ def _train_manybody(args):
     positions = unwrap(np.array([f.positions for f in frames]), cells if pbc.all() else None)
     velocities = np.array([f.velocities for f in frames])
     masses = frames[0].masses if frames[0].masses is not None else frames[0].to_system().masses
+    system_info = {"source": str(args.data), "n_atoms": int(len(masses))}
+    forces, provider = None, None
+    if args.force_input:
+        forces, provider, system_info["forces"] = _manybody_forces(args, frames)
+    elif args.force_potential:
+        raise InputError("--force-potential only matters with --force-input")
     write_resolved_config(args, args.out)
     kwargs = {k: getattr(args, k) for k in ("batch_size", "lr") if getattr(args, k) is not None}
     return train_manybody(positions, velocities, masses, cells[0], pbc, args.out, stride=args.stride_fs * units.fs,
                           cutoff=args.cutoff, window=args.window, hidden=args.hidden, layers=args.layers,
                           max_epochs=args.max_epochs, seed=args.seed, device=args.device,
                           val_fraction=args.val_fraction, progress=not args.no_progress, resume=args.resume,
-                          system_info={"source": str(args.data), "n_atoms": int(len(masses))}, **kwargs)
+                          force_input=args.force_input, forces=forces, force_provider=provider,
+                          numbers=frames[0].numbers, input_noise=args.input_noise, system_info=system_info, **kwargs)
+
+
+def _manybody_forces(args, frames):
+    """(forces [T, n, 3] eV/Å or None, provider or None, description) for a --force-input operator.
+
+    The frames' own forces unless --force-potential is given; else the classical potential that
+    surrogate run would pick for the species (its default cutoff), so that training and rollout agree.
+    """
+    import argparse as _argparse
+
+    import numpy as np
+
+    from .builders import classical_potential, default_potential
+
+    if args.force_potential is None and all(f.forces is not None for f in frames):
+        return np.array([f.forces for f in frames]), None, f"read from {args.data}"
+    system = frames[0].to_system()
+    name = args.force_potential or default_potential(system)
+    if name is None:
+        raise InputError(f"--force-input: {args.data} has frames without forces and no default potential for its "
+                         f"species; give --force-potential ({', '.join(POTENTIALS)}) or a trajectory with forces")
+    # The run command's provider options at their defaults (--cutoff here is the message-passing cutoff).
+    provider_args = _argparse.Namespace(cutoff=None, epsilon=None, sigma=3.405)
+    provider, text = classical_potential(name, system, provider_args)
+    return None, provider, f"{name}: {text}"

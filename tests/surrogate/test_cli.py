@@ -269,3 +269,25 @@ def test_xtc_output_is_compared_through_the_pdb_written_beside_it(tmp_path, caps
     # xtc keeps no velocities: the VACF comes from finite differences of positions, and says so.
     assert payload["runs"]["a"]["vacf"]["velocity_source"] == "finite differences"
     assert payload["runs"]["a"]["frame_interval_ps"] == pytest.approx(0.01, rel=1e-4)
+
+
+def test_manybody_lstm_with_force_input_trains_and_runs(two_runs, tmp_path, capsys):
+    from surrogate.model_file import load_model_file
+
+    traj = two_runs / "r1" / "trajectory.extxyz"
+    model_dir = tmp_path / "mb"
+    status, _, err = run_cli(["train", "lstm", traj, "--stride-fs", 50, "--force-input", "--max-epochs", 1,
+                              "--hidden", 8, "--layers", 1, "--no-progress", "--out", model_dir], capsys)
+    assert status == 0, err
+    header, _ = load_model_file(model_dir / "best.pt")
+    assert header["architecture"]["force_input"] is True
+    assert header["system"]["forces"].startswith("read from")  # generate's extxyz keeps the LJ forces
+    status, _, err = run_cli(["run", "--integrator", "lstm", "--model", model_dir / "best.pt", "--system", traj,
+                              "--frame", -1, "--time-ps", 0.5, "--no-progress", "--out", tmp_path / "run"], capsys)
+    assert status == 0, err
+    assert "one evaluation per stride" in err
+    frames = list(read_frames(tmp_path / "run" / "trajectory.extxyz"))
+    assert len(frames) >= 2 and np.isfinite(frames[-1].positions).all()
+    status, _, err = run_cli(["train", "lstm", traj, "--stride-fs", 50, "--force-potential", "lj-argon",
+                              "--out", tmp_path / "bad"], capsys)
+    assert status == 2 and "only matters with --force-input" in err
