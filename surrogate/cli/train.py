@@ -121,6 +121,9 @@ def _add_lstm(kinds) -> None:
     g.add_argument("--dropout", type=non_negative_float, default=0.15, help="dropout between layers")
     g.add_argument("--max-windows", type=positive_int, default=None, help="cap on training windows (seeded subset)")
     g.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="model precision")
+    g.add_argument("--states-only", action="store_true",
+                   help="the paper's inputs only: do not feed the swept mass and potential parameters of 1D "
+                        "oscillators to the model (it then has to infer them from the window)")
     m = p.add_argument_group("many-body operator (any N)")
     m.add_argument("--stride-fs", type=positive_float, default=None,
                    help="Δ_R in fs: a whole multiple of the trajectory's frame interval")
@@ -215,7 +218,7 @@ def _train_flat(args):
                       hidden=tuple(args.lstm_units), dense=args.dense, max_epochs=args.max_epochs,
                       dropout=args.dropout, seed=args.seed, device=args.device, dtype=args.dtype, resume=args.resume,
                       val_fraction=args.val_fraction, max_windows=args.max_windows, progress=not args.no_progress,
-                      **kwargs)
+                      conditions=() if args.states_only else "auto", **kwargs)
 
 
 def _train_manybody(args):

@@ -167,15 +167,43 @@ def lj_description(pot: PeriodicLJ, masses) -> dict:
 
 
 # --------------------------------------------------------------------- windows
+def default_conditions(data: OperatorData) -> tuple[str, ...]:
+    """The parameters a model of ``data`` should be conditioned on: those that vary between trajectories.
+
+    1D oscillators: ("mass",) plus the swept potential parameters (harmonic: "k");
+    systems whose masses and potential are fixed (the periodic LJ cube): ().
+    """
+    if data.system.get("kind") != "oscillator_1d":
+        return ()
+    return ("mass",) + tuple(data.system.get("parameter_names", ()))
+
+
+def condition_values(data: OperatorData, names) -> np.ndarray:
+    """Per-trajectory condition values [n_traj, C] (mass amu; potential parameters in their units)."""
+    columns = []
+    for name in names:
+        if name == "mass":
+            if data.n_particles != 1:
+                raise InputError("condition 'mass' is defined for one-particle (1D oscillator) data only")
+            columns.append(data.masses[:, 0])
+        elif name in data.system.get("parameter_names", ()):
+            columns.append(data.parameters[:, list(data.system["parameter_names"]).index(name)])
+        else:
+            raise InputError(f"unknown condition {name!r}: the data has 'mass' and parameters "
+                             f"{list(data.system.get('parameter_names', ()))}")
+    return np.stack(columns, axis=1) if columns else np.zeros((data.n_trajectories, 0))
+
+
 def make_windows(data: OperatorData, stride_steps: int, window: int = 5, max_windows: int | None = None,
-                 seed: int = 0, trajectories=None):
+                 seed: int = 0, trajectories=None, return_trajectory: bool = False):
     """Training pairs for stride Δ_R = ``stride_steps``·Δ.
 
     Returns ``(inputs [S, window, D], targets [S, D])`` float64: every run of
     ``window`` states spaced Δ_R apart in one trajectory, and the state Δ_R after
     its last one. ``stride_steps`` must be a multiple of ``data.save_every``.
     ``max_windows`` keeps a seeded random subset; ``trajectories`` selects
-    trajectory indices (for a split by trajectory).
+    trajectory indices (for a split by trajectory). With ``return_trajectory``
+    a third array [S] gives each window's trajectory index in ``data``.
     """
     stride_steps = _positive_int(stride_steps, "stride_steps")
     if stride_steps % data.save_every:
@@ -194,7 +222,11 @@ def make_windows(data: OperatorData, stride_steps: int, window: int = 5, max_win
     if max_windows is not None and len(pairs) > max_windows:
         pairs = pairs[np.sort(np.random.default_rng(seed).choice(len(pairs), int(max_windows), replace=False))]
     seq = states[pairs[:, 0][:, None], pairs[:, 1][:, None] + offsets[None]]  # [S, W+1, D]
-    return np.ascontiguousarray(seq[:, :window]), np.ascontiguousarray(seq[:, window])
+    inputs, targets = np.ascontiguousarray(seq[:, :window]), np.ascontiguousarray(seq[:, window])
+    if return_trajectory:
+        index = pairs[:, 0] if trajectories is None else np.asarray(trajectories)[pairs[:, 0]]
+        return inputs, targets, index
+    return inputs, targets
 
 
 # ------------------------------------------------------------------------ files

@@ -21,6 +21,7 @@ import math
 
 import numba
 import numpy as np
+import torch
 
 from systems.errors import InputError
 
@@ -76,7 +77,7 @@ def _rollout_kernel(window0, n_strides, n_pos, periodic, box_rep, f_lo, f_hi, i_
     for b in numba.prange(n_traj):
         ring = np.empty((w, 4 * h1n))
         for k in range(w):
-            _project_input(window0[b, k], n_pos, periodic, box_rep, f_lo, f_hi, w_ih1, b1, ring[k])
+            _project_input(window0[b, k], n_pos, periodic, box_rep, f_lo, f_hi, w_ih1, b1[b], ring[k])
         last = window0[b, w - 1].copy()
         p0 = np.zeros(dim)
         if project:
@@ -113,17 +114,20 @@ def _rollout_kernel(window0, n_strides, n_pos, periodic, box_rep, f_lo, f_hi, i_
                         new[n_pos + a * dim + x] -= dv
                         new[a * dim + x] -= dx
             out[s, b] = new
-            _project_input(new, n_pos, periodic, box_rep, f_lo, f_hi, w_ih1, b1, ring[s % w])
+            _project_input(new, n_pos, periodic, box_rep, f_lo, f_hi, w_ih1, b1[b], ring[s % w])
             last = new
     return out
 
 
 def fused_rollout(model: LSTMOperator, initial_windows, n_strides: int, *, masses=None,
-                  stride: float | None = None) -> np.ndarray:
+                  stride: float | None = None, conditions=None) -> np.ndarray:
     """Same contract as :func:`surrogate.lstm.integrator.rollout`, in one Numba call (float64).
 
     initial_windows : [B, W, D]; returns states [n_strides, B, D]. Needs a
-    two-layer :class:`LSTMOperator` (the paper's architecture).
+    two-layer :class:`LSTMOperator` (the paper's architecture). conditions :
+    [B, C] for a conditioned model; they are constant along a trajectory, so
+    their share of the first layer's input projection is folded into a
+    per-trajectory bias once.
     """
     if len(model.lstms) != 2:
         raise InputError(f"fused_rollout supports two LSTM layers, the model has {len(model.lstms)}")
@@ -137,10 +141,18 @@ def fused_rollout(model: LSTMOperator, initial_windows, n_strides: int, *, masse
     project = masses is not None and stride is not None
     m = np.ascontiguousarray(np.asarray(masses if project else np.ones(model.n_particles), dtype=np.float64))
     box_rep = np.tile(g(model.box), model.n_particles) if model.periodic else np.ones(n_pos)
+    n_feat = model.feature_dim
+    w_ih1 = l1.weight_ih_l0.detach().double()
+    bias1 = (l1.bias_ih_l0 + l1.bias_hh_l0).detach().double()[None].expand(len(w0), -1)  # [B, 4H]
+    with torch.no_grad():
+        cond = model.normalise_conditions(None if conditions is None else torch.as_tensor(np.asarray(conditions)),
+                                          len(w0))
+        if cond is not None:
+            bias1 = bias1 + cond.double() @ w_ih1[:, n_feat:].T
     return _rollout_kernel(
         w0, int(n_strides), n_pos, bool(model.periodic), box_rep, g(model.feature_lo), g(model.feature_hi),
         g(model.increment_lo), g(model.increment_hi),
-        g(l1.weight_ih_l0), g(l1.weight_hh_l0), g(l1.bias_ih_l0 + l1.bias_hh_l0),
+        g(w_ih1[:, :n_feat]), g(l1.weight_hh_l0), g(bias1),
         g(l2.weight_ih_l0), g(l2.weight_hh_l0), g(l2.bias_ih_l0 + l2.bias_hh_l0),
         g(model.dense.weight), g(model.dense.bias), g(model.out.weight), g(model.out.bias),
         m, model.dim, project, float(stride) if project else 0.0)

@@ -142,13 +142,15 @@ class MomentumProjector:
 # ------------------------------------------------------------------ rollout
 @torch.inference_mode()
 def rollout(model: LSTMOperator, initial_windows, n_strides: int, *, masses=None, stride: float | None = None,
-            guard: StabilityGuard | None = None) -> np.ndarray:
+            guard: StabilityGuard | None = None, conditions=None) -> np.ndarray:
     """Advance B independent trajectories ``n_strides`` strides; returns states [n_strides, B, D] (float64 numpy).
 
     initial_windows : [B, W, D] (numpy or torch), oldest state first.
     masses : [N] amu and stride (ASE time): if both are given, the centre-of-mass
         momentum of each trajectory is projected back to its initial value after
         every stride. guard : optional feature-range check every stride.
+    conditions : [B, C] per-trajectory parameters of a conditioned model (see
+        :class:`~surrogate.lstm.model.LSTMOperator`), e.g. mass (amu) and k (eV/Å²).
     The window is a view into one preallocated buffer, so a stride costs one
     model call and two small in-place corrections.
     """
@@ -157,6 +159,8 @@ def rollout(model: LSTMOperator, initial_windows, n_strides: int, *, masses=None
     if w0.ndim != 3 or w0.shape[1] != model.window or w0.shape[2] != model.state_dim:
         raise InputError(f"rollout: initial windows must be [B, {model.window}, {model.state_dim}], got {tuple(w0.shape)}")
     b, w, d = w0.shape
+    cond = None if conditions is None else torch.as_tensor(np.asarray(conditions), dtype=param.dtype,
+                                                             device=param.device)
     buf = torch.empty(b, w + int(n_strides), d, dtype=param.dtype, device=param.device)
     buf[:, :w] = w0
     projector = None
@@ -165,7 +169,7 @@ def rollout(model: LSTMOperator, initial_windows, n_strides: int, *, masses=None
         projector.set_reference(w0[:, -1])
     for k in range(int(n_strides)):
         window = buf[:, k:k + w]
-        new = model(window)  # [B, D]
+        new = model(window, cond)  # [B, D]
         if projector is not None:
             projector.apply(new, window[:, -1])
         if guard is not None:
@@ -224,6 +228,7 @@ class LSTMOperatorIntegrator:
         self._energy_scale = None
         self._projector = None
         self._masses = None
+        self._conditions = None  # [B, C] tensor for a conditioned model
 
     # ------------------------------------------------------------- protocol
     @property
@@ -247,6 +252,7 @@ class LSTMOperatorIntegrator:
             system.velocities[:] = work.velocities
             system.time += (w - 1) * self.timestep
         self._window = np.stack(states, axis=1)  # [B, W, D]
+        self._conditions = self._conditions_of(system)
         self._setup_physics(system)
         self._e0 = self._total_energy(system) if self._needs_energy() else None
         self._e_prev = self._e0
@@ -258,9 +264,11 @@ class LSTMOperatorIntegrator:
         if self._window is None:
             self.initialize(system)
         param = self.model.feature_lo
+        if self.model.conditions and self._conditions is None:  # resumed from a checkpoint
+            self._conditions = self._conditions_of(system)
         with torch.inference_mode():
             window = torch.as_tensor(self._window, dtype=param.dtype, device=param.device)
-            new = self.model(window)
+            new = self.model(window, self._conditions)
             new64 = new.to(torch.float64)
             if self._projector is not None:
                 self._projector.apply(new64, torch.as_tensor(self._window[:, -1]))
@@ -320,6 +328,26 @@ class LSTMOperatorIntegrator:
     def _total_energy(self, system: System) -> float:
         self._result = self.provider.compute(system)
         return self._result.energy + system.kinetic_energy()
+
+    def _conditions_of(self, system: System):
+        """[B, C] values of the model's conditions for ``system`` (1D: one row per particle), or None."""
+        if not self.model.conditions:
+            return None
+        columns = []
+        for name in self.model.conditions:
+            if name == "mass":
+                columns.append(system.masses)
+            elif hasattr(self.warmup_provider, name):
+                columns.append(np.broadcast_to(np.asarray(getattr(self.warmup_provider, name), dtype=float),
+                                               (system.n_atoms,)))
+            else:
+                raise InputError(f"{self.name}: the model is conditioned on {name!r}, which the force provider "
+                                 f"{type(self.warmup_provider).__name__} does not have")
+        values = np.stack(columns, axis=1)
+        param = self.model.feature_lo
+        # A 1D model advances every particle as its own trajectory (one row each); a flat
+        # N-particle model advances the whole system as one trajectory (one row).
+        return torch.as_tensor(values if self.model.dim == 1 else values[:1], dtype=param.dtype, device=param.device)
 
     def _masses_from_header(self):
         return np.asarray(self.header["system"]["masses"], dtype=np.float64)

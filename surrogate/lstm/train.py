@@ -24,7 +24,7 @@ from surrogate.model_file import ModelFileError, data_hash, load_model_file, sav
 from surrogate.training.trainer import BEST_NAME, Trainer, TrainConfig, unwrap_model
 from systems.errors import InputError
 
-from .data import OperatorData, load_operator_data, make_windows
+from .data import OperatorData, condition_values, default_conditions, load_operator_data, make_windows
 from .model import LSTMOperator
 
 MODEL_KIND = "lstm"
@@ -47,12 +47,13 @@ def make_loss_fn(input_noise: float = 0.0):
     """
 
     def loss_fn(model, batch):
-        windows, targets = batch
+        windows, targets = batch[0], batch[1]
+        conditions = batch[2] if len(batch) > 2 else None  # [B, C] for a conditioned model
         inner = unwrap_model(model)
         if input_noise > 0 and inner.training:
             scale = input_noise * (inner.increment_hi - inner.increment_lo)  # [D]
             windows = windows + scale * torch.randn_like(windows)
-        predicted = model(windows)  # forward through the (DDP) wrapper: [B, D]
+        predicted = model(windows, conditions)  # forward through the (DDP) wrapper: [B, D]
         y_pred = inner.normalise_increment(predicted - windows[:, -1])
         y_true = inner.normalise_increment(targets - windows[:, -1])
         loss = torch.mean((y_pred - y_true) ** 2)
@@ -79,7 +80,9 @@ def model_header(model: LSTMOperator, data: OperatorData, stride_steps: int, tra
         "system": data.system,
         "masses": data.masses[0].tolist() if data.system.get("kind") != "oscillator_1d" else None,
         "normalisation": {"feature_lo": model.feature_lo.tolist(), "feature_hi": model.feature_hi.tolist(),
-                          "increment_lo": model.increment_lo.tolist(), "increment_hi": model.increment_hi.tolist()},
+                          "increment_lo": model.increment_lo.tolist(), "increment_hi": model.increment_hi.tolist(),
+                          "condition_lo": model.condition_lo.tolist(), "condition_hi": model.condition_hi.tolist()},
+        "conditions": list(model.conditions),
         "training_data_hash": training_hash,
         "units": {"length": "Angstrom", "velocity": "Angstrom per ASE time unit", "time": "ASE time unit"},
         "output": "increment s(t+stride) - s(t), min-max normalised",
@@ -96,7 +99,7 @@ def train_lstm(data, out_dir, *, stride_steps: int, window: int = 5, hidden=(32,
                device: str = "cpu", dtype: str = "float32", resume: bool = False, val_fraction: float = 0.2,
                max_windows: int | None = None, lr_factor: float = 0.5, lr_patience: int = 10,
                early_stopping_patience: int = 30, min_lr: float = 1e-6, grad_clip: float = 10.0,
-               input_noise: float = 0.0, progress: bool = True) -> pathlib.Path:
+               input_noise: float = 0.0, progress: bool = True, conditions="auto") -> pathlib.Path:
     """Train an :class:`LSTMOperator` for stride Δ_R = ``stride_steps``·Δ; return the best model file.
 
     data : :class:`~surrogate.lstm.data.OperatorData` or the path of its .npz.
@@ -107,6 +110,10 @@ def train_lstm(data, out_dir, *, stride_steps: int, window: int = 5, hidden=(32,
     val_fraction : share of trajectories held out for validation.
     max_windows : cap on training windows (seeded subset), None for all.
     input_noise : noise injection on the input windows (see :func:`make_loss_fn`).
+    conditions : "auto" (the parameters that vary between the data's trajectories,
+        :func:`~surrogate.lstm.data.default_conditions`: mass and k for 1D
+        oscillators, none for the LJ cube), a sequence of names, or () for the
+        paper's state-only model. See :class:`~surrogate.lstm.model.LSTMOperator`.
     """
     if isinstance(data, (str, os.PathLike)):
         data = load_operator_data(data)
@@ -121,17 +128,22 @@ def train_lstm(data, out_dir, *, stride_steps: int, window: int = 5, hidden=(32,
     if n_val >= data.n_trajectories:
         raise InputError(f"train_lstm: {data.n_trajectories} trajectories are too few to hold out {val_fraction:.0%}")
     val_traj, train_traj = np.sort(order[:n_val]), np.sort(order[n_val:])
-    x_train, y_train = make_windows(data, stride_steps, window, max_windows, seed, train_traj)
+    names = default_conditions(data) if isinstance(conditions, str) and conditions == "auto" else \
+        tuple(conditions or ())
+    per_traj = condition_values(data, names)  # [n_traj, C]
+    x_train, y_train, t_train = make_windows(data, stride_steps, window, max_windows, seed, train_traj, True)
     val_cap = None if max_windows is None else max(1, int(max_windows * val_fraction / (1 - val_fraction)))
-    x_val, y_val = make_windows(data, stride_steps, window, val_cap, seed + 1, val_traj)
+    x_val, y_val, t_val = make_windows(data, stride_steps, window, val_cap, seed + 1, val_traj, True)
 
     torch.manual_seed(seed)
     box = data.system.get("box") if data.system.get("kind") == "lj_periodic" else None
-    model = LSTMOperator(data.n_particles, data.dim, window, hidden, dense, dropout, box, torch_dtype)
+    model = LSTMOperator(data.n_particles, data.dim, window, hidden, dense, dropout, box, torch_dtype, names)
     as_t = lambda a: torch.as_tensor(a, dtype=torch_dtype)  # noqa: E731
-    model.fit_normalisation(as_t(x_train), as_t(y_train))
-    train_set = torch.utils.data.TensorDataset(as_t(x_train), as_t(y_train))
-    val_set = torch.utils.data.TensorDataset(as_t(x_val), as_t(y_val))
+    c_train, c_val = (as_t(per_traj[t_train]), as_t(per_traj[t_val])) if names else (None, None)
+    model.fit_normalisation(as_t(x_train), as_t(y_train), conditions=c_train)
+    extra = lambda c: (c,) if c is not None else ()  # noqa: E731
+    train_set = torch.utils.data.TensorDataset(as_t(x_train), as_t(y_train), *extra(c_train))
+    val_set = torch.utils.data.TensorDataset(as_t(x_val), as_t(y_val), *extra(c_val))
     training_hash = data_hash(x_train[:, -1], y_train)
 
     config = TrainConfig(max_epochs=max_epochs, batch_size=batch_size, lr=lr, lr_factor=lr_factor,
@@ -157,7 +169,10 @@ def load_lstm(path, device="cpu", dtype=None) -> tuple[LSTMOperator, dict]:
     torch_dtype = resolve_dtype(dtype or header.get("dtype", "float32"))
     arch = header["architecture"]
     model = LSTMOperator(arch["n_particles"], arch["dim"], arch["window"], tuple(arch["hidden"]), arch["dense"],
-                         arch["dropout"], arch["box"], torch_dtype)
+                         arch["dropout"], arch["box"], torch_dtype, arch.get("conditions", ()))
+    state = dict(state)
+    for key in ("condition_lo", "condition_hi"):  # files written before conditioning existed have none
+        state.setdefault(key, torch.zeros(0))
     try:
         model.load_state_dict({k: v.to(torch_dtype) for k, v in state.items()})
     except RuntimeError as exc:
