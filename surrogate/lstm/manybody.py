@@ -19,6 +19,16 @@ current positions, so the same weights run on 256 or 2048 atoms:
    with d_i = x_c − x_{c−1} the last displacement; then the centre-of-mass
    momentum is projected back exactly.
 
+With ``force_input`` (a "force-informed" operator) the window's forces enter
+too, as u_k = F_k/m · Δ_R / v_s (dimensionless; F_k/m·Δ_R² in units of ℓ): the
+LSTM also reads u_k·u_c, u_k·v_c/v_s, |u_k|², u_k·(x_k − x_c)/ℓ; the edges
+also carry (u_j − u_i)·r̂_ij and |u_j − u_i|²; and both outputs gain the
+equivariant terms ℓ(f₁ u_c + f₂ (u_c − u_{c−1})) and v_s(g₁ u_c + g₂ (u_c − u_{c−1}))
+with invariant per-atom coefficients. At Δ_R = 100 fs in liquid argon the
+current force explains most of Δv that the velocity does not (linear least
+squares: relative residual of Δv 0.94 → 0.48, of Δx 0.35 → 0.12). The price in a
+rollout is one force evaluation per stride instead of the stride's Verlet steps.
+
 Rotating or translating every input rotates or translates the outputs
 (equivariance); permuting atoms permutes them.
 """
@@ -46,6 +56,8 @@ from .integrator import EnergyCorrectionError, OperatorInstabilityError
 from .warmup import verlet_warmup
 
 MODEL_KIND = "lstm_manybody"
+#: Soft bound on the dimensionless force inputs u = F/m · Δ_R / v_s of a force_input operator.
+U_MAX = 5.0
 ARCHITECTURE_VERSION = 1
 
 
@@ -105,6 +117,9 @@ class ManyBodyOperator(nn.Module):
             if forces is None or masses is None:
                 raise InputError("ManyBodyOperator(force_input=True) needs the window's forces and the masses")
             u = forces / masses[:, None, None] * (self.stride / vs)  # [n, W, 3]
+            # Soft bound |u| < U_MAX (identity for |u| ≪ U_MAX; liquid argon at 100 fs has rms |u| ≈ 1.3): an
+            # overlap in a rollout (forces 100× the liquid's) must not become a 100× displacement.
+            u = u / torch.sqrt(1.0 + (u * u).sum(-1, keepdim=True) / U_MAX**2)
             uc = u[:, -1]
             feats += [(u * uc[:, None]).sum(-1), (u * vcs).sum(-1), (u * u).sum(-1), (u * rel).sum(-1)]
         seq = torch.stack(feats, dim=-1)  # [n, W, 4 or 8]
@@ -189,6 +204,35 @@ def _collate(items):
             torch.cat(dvs))
 
 
+def _augmented_runs(runs, masses, cell, pbc, numbers, copies, position_noise, velocity_noise, v_scale, provider,
+                    reference_map, window, seed):
+    """Noisy copies of training windows with EXACT targets, so the operator learns how the true dynamics
+    responds to the off-manifold windows its own rollouts produce.
+
+    Every window state gets independent Gaussian noise (positions ``position_noise`` Å, velocities
+    ``velocity_noise``·v_s); forces are re-evaluated at the noisy positions with ``provider`` (if the run has
+    forces); the target is ``reference_map(x_c', v_c')`` (the reference integrator over one stride from the
+    noisy current state) minus that state. Returns runs in the layout of :class:`_WindowSamples`: one
+    pseudo-trajectory [W+1, n, 3] per noisy window (frame W holds the target state).
+    """
+    rng = np.random.default_rng(seed)
+    numbers = np.zeros(len(masses), dtype=np.int64) if numbers is None else numbers
+    out = []
+    for positions, velocities, forces, indices in runs:
+        for _ in range(copies):
+            for t in indices:
+                win = slice(t - window + 1, t + 1)
+                x = positions[win] + rng.normal(0.0, position_noise, positions[win].shape)
+                v = velocities[win] + rng.normal(0.0, velocity_noise * v_scale, velocities[win].shape)
+                x_next, v_next = reference_map(x[-1].copy(), v[-1].copy())
+                f = None
+                if forces is not None:
+                    f = trajectory_forces(np.concatenate([x, x_next[None]]), masses, cell, pbc, provider, numbers)
+                out.append((np.concatenate([x, x_next[None]]), np.concatenate([v, v_next[None]]), f,
+                            np.array([window - 1])))
+    return out
+
+
 def _make_loss(input_noise: float):
     """Loss on scaled increments; with ``input_noise`` > 0 (training only) the window velocities get Gaussian
     noise of input_noise·v_s and the Δv target is corrected for the current state's noise, so that the operator
@@ -249,8 +293,9 @@ def train_manybody(positions, velocities, masses, cell, pbc, out_dir, *, stride:
                    lr: float = 1e-3, seed: int = 0, device: str = "cpu", val_fraction: float = 0.2,
                    system_info: dict | None = None, progress: bool = True, resume: bool = False,
                    force_input: bool = False, forces=None, force_provider=None, numbers=None,
-                   input_noise: float = 0.0, lr_patience: int = 5, early_stopping_patience: int = 15
-                   ) -> pathlib.Path:
+                   input_noise: float = 0.0, lr_patience: int = 5, early_stopping_patience: int = 15,
+                   augment_copies: int = 0, position_noise: float = 0.0, velocity_noise: float = 0.0,
+                   reference_map=None) -> pathlib.Path:
     """Train a :class:`ManyBodyOperator` on one or several trajectories sampled every Δ_R.
 
     positions, velocities : [T, n, 3], [R, T, n, 3] or a list of [T_r, n, 3] (Å unwrapped, Å/time),
@@ -261,6 +306,9 @@ def train_manybody(positions, velocities, masses, cell, pbc, out_dir, *, stride:
     ``force_input``: the operator also reads the window's forces: ``forces`` (same layout as
     positions, eV/Å) or, if None, ``force_provider.compute`` at every frame (atomic ``numbers``
     [n] for it, default 0). ``input_noise``: see :func:`_make_loss` (relative to v_s).
+    ``augment_copies`` > 0 adds that many noisy copies of every training window with exact targets
+    from ``reference_map(x [n,3], v [n,3]) -> (x, v)`` one stride later (see :func:`_augmented_runs`;
+    with force_input the forces at the noisy positions come from ``force_provider``).
     Returns the best model file.
     """
     xs = _as_runs("positions", positions)
@@ -295,13 +343,20 @@ def train_manybody(positions, velocities, masses, cell, pbc, out_dir, *, stride:
     torch.manual_seed(seed)
     v_scale = float(np.sqrt(np.mean(np.concatenate([v.ravel() for v in vs]) ** 2)))
     model = ManyBodyOperator(cutoff, stride, v_scale, window, hidden, layers, force_input=force_input)
+    if augment_copies > 0:
+        if reference_map is None or (force_input and force_provider is None):
+            raise InputError("train_manybody: augment_copies needs reference_map (and force_provider with forces)")
+        train_runs = train_runs + _augmented_runs(train_runs, masses, cell, pbc, numbers, augment_copies,
+                                                  position_noise, velocity_noise, v_scale, force_provider,
+                                                  reference_map, window, seed)
     train = _WindowSamples(train_runs, masses, cell, pbc, cutoff, window, torch.float32)
     val = _WindowSamples(val_runs, masses, cell, pbc, cutoff, window, torch.float32)
     header = {"kind": MODEL_KIND, "architecture_version": ARCHITECTURE_VERSION, "architecture": model.architecture(),
               "stride": float(stride), "masses": sorted(set(float(m) for m in masses)),
               "system": system_info or {}, "units": {"length": "Angstrom", "time": "ASE time unit"},
               "training": {"trajectories": len(xs), "train_samples": len(train), "val_samples": len(val),
-                           "input_noise": float(input_noise)}}
+                           "input_noise": float(input_noise), "augment_copies": int(augment_copies),
+                           "position_noise_A": float(position_noise), "velocity_noise": float(velocity_noise)}}
     config = TrainConfig(max_epochs=max_epochs, batch_size=batch_size, lr=lr, seed=seed, device=device,
                          out_dir=str(out_dir), progress=progress, lr_patience=lr_patience,
                          early_stopping_patience=early_stopping_patience)
