@@ -238,15 +238,9 @@ MB_TRAIN = {False: {"runs": 8, "strides": 100, "equilibrate_steps": 1000, "max_e
 
 def argon_stride_map(template, provider, units):
     """(x [n,3] Å, v [n,3] Å/time) → the state one stride later by velocity Verlet (the reference dynamics)."""
-    from surrogate.lstm.warmup import verlet_warmup
+    from surrogate.lstm.manybody import verlet_stride_map
 
-    def advance(x, v):
-        s = template.copy()
-        s.positions[:], s.velocities[:] = x, v
-        verlet_warmup(s, provider, MB_DT_FS * units.fs, MB_STRIDE_STEPS, 1, lambda _: None)
-        return s.positions.copy(), s.velocities.copy()
-
-    return advance
+    return verlet_stride_map(template, provider, MB_DT_FS * units.fs, MB_STRIDE_STEPS)
 
 
 def train_manybody_model(models, quick, device, log, allow_training=True):

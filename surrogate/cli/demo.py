@@ -22,10 +22,10 @@ from .options import HelpFormatter, add_config_option
 SETTINGS = {
     False: {"n_atoms": 108, "equilibrate_ps": 5.0, "reference_ps": 10.0, "egnn_ps": 2.0, "lstm_ps": 10.0,
             "egnn_epochs": 20, "egnn_stride": 10, "egnn_hidden": 32, "egnn_layers": 2,
-            "lstm_epochs": 30, "lstm_stride_fs": 50.0},
+            "lstm_epochs": 30, "lstm_stride_fs": 50.0, "lstm_force_input": True},
     True: {"n_atoms": 108, "equilibrate_ps": 0.5, "reference_ps": 0.6, "egnn_ps": 0.05, "lstm_ps": 0.3,
            "egnn_epochs": 1, "egnn_stride": 20, "egnn_hidden": 8, "egnn_layers": 1,
-           "lstm_epochs": 1, "lstm_stride_fs": 50.0},
+           "lstm_epochs": 1, "lstm_stride_fs": 50.0, "lstm_force_input": True},
 }
 
 
@@ -57,7 +57,8 @@ def run_demo(out_dir="surrogate-demo", quick: bool = False, seed: int = 0, devic
     1. classical reference: liquid argon, Lennard-Jones, NVE after Langevin equilibration;
     2. train a small EGNN on the reference frames (energies and forces);
     3. surrogate MD with the EGNN from the reference's first frame (NVE);
-    4. train the many-body large-stride operator on the same reference (Δ_R = 50 fs);
+    4. train the many-body large-stride operator on the same reference (Δ_R = 50 fs; force-informed: it
+       reads the LJ forces of its window, one force evaluation per stride in step 5);
     5. roll it out from the reference's first frame;
     6. compare both with the classical run: report, plots, JSON.
     """
@@ -76,8 +77,10 @@ def run_demo(out_dir="surrogate-demo", quick: bool = False, seed: int = 0, devic
            "--out", egnn_model, *common])
     _step(["run", "--system", ref_traj, "--frame", 0, "--model", egnn_model / "best.pt", "--integrator", "verlet",
            "--time-ps", s["egnn_ps"], "--device", device, "--out", egnn, *common])
+    # Force-informed operator: reads the LJ forces of its window (one evaluation per stride in the run).
+    force_input = ["--force-input"] if s["lstm_force_input"] else []
     _step(["train", "lstm", ref_traj, "--stride-fs", s["lstm_stride_fs"], "--max-epochs", s["lstm_epochs"],
-           "--device", device, "--out", lstm_model, *common])
+           *force_input, "--device", device, "--out", lstm_model, *common])
     # A learned operator may leave its training distribution: keep what it produced and compare that.
     _step(["run", "--system", ref_traj, "--frame", 0, "--integrator", "lstm", "--model", lstm_model / "best.pt",
            "--time-ps", s["lstm_ps"], "--device", device, "--out", lstm, *common], allowed_exit=(0, 1))

@@ -32,6 +32,8 @@ examples:
   surrogate run --integrator lstm --model lstm16/best.pt --system lj-cluster --n-atoms 16 --steps 1000 --out lstm-run
   # many-body operator on a liquid-argon trajectory, Δ_R = 50 fs (10 Verlet steps of 5 fs)
   surrogate train lstm reference/trajectory.extxyz --stride-fs 50 --out lstm-argon
+  # force-informed: also reads the window's forces (the file's, or lj-argon's); noisy copies with Verlet targets
+  surrogate train lstm reference/trajectory.extxyz --stride-fs 50 --force-input --out lstm-argon-f
   surrogate run --integrator lstm --model lstm-argon/best.pt --system reference/trajectory.extxyz --out lstm-md
 """
 
@@ -140,6 +142,12 @@ def _add_lstm(kinds) -> None:
                         "--warmup-potential")
     m.add_argument("--input-noise", type=non_negative_float, default=0.0,
                    help="Gaussian noise on the window velocities during training, relative to their RMS")
+    m.add_argument("--augment-copies", type=int, default=None,
+                   help="noisy copies of every training window with exact targets from Verlet with the force "
+                        "potential (default 1 with --force-input, else 0): they keep a rollout stable")
+    m.add_argument("--position-noise", type=non_negative_float, default=0.03, help="noise of the copies (Å)")
+    m.add_argument("--velocity-noise", type=non_negative_float, default=0.03,
+                   help="velocity noise of the copies, relative to the velocities' RMS")
     p.set_defaults(func=main_lstm, _parser=p, _section="train-lstm", out="lstm-model")
 
 
@@ -248,10 +256,29 @@ def _train_manybody(args):
     masses = frames[0].masses if frames[0].masses is not None else frames[0].to_system().masses
     system_info = {"source": str(args.data), "n_atoms": int(len(masses))}
     forces, provider = None, None
+    copies = args.augment_copies if args.augment_copies is not None else (1 if args.force_input else 0)
+    if copies < 0:
+        raise InputError(f"--augment-copies must be ≥ 0, got {copies}")
     if args.force_input:
         forces, provider, system_info["forces"] = _manybody_forces(args, frames)
-    elif args.force_potential:
-        raise InputError("--force-potential only matters with --force-input")
+    elif args.force_potential and copies == 0:
+        raise InputError("--force-potential only matters with --force-input or --augment-copies")
+    reference_map = None
+    if copies > 0:  # the exact targets of noisy windows: Verlet at surrogate run's default timestep
+        from surrogate.lstm.manybody import verlet_stride_map
+
+        from .builders import default_timestep_fs
+
+        template = frames[0].to_system()
+        if provider is None:
+            _, provider, _ = _manybody_forces(args, frames, need_provider=True)
+        dt_fs = default_timestep_fs(template)
+        steps = args.stride_fs / dt_fs
+        if abs(steps - round(steps)) > 1e-6:
+            raise InputError(f"--augment-copies: --stride-fs {args.stride_fs:g} is not a whole number of Verlet "
+                             f"steps of {dt_fs:g} fs")
+        reference_map = verlet_stride_map(template, provider, dt_fs * units.fs, int(round(steps)))
+        system_info["augment"] = {"copies": copies, "verlet_fs": dt_fs}
     write_resolved_config(args, args.out)
     kwargs = {k: getattr(args, k) for k in ("batch_size", "lr") if getattr(args, k) is not None}
     return train_manybody(positions, velocities, masses, cells[0], pbc, args.out, stride=args.stride_fs * units.fs,
@@ -259,11 +286,14 @@ def _train_manybody(args):
                           max_epochs=args.max_epochs, seed=args.seed, device=args.device,
                           val_fraction=args.val_fraction, progress=not args.no_progress, resume=args.resume,
                           force_input=args.force_input, forces=forces, force_provider=provider,
-                          numbers=frames[0].numbers, input_noise=args.input_noise, system_info=system_info, **kwargs)
+                          numbers=frames[0].numbers, input_noise=args.input_noise, augment_copies=copies,
+                          position_noise=args.position_noise, velocity_noise=args.velocity_noise,
+                          reference_map=reference_map, system_info=system_info, **kwargs)
 
 
-def _manybody_forces(args, frames):
-    """(forces [T, n, 3] eV/Å or None, provider or None, description) for a --force-input operator.
+def _manybody_forces(args, frames, need_provider=False):
+    """(forces [T, n, 3] eV/Å or None, provider or None, description) for a --force-input operator
+    (``need_provider``: also the potential, for the Verlet targets of --augment-copies).
 
     The frames' own forces unless --force-potential is given; else the classical potential that
     surrogate run would pick for the species (its default cutoff), so that training and rollout agree.
@@ -274,14 +304,18 @@ def _manybody_forces(args, frames):
 
     from .builders import classical_potential, default_potential
 
+    forces = None
     if args.force_potential is None and all(f.forces is not None for f in frames):
-        return np.array([f.forces for f in frames]), None, f"read from {args.data}"
+        forces = np.array([f.forces for f in frames])
+        if not need_provider:
+            return forces, None, f"read from {args.data}"
     system = frames[0].to_system()
     name = args.force_potential or default_potential(system)
     if name is None:
-        raise InputError(f"--force-input: {args.data} has frames without forces and no default potential for its "
-                         f"species; give --force-potential ({', '.join(POTENTIALS)}) or a trajectory with forces")
+        fix = "or --augment-copies 0" if need_provider else "or a trajectory with forces"
+        raise InputError(f"--force-input/--augment-copies: {args.data} has no default potential for its "
+                         f"species; give --force-potential ({', '.join(POTENTIALS)}) {fix}")
     # The run command's provider options at their defaults (--cutoff here is the message-passing cutoff).
     provider_args = _argparse.Namespace(cutoff=None, epsilon=None, sigma=3.405)
     provider, text = classical_potential(name, system, provider_args)
-    return None, provider, f"{name}: {text}"
+    return forces, provider, f"read from {args.data}" if forces is not None else f"{name}: {text}"

@@ -233,6 +233,19 @@ def _augmented_runs(runs, masses, cell, pbc, numbers, copies, position_noise, ve
     return out
 
 
+def verlet_stride_map(template: System, provider, timestep: float, steps: int):
+    """A ``reference_map`` for :func:`train_manybody`: (x [n,3] Å, v [n,3] Å/time) → the state ``steps``
+    velocity-Verlet steps of ``timestep`` (ASE time) later with ``provider``, in the cell of ``template``."""
+
+    def advance(x, v):
+        s = template.copy()
+        s.positions[:], s.velocities[:] = x, v
+        verlet_warmup(s, provider, timestep, steps, 1, lambda _: None)
+        return s.positions.copy(), s.velocities.copy()
+
+    return advance
+
+
 def _make_loss(input_noise: float):
     """Loss on scaled increments; with ``input_noise`` > 0 (training only) the window velocities get Gaussian
     noise of input_noise·v_s and the Δv target is corrected for the current state's noise, so that the operator

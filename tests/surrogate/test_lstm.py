@@ -372,7 +372,8 @@ class _CountingProvider:
 
 def test_manybody_force_input_trains_on_several_runs_resumes_and_transfers(tmp_path):
     from integrators import VelocityVerlet
-    from surrogate.lstm.manybody import ManyBodyOperatorIntegrator, load_manybody, train_manybody
+    from surrogate.lstm.manybody import (ManyBodyOperatorIntegrator, _augmented_runs, load_manybody,
+                                         train_manybody, trajectory_forces, verlet_stride_map)
     from systems import units
     from systems.catalogue import liquid_argon
     from systems.potentials import LennardJones
@@ -391,12 +392,26 @@ def test_manybody_force_input_trains_on_several_runs_resumes_and_transfers(tmp_p
         runs_x.append(np.array(xs))
         runs_v.append(np.array(vs))
     stride = 20 * units.fs
+    stride_map = verlet_stride_map(system, provider, 5 * units.fs, 4)
+    # Noise-free copies reproduce the clean windows: the exact targets are the reference's next frames.
+    clean = [(runs_x[0], runs_v[0], trajectory_forces(runs_x[0], system.masses, system.cell, system.pbc, provider),
+              np.arange(4, 8))]
+    copies = _augmented_runs(clean, system.masses, system.cell, system.pbc, None, 1, 0.0, 0.0, 0.014, provider,
+                             stride_map, 5, 0)
+    assert len(copies) == 4
+    for (x, v, f, t), k in zip(copies, range(4, 8)):
+        assert list(t) == [4]
+        np.testing.assert_allclose(x, runs_x[0][k - 4:k + 2], rtol=0, atol=1e-9)
+        np.testing.assert_allclose(v, runs_v[0][k - 4:k + 2], rtol=0, atol=1e-11)
+        np.testing.assert_allclose(f, clean[0][2][k - 4:k + 2], rtol=0, atol=1e-9)
     path = train_manybody(runs_x, runs_v, system.masses, system.cell, system.pbc, tmp_path / "mb", stride=stride,
                           cutoff=6.0, hidden=8, layers=1, max_epochs=2, progress=False, force_input=True,
-                          force_provider=provider, numbers=system.numbers, input_noise=0.05)
+                          force_provider=provider, numbers=system.numbers, input_noise=0.05, augment_copies=1,
+                          position_noise=0.03, velocity_noise=0.03, reference_map=stride_map)
     model, header = load_manybody(path)
     assert model.force_input and header["architecture"]["force_input"] is True
     assert header["training"]["trajectories"] == 2 and header["training"]["val_samples"] == 4
+    assert header["training"]["train_samples"] == 8  # 4 clean windows + 4 noisy copies
     with pytest.raises(Exception, match="force"):
         train_manybody(runs_x, runs_v, system.masses, system.cell, system.pbc, tmp_path / "no", stride=stride,
                        cutoff=6.0, hidden=8, layers=1, max_epochs=1, progress=False, force_input=True)
