@@ -51,6 +51,7 @@ STRIDES_1D = (100, 400, 1000, 4000)
 PAPER_1D_ERROR = {100: 0.001, 400: 0.002, 1000: 0.003, 4000: 0.004}
 LJ_STRIDE = 1000
 FUSED_1D = {"harmonic": "harmonic", "double_well": "double_well"}
+EPOCHS_1D = 60  # full-mode training epochs of each 1D model (--epochs-1d)
 
 
 # ----------------------------------------------------------------- training
@@ -74,10 +75,10 @@ def train_1d(potential, stride, models, quick, device, log, allow_training=True,
     data = generate_oscillator_data(potential, 100 if quick else 1000, t_max=t_max, save_every=100, seed=1)
     work = models / f"_train_{name}"
     t0 = time.perf_counter()
-    best = train_lstm(data, work, stride_steps=stride, max_epochs=4 if quick else 60, batch_size=256, lr=2e-3,
+    best = train_lstm(data, work, stride_steps=stride, max_epochs=4 if quick else EPOCHS_1D, batch_size=256, lr=2e-3,
                       dropout=0.0, max_windows=10_000 if quick else 40_000, lr_patience=5,
                       early_stopping_patience=20, device=device, seed=0, progress=False, dtype="float64",
-                      conditions=conditions)
+                      conditions=conditions, schedule="cosine", min_lr=1e-6)
     shutil.copy(best, path)
     log(f"trained {path.name} in {time.perf_counter() - t0:.0f} s")
     return path
@@ -349,6 +350,7 @@ def eval_manybody(path, quick, log):
 
 # --------------------------------------------------------------------- main
 def main(argv=None):
+    global EPOCHS_1D
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small data, few epochs, short rollouts (< 2 min)")
     parser.add_argument("--models", default=None,
@@ -358,7 +360,9 @@ def main(argv=None):
     parser.add_argument("--no-train", action="store_true", help="skip (and report) models missing from --models")
     parser.add_argument("--parts", default="1d,lj,manybody")
     parser.add_argument("--only", default=None, help="with --train-only: one model, e.g. harmonic_400, lj16, manybody")
+    parser.add_argument("--epochs-1d", type=int, default=EPOCHS_1D, help="training epochs of each 1D model (full mode)")
     args = parser.parse_args(argv)
+    EPOCHS_1D = args.epochs_1d
     models = pathlib.Path(args.models or ("runs/lstm_models_quick" if args.quick else "runs/lstm_models"))
     models.mkdir(parents=True, exist_ok=True)
     parts = set(args.parts.split(","))

@@ -99,14 +99,15 @@ def train_lstm(data, out_dir, *, stride_steps: int, window: int = 5, hidden=(32,
                device: str = "cpu", dtype: str = "float32", resume: bool = False, val_fraction: float = 0.2,
                max_windows: int | None = None, lr_factor: float = 0.5, lr_patience: int = 10,
                early_stopping_patience: int = 30, min_lr: float = 1e-6, grad_clip: float = 10.0,
-               input_noise: float = 0.0, progress: bool = True, conditions="auto") -> pathlib.Path:
+               input_noise: float = 0.0, progress: bool = True, conditions="auto",
+               schedule: str = "plateau") -> pathlib.Path:
     """Train an :class:`LSTMOperator` for stride Δ_R = ``stride_steps``·Δ; return the best model file.
 
     data : :class:`~surrogate.lstm.data.OperatorData` or the path of its .npz.
     out_dir : receives ``best.pt`` (model file), ``metrics.csv`` and ``checkpoint.pt``.
     window, hidden, dense, dropout : architecture (paper: 5, (32, 32), 96, 0.15).
-    max_epochs, batch_size, lr (paper: 256, 5e-4), lr_factor, lr_patience, min_lr,
-    early_stopping_patience, grad_clip, seed, device, resume : the shared training loop.
+    max_epochs, batch_size, lr (paper: 256, 5e-4), schedule ("plateau" or "cosine"), lr_factor, lr_patience,
+    min_lr, early_stopping_patience, grad_clip, seed, device, resume : the shared training loop.
     val_fraction : share of trajectories held out for validation.
     max_windows : cap on training windows (seeded subset), None for all.
     input_noise : noise injection on the input windows (see :func:`make_loss_fn`).
@@ -146,7 +147,7 @@ def train_lstm(data, out_dir, *, stride_steps: int, window: int = 5, hidden=(32,
     val_set = torch.utils.data.TensorDataset(as_t(x_val), as_t(y_val), *extra(c_val))
     training_hash = data_hash(x_train[:, -1], y_train)
 
-    config = TrainConfig(max_epochs=max_epochs, batch_size=batch_size, lr=lr, lr_factor=lr_factor,
+    config = TrainConfig(max_epochs=max_epochs, batch_size=batch_size, lr=lr, schedule=schedule, lr_factor=lr_factor,
                          lr_patience=lr_patience, min_lr=min_lr, early_stopping_patience=early_stopping_patience,
                          grad_clip=grad_clip, seed=seed, device=device, out_dir=str(out_dir), progress=progress)
     trainer = Trainer(model, make_loss_fn(input_noise), train_set, val_set, config,

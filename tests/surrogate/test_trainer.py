@@ -1,6 +1,7 @@
 """Training loop: overfitting, schedule and early stopping, exact resume, torchrun DDP parity."""
 
 import csv
+import math
 import os
 import pathlib
 import shutil
@@ -113,13 +114,30 @@ def test_plateau_schedule_and_early_stopping(tmp_path):
     assert lrs == pytest.approx([1e-3, 1e-3, 1e-3, 1e-3, 5e-4, 5e-4])
 
 
+def test_cosine_schedule_decays_to_min_lr(tmp_path):
+    data = _regression(n=16)
+    config = TrainConfig(max_epochs=6, batch_size=8, lr=1e-2, min_lr=1e-4, schedule="cosine",
+                         out_dir=str(tmp_path), progress=False)
+    history = Trainer(_mlp(0), mse_loss, data, data, config).fit()
+    lrs = [row["lr"] for row in history["epochs"]]
+    expected = [1e-4 + 0.5 * (1e-2 - 1e-4) * (1 + math.cos(math.pi * e / 6)) for e in range(6)]
+    assert lrs == pytest.approx(expected, rel=1e-9)
+    with pytest.raises(InputError, match="max_epochs=6"):
+        Trainer(_mlp(0), mse_loss, data, data, TrainConfig(max_epochs=9, batch_size=8, lr=1e-2, min_lr=1e-4,
+                                                           schedule="cosine", out_dir=str(tmp_path),
+                                                           progress=False)).fit(resume=True)
+    with pytest.raises(InputError, match="schedule"):
+        TrainConfig(schedule="linear").validate()
+
+
 class _Interrupt(Exception):
     pass
 
 
-def test_resume_after_interruption_equals_uninterrupted_run(tmp_path):
+@pytest.mark.parametrize("schedule", ["plateau", "cosine"])
+def test_resume_after_interruption_equals_uninterrupted_run(tmp_path, schedule):
     data, val = _regression(n=40), _regression(n=12, seed=9)
-    kwargs = dict(max_epochs=8, batch_size=8, lr=5e-3, lr_patience=1, progress=False)
+    kwargs = dict(max_epochs=8, batch_size=8, lr=5e-3, lr_patience=1, progress=False, schedule=schedule)
 
     full_model = _mlp(seed=0, dropout=0.2)  # dropout: the RNG state must be restored too
     full = Trainer(full_model, mse_loss, data, val, TrainConfig(out_dir=str(tmp_path / "full"), **kwargs)).fit()
