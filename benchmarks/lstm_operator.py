@@ -322,16 +322,26 @@ def eval_manybody(path, quick, log):
     # The same with the FlashMD energy correction against the LJ potential (keeps E, hence T, from drifting).
     integ_c = ManyBodyOperatorIntegrator(path, provider, verlet_timestep=MB_DT_FS * units.fs, energy_correction=True)
     integ_c.initialize(corrected)
-    temps, done_c = [], 0
+    temps, done_c, cor_x, cor_v = [], 0, [], []
     try:
         for _ in range(n_strides):
             integ_c.step(corrected)
             temps.append(corrected.temperature())
+            cor_x.append(corrected.positions.copy())
+            cor_v.append(corrected.velocities.copy())
             done_c += 1
     except OperatorInstabilityError as err:
         log(f"energy-corrected many-body rollout stopped after {done_c} strides: {err}")
     figures.update({"n256_corrected_strides_completed": done_c,
                     "n256_corrected_temperature_K": float(np.mean(temps)) if temps else None})
+    if done_c >= 10:  # the same structure and dynamics figures for the corrected run, over its own length
+        dt_ps = MB_STRIDE_STEPS * MB_DT_FS / 1000
+        ref = RunData("verlet", system.numbers, system.masses, xs[4:4 + done_c], np.arange(done_c) * dt_ps,
+                      np.repeat(system.cell[None], done_c, 0), system.pbc, velocities=vs[4:4 + done_c] * units.ps)
+        cor = RunData("corrected", system.numbers, system.masses, np.array(cor_x), np.arange(done_c) * dt_ps,
+                      np.repeat(system.cell[None], done_c, 0), system.pbc, velocities=np.array(cor_v) * units.ps)
+        figures["corrected_rdf_error"] = rdf_error(rdf(ref, 18, 18, 10.0), rdf(cor, 18, 18, 10.0))
+        figures["corrected_vacf_error"] = vacf_error(vacf(ref).vacf, vacf(cor).vacf)
     # Size transfer: 2048 atoms, same weights.
     big, big_provider, bx, bv, _, _, _ = argon_verlet(2048, 0, seed=8, equilibrate_steps=20 if quick else 200)
     integ_big = ManyBodyOperatorIntegrator(path, big_provider, verlet_timestep=MB_DT_FS * units.fs)
@@ -345,6 +355,20 @@ def eval_manybody(path, quick, log):
         log(f"2048-atom rollout stopped after {done_big} strides: {err}")
     figures["n2048_strides_completed"] = done_big
     figures["n2048_temperature_K"] = float(big.temperature())
+    # ... and with the energy correction (same start state).
+    big_c, _, _, _, _, _, _ = argon_verlet(2048, 0, seed=8, equilibrate_steps=20 if quick else 200)
+    integ_big_c = ManyBodyOperatorIntegrator(path, big_provider, verlet_timestep=MB_DT_FS * units.fs,
+                                             energy_correction=True)
+    integ_big_c.initialize(big_c)
+    done_big_c = 0
+    try:
+        for _ in range(5 if quick else 20):
+            integ_big_c.step(big_c)
+            done_big_c += 1
+    except OperatorInstabilityError as err:
+        log(f"energy-corrected 2048-atom rollout stopped after {done_big_c} strides: {err}")
+    figures["n2048_corrected_strides_completed"] = done_big_c
+    figures["n2048_corrected_temperature_K"] = float(big_c.temperature())
     return figures
 
 
