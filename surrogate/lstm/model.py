@@ -28,8 +28,10 @@ Choices beyond the paper (documented because they change what is learnt):
   knows its particles' masses and its potential's parameters, so a model may
   take them as extra inputs (per trajectory, constant over the window,
   min-max normalised like the features): named in ``conditions``, e.g.
-  ``("mass", "k")``. Measured on the harmonic oscillator at Δ_R = 100Δ: the
-  mean error over 100 strides falls from 0.19 to 0.007.
+  ``("mass", "k")``. Measured on unseen harmonic oscillators at Δ_R = 100Δ
+  (``benchmarks/lstm_operator.py``): the mean position error over the first
+  100 strides falls from 0.25 Å (states only) to 0.011 Å. Over longer
+  rollouts the phase still drifts: the error grows about linearly with time.
 """
 
 from __future__ import annotations
