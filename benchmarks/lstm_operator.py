@@ -231,8 +231,8 @@ def argon_verlet(n_atoms, n_strides, seed, equilibrate_steps):
 #: copies of every training window (positions ± position_noise Å, velocities ± velocity_noise·v_s, forces
 #: re-evaluated) get exact targets from 20 Verlet steps: without them the operator is accurate for one stride
 #: (rms position error 0.007 Å) but its rollout blows up within 5 strides.
-MB_TRAIN = {False: {"runs": 8, "strides": 100, "equilibrate_steps": 1000, "max_epochs": 8, "batch_size": 4,
-                    "lr": 2e-3, "force_input": True, "augment": 1, "position_noise": 0.03, "velocity_noise": 0.03},
+MB_TRAIN = {False: {"runs": 8, "strides": 100, "equilibrate_steps": 1000, "max_epochs": 30, "batch_size": 4,
+                    "lr": 2e-3, "force_input": True, "augment": 2, "position_noise": 0.03, "velocity_noise": 0.03},
             True: {"runs": 2, "strides": 30, "equilibrate_steps": 200, "max_epochs": 2, "batch_size": 4,
                    "lr": 2e-3, "force_input": True, "augment": 1, "position_noise": 0.03, "velocity_noise": 0.03}}
 
@@ -343,7 +343,7 @@ def eval_manybody(path, quick, log):
         figures["corrected_rdf_error"] = rdf_error(rdf(ref, 18, 18, 10.0), rdf(cor, 18, 18, 10.0))
         figures["corrected_vacf_error"] = vacf_error(vacf(ref).vacf, vacf(cor).vacf)
     # Size transfer: 2048 atoms, same weights.
-    big, big_provider, bx, bv, _, _, _ = argon_verlet(2048, 0, seed=8, equilibrate_steps=20 if quick else 200)
+    big, big_provider, bx, bv, _, _, _ = argon_verlet(2048, 0, seed=8, equilibrate_steps=20 if quick else 1000)
     integ_big = ManyBodyOperatorIntegrator(path, big_provider, verlet_timestep=MB_DT_FS * units.fs)
     integ_big.initialize(big)
     done_big = 0
@@ -356,7 +356,7 @@ def eval_manybody(path, quick, log):
     figures["n2048_strides_completed"] = done_big
     figures["n2048_temperature_K"] = float(big.temperature())
     # ... and with the energy correction (same start state).
-    big_c, _, _, _, _, _, _ = argon_verlet(2048, 0, seed=8, equilibrate_steps=20 if quick else 200)
+    big_c, _, _, _, _, _, _ = argon_verlet(2048, 0, seed=8, equilibrate_steps=20 if quick else 1000)
     integ_big_c = ManyBodyOperatorIntegrator(path, big_provider, verlet_timestep=MB_DT_FS * units.fs,
                                              energy_correction=True)
     integ_big_c.initialize(big_c)
