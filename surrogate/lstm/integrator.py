@@ -188,7 +188,15 @@ class LSTMOperatorIntegrator:
     warmup_provider : ForceProvider of the system (Verlet builds the first window).
     energy_provider : ForceProvider whose potential energy the energy correction,
         the energy guard and the reporters use (default: ``warmup_provider``).
-    energy_correction : rescale momenta every stride so E_pot + E_kin stays at E₀.
+    energy_correction : rescale momenta every stride so E_pot + E_kin stays at E₀
+        (FlashMD). True: exactly, with :class:`EnergyCorrectionError` when no real
+        α exists. "best_effort": α = √max(0, 1 − ΔE/K), i.e. the momenta go to zero
+        where the predicted positions already lie above E₀, and the remaining
+        excess stays (counted in :attr:`clipped_corrections`). A 1D operator
+        advances independent particles, so each particle is corrected against its
+        own energy (the provider's per-particle energies); there the strict mode
+        fails at the first turning point a prediction overshoots, which is why
+        "best_effort" exists.
     guard : :class:`StabilityGuard` or None.
     warmup : "forward" (paper) or "backward" (Verlet backwards in time; the
         system keeps its state and time).
@@ -212,7 +220,11 @@ class LSTMOperatorIntegrator:
         self.header = header
         self.warmup_provider = warmup_provider
         self.provider = energy_provider if energy_provider is not None else warmup_provider
-        self.energy_correction = bool(energy_correction)
+        if energy_correction not in (False, True, "best_effort"):
+            raise InputError(f"LSTMOperatorIntegrator: `energy_correction` must be False, True or 'best_effort', "
+                             f"got {energy_correction!r}")
+        self.energy_correction = energy_correction if energy_correction == "best_effort" else bool(energy_correction)
+        self.clipped_corrections = 0
         self.guard = guard if guard is not None else StabilityGuard()
         self.warmup = warmup
         self.timestep = float(header["stride"])
@@ -224,6 +236,7 @@ class LSTMOperatorIntegrator:
         self._result: ForceResult | None = None
         self._window: np.ndarray | None = None  # [B, W, D] float64
         self._e0 = None
+        self._e0_each = None  # [n] per-particle E0 (1D operators with energy correction)
         self._e_prev = None
         self._energy_scale = None
         self._projector = None
@@ -255,6 +268,7 @@ class LSTMOperatorIntegrator:
         self._conditions = self._conditions_of(system)
         self._setup_physics(system)
         self._e0 = self._total_energy(system) if self._needs_energy() else None
+        self._e0_each = self._particle_energies(system, self._result) if self._per_particle() else None
         self._e_prev = self._e0
         self._energy_scale = None if self._e0 is None else max(abs(self._e0), system.kinetic_energy(), 1e-12)
         self.n_strides = 0
@@ -292,6 +306,8 @@ class LSTMOperatorIntegrator:
         """The window (float64), reference momentum and energy, and the stride count."""
         return {"kind": type(self).__name__, "timestep": self.timestep, "window": self._window.copy(),
                 "n_strides": self.n_strides, "e0": self._e0, "e_prev": self._e_prev,
+                "e0_each": None if self._e0_each is None else self._e0_each.copy(),
+                "clipped_corrections": self.clipped_corrections,
                 "energy_scale": self._energy_scale,
                 "p0": None if self._projector is None else self._projector.p0.numpy().copy(),
                 "warmup": self.warmup}
@@ -310,6 +326,8 @@ class LSTMOperatorIntegrator:
         self._window = window.copy()
         self.n_strides = int(state["n_strides"])
         self._e0 = None if state["e0"] is None else float(state["e0"])
+        self._e0_each = None if state.get("e0_each") is None else np.asarray(state["e0_each"], dtype=np.float64)
+        self.clipped_corrections = int(state.get("clipped_corrections", 0))
         self._e_prev = None if state["e_prev"] is None else float(state["e_prev"])
         self._energy_scale = None if state["energy_scale"] is None else float(state["energy_scale"])
         self._projector = None
@@ -373,17 +391,51 @@ class LSTMOperatorIntegrator:
             system.positions[:] = state[0, :n].reshape(-1, 3)
             system.velocities[:] = state[0, n:].reshape(-1, 3)
 
+    def _per_particle(self) -> bool:
+        return bool(self.energy_correction) and self.model.dim == 1
+
+    def _particle_energies(self, system: System, result: ForceResult) -> np.ndarray:
+        """E_pot,i + ½ m_i v_i² per particle [n] (eV), for the per-particle correction of 1D operators."""
+        if result is None or result.energies is None:
+            raise InputError(f"{self.name}: the energy correction of a 1D operator needs per-particle energies; "
+                             f"{type(self.provider).__name__} gives none")
+        return result.energies + 0.5 * system.masses * np.sum(system.velocities**2, axis=1)
+
     def _correct_energy(self, system: System, potential_energy: float) -> None:
         """FlashMD-style: scale internal momenta by α = √(1 − ΔE/K_int) so E = E₀ exactly."""
+        if self._per_particle():
+            return self._correct_particle_energies(system)
         m = system.masses[:, None]
         v_com = (m * system.velocities).sum(0) / system.masses.sum() if self.translation_invariant else 0.0
         v_int = system.velocities - v_com
         k_int = 0.5 * float(np.sum(m * v_int**2))
         delta = potential_energy + system.kinetic_energy() - self._e0
         arg = 1.0 - delta / k_int if k_int > 0 else -math.inf
+        if arg < 0 and self.energy_correction == "best_effort":
+            self.clipped_corrections += 1
+            arg = 0.0
         if arg < 0:
             raise EnergyCorrectionError(
                 f"energy correction impossible after stride {self.n_strides}: the energy is {delta:.6g} eV above "
                 f"E0 = {self._e0:.6g} eV but the internal kinetic energy is only {k_int:.6g} eV, so "
                 f"α = √(1 − ΔE/K) = √({arg:.4g}) has no real value")
         system.velocities[:] = v_com + math.sqrt(arg) * v_int
+
+    def _correct_particle_energies(self, system: System) -> None:
+        """Per particle i: v_i ← α_i v_i with α_i = √(1 − ΔE_i/K_i) (1D operators: independent particles)."""
+        if self._e0_each is None:  # resumed from a checkpoint of an older state layout
+            raise InputError(f"{self.name}: no per-particle reference energies; initialize the integrator again")
+        kinetic = 0.5 * system.masses * np.sum(system.velocities**2, axis=1)
+        delta = self._particle_energies(system, self._result) - self._e0_each
+        with np.errstate(divide="ignore", invalid="ignore"):
+            arg = np.where(kinetic > 0, 1.0 - delta / kinetic, np.where(delta > 0, -np.inf, 1.0))
+        bad = np.flatnonzero(arg < 0)
+        if len(bad) and self.energy_correction != "best_effort":
+            i = int(bad[0])
+            raise EnergyCorrectionError(
+                f"energy correction impossible for particle {i} after stride {self.n_strides}: its energy is "
+                f"{delta[i]:.6g} eV above its E0 = {self._e0_each[i]:.6g} eV but its kinetic energy is only "
+                f"{kinetic[i]:.6g} eV (α² = {arg[i]:.4g}); energy_correction='best_effort' sets such velocities "
+                f"to zero instead")
+        self.clipped_corrections += len(bad)
+        system.velocities *= np.sqrt(np.clip(arg, 0.0, None))[:, None]

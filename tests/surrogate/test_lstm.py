@@ -249,6 +249,40 @@ def test_conditioned_model_checks_and_uses_its_conditions():
     np.testing.assert_allclose(fused, rollout(model, x[:6], 25, conditions=cond[:6]), rtol=0, atol=1e-11)
 
 
+def test_1d_energy_correction_is_per_particle():
+    from systems.errors import InputError
+
+    data = generate_oscillator_data("harmonic", n_trajectories=8, t_max=2.0, save_every=STRIDE, seed=4)
+    x, y, traj = make_windows(data, STRIDE, 5, return_trajectory=True)
+    cond = np.stack([data.masses[traj, 0], data.parameters[traj, 0]], 1)
+    torch.manual_seed(3)
+    model = LSTMOperator(1, 1, 5, (8, 8), 16, 0.0, None, torch.float64, conditions=("mass", "k"))
+    model.fit_normalisation(torch.as_tensor(x), torch.as_tensor(y), conditions=torch.as_tensor(cond))
+    header = model_header(model.eval(), data, STRIDE, None)
+    masses, ks = np.array([2.0, 5.0, 8.0, 3.0]), np.array([3.0, 7.0, 4.0, 9.0])  # inside the trained ranges
+    make = lambda: oscillator_1d("harmonic", np.array([0.6, -0.3, 0.9, 0.2]), mass=masses, k=ks)  # noqa: E731
+    guard = StabilityGuard(max_energy_jump=None, range_margin=None)
+    with pytest.raises(InputError, match="energy_correction"):
+        LSTMOperatorIntegrator(model, make()[1], header=header, energy_correction="sometimes")
+    system, provider = make()
+    integ = LSTMOperatorIntegrator(model, provider, header=header, energy_correction="best_effort", guard=guard)
+    integ.initialize(system)
+    e0 = provider.compute(system).energies + 0.5 * masses * system.velocities[:, 0] ** 2
+    for _ in range(40):  # an untrained operator: its predictions overshoot turning points now and then
+        integ.step(system)
+        energy = provider.compute(system).energies + 0.5 * masses * system.velocities[:, 0] ** 2
+        # Each particle keeps its own energy exactly, or was above it with its velocity set to zero.
+        ok = np.isclose(energy, e0, rtol=0, atol=1e-12) | ((system.velocities[:, 0] == 0) & (energy > e0))
+        assert ok.all()
+    assert integ.clipped_corrections > 0
+    system, provider = make()
+    strict = LSTMOperatorIntegrator(model, provider, header=header, energy_correction=True, guard=guard)
+    strict.initialize(system)
+    with pytest.raises(EnergyCorrectionError, match="for particle"):
+        for _ in range(40):
+            strict.step(system)
+
+
 def test_conditioned_operator_tracks_unseen_oscillators(tmp_path):
     # Mass and k swept; the model reads them (as an integrator knows them) instead of inferring √(k/m).
     data = generate_oscillator_data("harmonic", n_trajectories=150, t_max=8.0, save_every=STRIDE,
