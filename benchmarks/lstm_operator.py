@@ -360,33 +360,22 @@ def eval_manybody(path, quick, log):
                       np.repeat(system.cell[None], done_c, 0), system.pbc, velocities=np.array(cor_v) * units.ps)
         figures["corrected_rdf_error"] = rdf_error(rdf(ref, 18, 18, 10.0), rdf(cor, 18, 18, 10.0))
         figures["corrected_vacf_error"] = vacf_error(vacf(ref).vacf, vacf(cor).vacf)
-    # Size transfer: 2048 atoms, same weights.
-    big, big_provider, bx, bv, _, _, _ = argon_verlet(2048, 0, seed=8, equilibrate_steps=20 if quick else 1000)
-    integ_big = ManyBodyOperatorIntegrator(path, big_provider, verlet_timestep=MB_DT_FS * units.fs)
-    integ_big.initialize(big)
-    done_big = 0
-    try:
-        for _ in range(5 if quick else 20):
-            integ_big.step(big)
-            done_big += 1
-    except OperatorInstabilityError as err:
-        log(f"2048-atom rollout stopped after {done_big} strides: {err}")
-    figures["n2048_strides_completed"] = done_big
-    figures["n2048_temperature_K"] = float(big.temperature())
-    # ... and with the energy correction (same start state).
-    big_c, _, _, _, _, _, _ = argon_verlet(2048, 0, seed=8, equilibrate_steps=20 if quick else 1000)
-    integ_big_c = ManyBodyOperatorIntegrator(path, big_provider, verlet_timestep=MB_DT_FS * units.fs,
-                                             energy_correction=True)
-    integ_big_c.initialize(big_c)
-    done_big_c = 0
-    try:
-        for _ in range(5 if quick else 20):
-            integ_big_c.step(big_c)
-            done_big_c += 1
-    except OperatorInstabilityError as err:
-        log(f"energy-corrected 2048-atom rollout stopped after {done_big_c} strides: {err}")
-    figures["n2048_corrected_strides_completed"] = done_big_c
-    figures["n2048_corrected_temperature_K"] = float(big_c.temperature())
+    # Size transfer: 2048 atoms, same weights, plain and energy-corrected from the same start state.
+    big0, big_provider, _, _, _, _, _ = argon_verlet(2048, 0, seed=8, equilibrate_steps=20 if quick else 1000)
+    for key, corrected in (("n2048", False), ("n2048_corrected", True)):
+        big = big0.copy()
+        integ_big = ManyBodyOperatorIntegrator(path, big_provider, verlet_timestep=MB_DT_FS * units.fs,
+                                               energy_correction=corrected)
+        integ_big.initialize(big)
+        done_big = 0
+        try:
+            for _ in range(5 if quick else 20):
+                integ_big.step(big)
+                done_big += 1
+        except OperatorInstabilityError as err:
+            log(f"{'energy-corrected ' if corrected else ''}2048-atom rollout stopped after {done_big} strides: {err}")
+        figures[f"{key}_strides_completed"] = done_big
+        figures[f"{key}_temperature_K"] = float(big.temperature())
     return figures
 
 

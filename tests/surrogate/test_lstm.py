@@ -184,27 +184,36 @@ def test_stability_guard_stops_out_of_distribution(lj_data):
             integ.step(system)
 
 
+def check_resume_is_exact(make_integrator, system, path, before=3, after=4, on_resume=None):
+    """Step ``before`` strides, checkpoint, step ``after`` more; a fresh integrator loaded from the
+    checkpoint must reach the same state bit for bit. ``on_resume(integrator, system)`` checks the
+    freshly loaded state."""
+    ia = make_integrator()
+    ia.initialize(system)
+    for _ in range(before):
+        ia.step(system)
+    save_checkpoint(path, system, before, ia.state_dict())
+    for _ in range(after):
+        ia.step(system)
+    ck = load_checkpoint(path)
+    b = ck.system
+    ib = make_integrator()
+    ib.load_state_dict(ck.integrator_state)
+    if on_resume is not None:
+        on_resume(ib, b)
+    for _ in range(after):
+        ib.step(b)
+    np.testing.assert_array_equal(system.positions, b.positions)
+    np.testing.assert_array_equal(system.velocities, b.velocities)
+    assert system.time == b.time
+
+
 def test_checkpoint_resume_continues_identically(lj_data, tmp_path):
     model, header = _lj_model(lj_data, seed=4)
     provider = lj_cluster_potential(16)
     guard = StabilityGuard(max_energy_jump=None, range_margin=None)
-    a = lj_cluster(16, seed=8)
-    ia = LSTMOperatorIntegrator(model, provider, header=header, guard=guard)
-    ia.initialize(a)
-    for _ in range(3):
-        ia.step(a)
-    save_checkpoint(tmp_path / "c.npz", a, 3, ia.state_dict())
-    for _ in range(4):
-        ia.step(a)
-    ck = load_checkpoint(tmp_path / "c.npz")
-    b = ck.system
-    ib = LSTMOperatorIntegrator(model, provider, header=header, guard=guard)
-    ib.load_state_dict(ck.integrator_state)
-    for _ in range(4):
-        ib.step(b)
-    np.testing.assert_array_equal(a.positions, b.positions)
-    np.testing.assert_array_equal(a.velocities, b.velocities)
-    assert a.time == b.time
+    check_resume_is_exact(lambda: LSTMOperatorIntegrator(model, provider, header=header, guard=guard),
+                          lj_cluster(16, seed=8), tmp_path / "c.npz")
 
 
 # ------------------------------------------------------------ trained physics
@@ -227,16 +236,21 @@ def test_trained_operator_tracks_harmonic_oscillator(tmp_path):
     assert np.mean(errors) < 0.004  # the paper's mean error at Δ_R = 100Δ is ~0.001
 
 
+def _conditioned_1d_model(data_seed, model_seed):
+    """Small harmonic data and an untrained (mass, k)-conditioned 1D operator normalised to it."""
+    data = generate_oscillator_data("harmonic", n_trajectories=8, t_max=2.0, save_every=STRIDE, seed=data_seed)
+    x, y, traj = make_windows(data, STRIDE, 5, return_trajectory=True)
+    cond = np.stack([data.masses[traj, 0], data.parameters[traj, 0]], 1)
+    torch.manual_seed(model_seed)
+    model = LSTMOperator(1, 1, 5, (8, 8), 16, 0.0, None, torch.float64, conditions=("mass", "k"))
+    model.fit_normalisation(torch.as_tensor(x), torch.as_tensor(y), conditions=torch.as_tensor(cond))
+    return data, x, cond, model.eval()
+
+
 def test_conditioned_model_checks_and_uses_its_conditions():
     from systems.errors import InputError
 
-    data = generate_oscillator_data("harmonic", n_trajectories=8, t_max=2.0, save_every=STRIDE, seed=2)
-    x, y, traj = make_windows(data, STRIDE, 5, return_trajectory=True)
-    cond = np.stack([data.masses[traj, 0], data.parameters[traj, 0]], 1)
-    torch.manual_seed(0)
-    model = LSTMOperator(1, 1, 5, (8, 8), 16, 0.0, None, torch.float64, conditions=("mass", "k"))
-    model.fit_normalisation(torch.as_tensor(x), torch.as_tensor(y), conditions=torch.as_tensor(cond))
-    model.eval()
+    _, x, cond, model = _conditioned_1d_model(2, 0)
     xt = torch.as_tensor(x[:6])
     with pytest.raises(InputError, match="needs the conditions"):
         model(xt)
@@ -252,13 +266,8 @@ def test_conditioned_model_checks_and_uses_its_conditions():
 def test_1d_energy_correction_is_per_particle():
     from systems.errors import InputError
 
-    data = generate_oscillator_data("harmonic", n_trajectories=8, t_max=2.0, save_every=STRIDE, seed=4)
-    x, y, traj = make_windows(data, STRIDE, 5, return_trajectory=True)
-    cond = np.stack([data.masses[traj, 0], data.parameters[traj, 0]], 1)
-    torch.manual_seed(3)
-    model = LSTMOperator(1, 1, 5, (8, 8), 16, 0.0, None, torch.float64, conditions=("mass", "k"))
-    model.fit_normalisation(torch.as_tensor(x), torch.as_tensor(y), conditions=torch.as_tensor(cond))
-    header = model_header(model.eval(), data, STRIDE, None)
+    data, _, _, model = _conditioned_1d_model(4, 3)
+    header = model_header(model, data, STRIDE, None)
     masses, ks = np.array([2.0, 5.0, 8.0, 3.0]), np.array([3.0, 7.0, 4.0, 9.0])  # inside the trained ranges
     make = lambda: oscillator_1d("harmonic", np.array([0.6, -0.3, 0.9, 0.2]), mass=masses, k=ks)  # noqa: E731
     guard = StabilityGuard(max_energy_jump=None, range_margin=None)
@@ -467,21 +476,7 @@ def test_manybody_force_input_trains_on_several_runs_resumes_and_transfers(tmp_p
         np.testing.assert_allclose(other.momenta.sum(0), p0, rtol=0, atol=1e-9)
         assert integ.state_dict()["f_window"].shape == (n, 5, 3)
     # Resume from a checkpoint continues bit for bit (the force window travels with it).
-    a = liquid_argon(108, seed=4)
-    ia = ManyBodyOperatorIntegrator(path, provider, verlet_timestep=5 * units.fs, energy_correction=True)
-    ia.initialize(a)
-    for _ in range(2):
-        ia.step(a)
-    save_checkpoint(tmp_path / "c.npz", a, 2, ia.state_dict())
-    for _ in range(3):
-        ia.step(a)
-    ck = load_checkpoint(tmp_path / "c.npz")
-    b = ck.system
-    ib = ManyBodyOperatorIntegrator(path, provider, verlet_timestep=5 * units.fs, energy_correction=True)
-    ib.load_state_dict(ck.integrator_state)
-    np.testing.assert_array_equal(ib.last_result.forces, provider.compute(b).forces)
-    for _ in range(3):
-        ib.step(b)
-    np.testing.assert_array_equal(a.positions, b.positions)
-    np.testing.assert_array_equal(a.velocities, b.velocities)
-    assert a.time == b.time
+    check_resume_is_exact(
+        lambda: ManyBodyOperatorIntegrator(path, provider, verlet_timestep=5 * units.fs, energy_correction=True),
+        liquid_argon(108, seed=4), tmp_path / "c.npz", before=2, after=3,
+        on_resume=lambda ib, b: np.testing.assert_array_equal(ib.last_result.forces, provider.compute(b).forces))
