@@ -83,8 +83,8 @@ class TrainConfig:
         ``"plateau"`` (default): ReduceLROnPlateau on the validation loss.
         ``"cosine"``: cosine decay from ``lr`` to ``min_lr`` over ``max_epochs``
         (for regression to high precision, where the plateau schedule's noisy
-        validation loss keeps the rate too high; the 1D LSTM operators reach a
-        2× lower validation loss with it).
+        validation loss keeps the rate too high: the harmonic 1D LSTM operator at
+        Δ_R = 100Δ reached 1.8e-6 with it in 40 epochs, 2.4e-6 with the plateau).
     lr_factor, lr_patience, min_lr : float, int, float
         Plateau schedule: multiply the LR by ``lr_factor`` after ``lr_patience``
         epochs without improvement, never below ``min_lr`` (also the cosine floor).
