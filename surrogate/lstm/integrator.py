@@ -48,6 +48,33 @@ class EnergyCorrectionError(OperatorInstabilityError):
     """No real momentum scale α = √(1 − ΔE/K) restores the energy (ΔE exceeds the kinetic energy)."""
 
 
+def momentum_rescaling(kinetic, excess, *, best_effort: bool = False, context=lambda g: "",
+                       hint: str = "") -> tuple[np.ndarray, int]:
+    """The FlashMD energy correction: one factor α = √(1 − ΔE/K) per group of atoms.
+
+    Scaling a group's internal velocities by α changes its kinetic energy K by
+    (α² − 1)·K = −ΔE, so its energy returns to E₀. kinetic, excess : [G] (or
+    scalars) K and ΔE = E − E₀ in eV. No real α exists where ΔE > K (the potential
+    energy alone lies above E₀) or K = 0 with ΔE ≠ 0: ``best_effort`` then gives
+    α = 0 (the nearest the momenta can bring the energy); otherwise
+    :class:`EnergyCorrectionError` names the first such group through
+    ``context(g)`` (e.g. "for particle 3 after stride 7") and adds ``hint``.
+    Returns (α [G], number of groups without a real α).
+    """
+    kinetic = np.atleast_1d(np.asarray(kinetic, dtype=np.float64))
+    excess = np.atleast_1d(np.asarray(excess, dtype=np.float64))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        arg = np.where(kinetic > 0, 1.0 - excess / kinetic, np.where(excess == 0, 1.0, -np.inf))
+    bad = np.flatnonzero(arg < 0)
+    if len(bad) and not best_effort:
+        g = int(bad[0])
+        raise EnergyCorrectionError(
+            f"energy correction impossible {context(g)}: the energy is {excess[g]:.6g} eV above E0 but the "
+            f"kinetic energy is only {kinetic[g]:.6g} eV, so α = √(1 − ΔE/K) = √({arg[g]:.4g}) has no real "
+            f"value{hint}")
+    return np.sqrt(np.clip(arg, 0.0, None)), len(bad)
+
+
 class StabilityGuard:
     """Checks run after every stride; each raises :class:`OperatorInstabilityError` with the reason.
 
@@ -256,7 +283,7 @@ class LSTMOperatorIntegrator:
         work = system.copy()
         states = []
         verlet_warmup(work, self.warmup_provider, dt, self.stride_steps, w - 1,
-                      lambda s: states.append(self._state_of(s)))
+                      lambda s, _: states.append(self._state_of(s)))
         if self.warmup == "backward":
             states = states[::-1]
             work = system
@@ -402,40 +429,27 @@ class LSTMOperatorIntegrator:
         return result.energies + 0.5 * system.masses * np.sum(system.velocities**2, axis=1)
 
     def _correct_energy(self, system: System, potential_energy: float) -> None:
-        """FlashMD-style: scale internal momenta by α = √(1 − ΔE/K_int) so E = E₀ exactly."""
+        """FlashMD-style: scale internal momenta by α = √(1 − ΔE/K_int) so E = E₀ (per particle in 1D)."""
+        best_effort = self.energy_correction == "best_effort"
         if self._per_particle():
-            return self._correct_particle_energies(system)
+            if self._e0_each is None:  # resumed from a checkpoint of an older state layout
+                raise InputError(f"{self.name}: no per-particle reference energies; initialize the integrator again")
+            kinetic = 0.5 * system.masses * np.sum(system.velocities**2, axis=1)
+            delta = self._particle_energies(system, self._result) - self._e0_each
+            alpha, clipped = momentum_rescaling(
+                kinetic, delta, best_effort=best_effort,
+                context=lambda i: f"for particle {i} after stride {self.n_strides} (its E0 = {self._e0_each[i]:.6g} eV)",
+                hint="; energy_correction='best_effort' sets such velocities to zero instead")
+            self.clipped_corrections += clipped
+            system.velocities *= alpha[:, None]
+            return
         m = system.masses[:, None]
         v_com = (m * system.velocities).sum(0) / system.masses.sum() if self.translation_invariant else 0.0
         v_int = system.velocities - v_com
         k_int = 0.5 * float(np.sum(m * v_int**2))
         delta = potential_energy + system.kinetic_energy() - self._e0
-        arg = 1.0 - delta / k_int if k_int > 0 else -math.inf
-        if arg < 0 and self.energy_correction == "best_effort":
-            self.clipped_corrections += 1
-            arg = 0.0
-        if arg < 0:
-            raise EnergyCorrectionError(
-                f"energy correction impossible after stride {self.n_strides}: the energy is {delta:.6g} eV above "
-                f"E0 = {self._e0:.6g} eV but the internal kinetic energy is only {k_int:.6g} eV, so "
-                f"α = √(1 − ΔE/K) = √({arg:.4g}) has no real value")
-        system.velocities[:] = v_com + math.sqrt(arg) * v_int
-
-    def _correct_particle_energies(self, system: System) -> None:
-        """Per particle i: v_i ← α_i v_i with α_i = √(1 − ΔE_i/K_i) (1D operators: independent particles)."""
-        if self._e0_each is None:  # resumed from a checkpoint of an older state layout
-            raise InputError(f"{self.name}: no per-particle reference energies; initialize the integrator again")
-        kinetic = 0.5 * system.masses * np.sum(system.velocities**2, axis=1)
-        delta = self._particle_energies(system, self._result) - self._e0_each
-        with np.errstate(divide="ignore", invalid="ignore"):
-            arg = np.where(kinetic > 0, 1.0 - delta / kinetic, np.where(delta > 0, -np.inf, 1.0))
-        bad = np.flatnonzero(arg < 0)
-        if len(bad) and self.energy_correction != "best_effort":
-            i = int(bad[0])
-            raise EnergyCorrectionError(
-                f"energy correction impossible for particle {i} after stride {self.n_strides}: its energy is "
-                f"{delta[i]:.6g} eV above its E0 = {self._e0_each[i]:.6g} eV but its kinetic energy is only "
-                f"{kinetic[i]:.6g} eV (α² = {arg[i]:.4g}); energy_correction='best_effort' sets such velocities "
-                f"to zero instead")
-        self.clipped_corrections += len(bad)
-        system.velocities *= np.sqrt(np.clip(arg, 0.0, None))[:, None]
+        alpha, clipped = momentum_rescaling(
+            k_int, delta, best_effort=best_effort,
+            context=lambda _: f"after stride {self.n_strides} (E0 = {self._e0:.6g} eV, internal kinetic energy)")
+        self.clipped_corrections += clipped
+        system.velocities[:] = v_com + alpha[0] * v_int

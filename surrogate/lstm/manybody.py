@@ -52,7 +52,7 @@ from systems.forces import ForceResult
 from systems.neighbor_list import build_pairs
 from systems.state import System
 
-from .integrator import EnergyCorrectionError, OperatorInstabilityError
+from .integrator import OperatorInstabilityError, momentum_rescaling
 from .warmup import verlet_warmup
 
 MODEL_KIND = "lstm_manybody"
@@ -240,7 +240,7 @@ def verlet_stride_map(template: System, provider, timestep: float, steps: int):
     def advance(x, v):
         s = template.copy()
         s.positions[:], s.velocities[:] = x, v
-        verlet_warmup(s, provider, timestep, steps, 1, lambda _: None)
+        verlet_warmup(s, provider, timestep, steps, 1, lambda *_: None)
         return s.positions.copy(), s.velocities.copy()
 
     return advance
@@ -451,12 +451,12 @@ class ManyBodyOperatorIntegrator:
         xs, vs, fs = [], [], []
         self.last_result = None
 
-        def record(s):
+        def record(s, result):
             xs.append(s.positions.copy())
             vs.append(s.velocities.copy())
-            if self.force_input:  # W extra evaluations once; verlet_warmup keeps its own forces private
-                self.last_result = self.provider.compute(s)
-                fs.append(np.array(self.last_result.forces, dtype=np.float64))
+            self.last_result = result  # the warm-up's own evaluation: no extra force call
+            if self.force_input:
+                fs.append(np.array(result.forces, dtype=np.float64))
 
         verlet_warmup(system, self.provider, self.verlet_timestep, self.stride_steps, w - 1, record)
         for _ in range(w - 1):  # stride by stride, as the rollout adds it
@@ -465,8 +465,7 @@ class ManyBodyOperatorIntegrator:
         self._fw = np.stack(fs, 1) if self.force_input else None  # [n, W, 3] eV/Å
         self._p0 = system.momenta.sum(0)
         if self.energy_correction:
-            energy = (self.last_result if self.last_result is not None else self.provider.compute(system)).energy
-            self._e0 = energy + system.kinetic_energy()
+            self._e0 = self.last_result.energy + system.kinetic_energy()
         else:
             self._e0 = None
         self.n_strides = 0
@@ -511,13 +510,10 @@ class ManyBodyOperatorIntegrator:
         v_int = system.velocities - v_com
         k_int = 0.5 * float(np.sum(system.masses[:, None] * v_int**2))
         delta = self.last_result.energy + system.kinetic_energy() - self._e0
-        arg = 1.0 - delta / k_int if k_int > 0 else -math.inf
-        if arg < 0:
-            raise EnergyCorrectionError(
-                f"{self.name}: energy correction impossible after stride {self.n_strides}: the energy is {delta:.6g} eV "
-                f"above E0 = {self._e0:.6g} eV but the internal kinetic energy is only {k_int:.6g} eV "
-                f"(α² = {arg:.4g} has no real root)")
-        system.velocities[:] = v_com + math.sqrt(arg) * v_int
+        alpha, _ = momentum_rescaling(
+            k_int, delta, context=lambda _: f"in {self.name} after stride {self.n_strides} (E0 = {self._e0:.6g} eV, "
+                                            "internal kinetic energy)")
+        system.velocities[:] = v_com + alpha[0] * v_int
 
     def state_dict(self) -> dict[str, Any]:
         state = {"kind": type(self).__name__, "timestep": self.timestep, "x_window": self._xw.copy(),
