@@ -12,7 +12,7 @@ import os
 import platform
 import shlex
 import sys
-import time
+import timeit
 from pathlib import Path
 
 import numpy as np
@@ -66,9 +66,4 @@ def median_time(fn, repeats: int = 5, warmup: int = 1) -> float:
     """Median wall time of ``fn()`` in seconds over ``repeats`` runs after ``warmup`` runs."""
     for _ in range(warmup):
         fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
+    return float(np.median(timeit.repeat(fn, number=1, repeat=repeats)))

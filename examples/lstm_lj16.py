@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import pathlib
 import time
+import timeit
 
 import numpy as np
 
@@ -110,13 +111,9 @@ def main():
 
 
 def _best_of(fn, repeats=3):
+    """Best wall time (s) of ``fn()`` over ``repeats`` calls, after one warm-up call (Numba compilation)."""
     fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+    return min(timeit.repeat(fn, number=1, repeat=repeats))
 
 
 if __name__ == "__main__":
