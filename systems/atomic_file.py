@@ -1,7 +1,9 @@
 """Write a file atomically: into a temporary file beside it, fsync, then rename.
 
 A crash or kill at any point leaves either the old file or the new one, never a
-half-written one. Used by checkpoints, model files and training checkpoints.
+half-written one. Every file the package writes whole (checkpoints, model files,
+training checkpoints, JSON, YAML, CSV, Markdown and HTML reports) goes through
+:func:`atomic_write` or :func:`atomic_write_text`.
 """
 
 from __future__ import annotations
@@ -12,11 +14,20 @@ from pathlib import Path
 from typing import BinaryIO, Callable
 
 
+def _umask() -> int:
+    """The process umask (read by setting and restoring it; there is no getter)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path, write: Callable[[BinaryIO], None]) -> Path:
     """Call ``write(handle)`` on a temporary file next to ``path``, then atomically replace ``path``.
 
     The temporary file is removed if ``write`` raises; the directory entry is
-    fsynced after the rename so the rename itself survives a power cut.
+    fsynced after the rename so the rename itself survives a power cut. The file
+    gets the permissions an ordinary ``open(path, "w")`` would give (0666 less the
+    umask), not the 0600 of the temporary file.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -25,6 +36,7 @@ def atomic_write(path, write: Callable[[BinaryIO], None]) -> Path:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
             handle.flush()
+            os.fchmod(handle.fileno(), 0o666 & ~_umask())
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
@@ -40,3 +52,9 @@ def atomic_write(path, write: Callable[[BinaryIO], None]) -> Path:
     except OSError:  # some filesystems cannot fsync a directory; the rename is still atomic
         pass
     return path
+
+
+def atomic_write_text(path, text: str, encoding: str = "utf-8") -> Path:
+    """Write ``text`` to ``path`` atomically (see :func:`atomic_write`)."""
+    data = text.encode(encoding)
+    return atomic_write(path, lambda handle: handle.write(data))

@@ -26,6 +26,11 @@ GPa: float = _ase_units.GPa
 #: Bar in eV/Å³.
 bar: float = _ase_units.bar
 
+#: One kJ/mol in eV (OpenMM and MDTraj energies).
+EV_PER_KJ_MOL: float = _ase_units.kJ / _ase_units.mol
+#: kJ/mol per eV.
+KJ_MOL_PER_EV: float = 1.0 / EV_PER_KJ_MOL
+
 #: Å per nm (MDTraj stores nm).
 ANGSTROM_PER_NM: float = 10.0
 #: nm per Å.
@@ -33,4 +38,4 @@ NM_PER_ANGSTROM: float = 0.1
 #: ASE internal time units per ps (MDTraj stores ps).
 TIME_PER_PS: float = ps
 
-__all__ = ["fs", "ps", "ns", "kB", "GPa", "bar", "ANGSTROM_PER_NM", "NM_PER_ANGSTROM", "TIME_PER_PS"]
+__all__ = ["fs", "ps", "ns", "kB", "GPa", "bar", "EV_PER_KJ_MOL", "KJ_MOL_PER_EV", "ANGSTROM_PER_NM", "NM_PER_ANGSTROM", "TIME_PER_PS"]
