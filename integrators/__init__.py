@@ -1,24 +1,26 @@
 """Integrators (velocity Verlet, Langevin BAOAB, Bussi, Metropolis MC), the
-driver and its reporters. Imports only ``systems``."""
+driver and its reporters. Imports only ``systems``.
 
-from .ase_provider import AseCalculatorProvider
-from .bussi import Bussi
-from .checkpoint import load_checkpoint, save_checkpoint
-from .langevin import LangevinBAOAB
-from .monte_carlo import MetropolisMC
-from .protocols import ForceProvider, Integrator
-from .reporters import (
-    CheckpointReporter,
-    ProgressReporter,
-    Reporter,
-    ReportRequest,
-    Snapshot,
-    ThermoLogReporter,
-    TrajectoryReporter,
-)
-from .runaway import RunawayError, RunawayGuard
-from .simulation import Simulation
-from .verlet import VelocityVerlet
+The names below are imported on first use (PEP 562), so that ``from
+integrators.runaway import RunawayError`` does not compile Numba kernels.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+#: Public name -> the submodule that defines it.
+_EXPORTS = {
+    "AseCalculatorProvider": "ase_provider", "Bussi": "bussi",
+    "load_checkpoint": "checkpoint", "save_checkpoint": "checkpoint",
+    "LangevinBAOAB": "langevin", "MetropolisMC": "monte_carlo",
+    "ForceProvider": "protocols", "Integrator": "protocols",
+    "CheckpointReporter": "reporters", "ProgressReporter": "reporters", "Reporter": "reporters",
+    "ReportRequest": "reporters", "Snapshot": "reporters", "ThermoLogReporter": "reporters",
+    "TrajectoryReporter": "reporters",
+    "RunawayError": "runaway", "RunawayGuard": "runaway",
+    "Simulation": "simulation", "VelocityVerlet": "verlet",
+}
 
 __all__ = [
     "ForceProvider", "Integrator", "AseCalculatorProvider",
@@ -27,3 +29,15 @@ __all__ = [
     "TrajectoryReporter", "ThermoLogReporter", "ProgressReporter", "CheckpointReporter",
     "RunawayGuard", "RunawayError", "save_checkpoint", "load_checkpoint",
 ]
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'integrators' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

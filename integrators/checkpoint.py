@@ -10,6 +10,7 @@ continues bit for bit.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -53,14 +54,26 @@ def _encode(obj, arrays: dict[str, np.ndarray]):
     return obj
 
 
-def _decode(obj, arrays):
+def _decode(obj, arrays, where: str):
+    """Inverse of :func:`_encode`; ``where`` names the field for errors (``integrator.rng``)."""
     if isinstance(obj, dict):
-        if set(obj) == {"__array__"}:
-            return np.array(arrays[obj["__array__"]])
-        return {k: _decode(v, arrays) for k, v in obj.items()}
+        if "__array__" in obj:
+            key = obj["__array__"]
+            if set(obj) != {"__array__"} or not isinstance(key, str) or key not in arrays:
+                raise _FieldError(where, f"refers to an array {key!r} the file does not hold")
+            return np.array(arrays[key])
+        return {k: _decode(v, arrays, f"{where}.{k}") for k, v in obj.items()}
     if isinstance(obj, list):
-        return [_decode(v, arrays) for v in obj]
+        return [_decode(v, arrays, f"{where}[{n}]") for n, v in enumerate(obj)]
     return obj
+
+
+class _FieldError(Exception):
+    """A malformed field of a checkpoint (turned into an InputError naming the file)."""
+
+    def __init__(self, field: str, problem: str):
+        super().__init__(f"{field} {problem}")
+        self.field = field
 
 
 def save_checkpoint(path, system: System, step: int, integrator_state: dict[str, Any],
@@ -87,23 +100,94 @@ def _json_fallback(x):
     raise TypeError(f"checkpoint state holds a {type(x).__name__}, which is neither an array nor JSON data")
 
 
+#: The arrays of the system, their dtype kind and shape (``n``: atom count).
+SYSTEM_ARRAYS = {"numbers": ("iu", ("n",)), "masses": ("fiu", ("n",)), "positions": ("fiu", ("n", 3)),
+                 "velocities": ("fiu", ("n", 3)), "cell": ("fiu", (3, 3)), "pbc": ("biu", (3,))}
+
+
 def load_checkpoint(path) -> Checkpoint:
-    """Read a file written by :func:`save_checkpoint`; :class:`InputError` naming the file if it is not one."""
+    """Read a file written by :func:`save_checkpoint`.
+
+    Every field is checked before it is used: the metadata (a JSON object with
+    ``format``, ``version``, a whole non-negative ``step``, a finite ``time``,
+    an ``integrator`` state object), the system arrays (present, numeric, with
+    shapes that agree on the atom count) and every array the states refer to.
+    Anything else raises :class:`InputError` naming the file and the field.
+    """
     path = Path(path)
+    name = str(path)
     if not path.is_file():
-        raise InputError(f"checkpoint {str(path)!r} does not exist")
+        raise InputError(f"checkpoint {name!r} does not exist")
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
     except Exception as err:  # zip or npy errors: say which file
-        raise InputError(f"checkpoint {str(path)!r} is not a readable .npz file: {err}") from err
+        raise InputError(f"checkpoint {name!r} is not a readable .npz file: {err}") from None
+    try:
+        return _parse(arrays)
+    except _FieldError as err:
+        raise InputError(f"checkpoint {name!r}: {err}") from None
+
+
+def _finite(x) -> bool:
+    try:
+        return math.isfinite(float(x))
+    except OverflowError:  # a JSON integer beyond float range
+        return False
+
+
+def _parse(arrays: dict[str, np.ndarray]) -> Checkpoint:
     if "__meta__" not in arrays:
-        raise InputError(f"checkpoint {str(path)!r} has no metadata: not written by save_checkpoint")
-    document = json.loads(str(arrays.pop("__meta__")))
+        raise _FieldError("__meta__", "is missing: not written by save_checkpoint")
+    meta = arrays.pop("__meta__")
+    if meta.shape != () or meta.dtype.kind != "U":
+        raise _FieldError("__meta__", f"must be one JSON string, got a {meta.dtype} array of shape {meta.shape}")
+    try:
+        document = json.loads(str(meta))
+    except (ValueError, RecursionError) as err:
+        raise _FieldError("__meta__", f"is not valid JSON ({err})") from None
+    if not isinstance(document, dict):
+        raise _FieldError("__meta__", f"must be a JSON object, got {type(document).__name__}")
     if document.get("format") != FORMAT or document.get("version") != VERSION:
-        raise InputError(f"checkpoint {str(path)!r} has format {document.get('format')!r} "
-                         f"version {document.get('version')!r}; expected {FORMAT!r} version {VERSION}")
-    system = System(arrays["numbers"], arrays["masses"], arrays["positions"], arrays["velocities"], arrays["cell"],
-                    arrays["pbc"], document["time"], _decode(document.get("info") or {}, arrays))
-    return Checkpoint(system, int(document["step"]), _decode(document["integrator"], arrays),
-                      _decode(document["provider"], arrays))
+        raise _FieldError("__meta__", f"has format {document.get('format')!r} version {document.get('version')!r}; "
+                                      f"expected {FORMAT!r} version {VERSION}")
+    step = document.get("step")
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise _FieldError("step", f"must be a whole number ≥ 0, got {step!r}")
+    time = document.get("time")
+    if isinstance(time, bool) or not isinstance(time, (int, float)) or not _finite(time):
+        raise _FieldError("time", f"must be a finite number (ASE time units), got {time!r}")
+    for key in ("info", "provider"):
+        if document.get(key) is not None and not isinstance(document[key], dict):
+            raise _FieldError(key, f"must be a JSON object or null, got {type(document[key]).__name__}")
+    integrator = document.get("integrator")
+    if not isinstance(integrator, dict):
+        raise _FieldError("integrator", "(the integrator state) is missing" if integrator is None else
+                          f"(the integrator state) must be a JSON object, got {type(integrator).__name__}")
+    for key, (kinds, shape) in SYSTEM_ARRAYS.items():
+        if key not in arrays:
+            raise _FieldError(key, "is missing")
+        if arrays[key].dtype.kind not in kinds:
+            expected = "whole numbers" if kinds == "iu" else "numbers"
+            raise _FieldError(key, f"has dtype {arrays[key].dtype}; expected {expected}")
+    numbers = arrays["numbers"]
+    if numbers.ndim != 1:
+        raise _FieldError("numbers", f"must be one atomic number per atom (1-D), got shape {numbers.shape}")
+    n = len(numbers)
+    if n and (numbers.min() < 0 or numbers.max() > 118):
+        raise _FieldError("numbers", f"must be atomic numbers 0..118, got {numbers.min()}..{numbers.max()}")
+    for key, (_, shape) in SYSTEM_ARRAYS.items():
+        expect = tuple(n if d == "n" else d for d in shape)
+        arr = arrays[key]
+        if arr.shape != expect:
+            raise _FieldError(key, f"has shape {arr.shape}; expected {expect} (numbers holds {n} atoms)")
+        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+            raise _FieldError(key, "holds values that are not finite")
+    info = _decode(document.get("info") or {}, arrays, "info")
+    try:
+        system = System(arrays["numbers"], arrays["masses"], arrays["positions"], arrays["velocities"],
+                        arrays["cell"], arrays["pbc"], float(time), info)
+    except InputError as err:
+        raise _FieldError("system", f"is not valid: {err}") from None
+    return Checkpoint(system, int(step), _decode(integrator, arrays, "integrator"),
+                      _decode(document.get("provider"), arrays, "provider"))

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Mapping
+
 import numpy as np
 
 from systems.errors import InputError
-from systems.neighbor_list import build_pairs
 from systems.state import System
+
+#: Closest approach allowed by :func:`contact_distances`, Å, whatever the covalent radii say.
+CONTACT_FLOOR = 0.3
 
 
 class RunawayError(RuntimeError):
@@ -18,19 +22,55 @@ class RunawayError(RuntimeError):
         self.atoms = tuple(int(a) for a in atoms)
 
 
+def contact_distances(numbers, fraction: float = 0.5, floor: float = CONTACT_FLOOR) -> dict[tuple[int, int], float]:
+    """Closest physical approach of each pair of elements in ``numbers``, Å.
+
+    ``fraction`` × (r_cov(Z1) + r_cov(Z2)) with ASE's covalent radii
+    (``ase.data.covalent_radii``; 0.2 Å for the pseudo-element 0), and at least
+    ``floor``. No bond is shorter than about 0.75 of the radii sum (H₂: 0.74 Å
+    against 0.62), so two atoms closer than half of it have run into each other.
+    Keys are ``(Z1, Z2)`` with ``Z1 <= Z2``.
+    """
+    from ase.data import covalent_radii
+
+    if not (np.isfinite(fraction) and fraction > 0):
+        raise InputError(f"contact_distances: `fraction` must be a positive number, got {fraction!r}")
+    if not (np.isfinite(floor) and floor >= 0):
+        raise InputError(f"contact_distances: `floor` must be zero or a positive distance in Å, got {floor!r}")
+    species = sorted(set(int(z) for z in np.asarray(numbers).reshape(-1)))
+    return {(a, b): max(float(floor), fraction * float(covalent_radii[a] + covalent_radii[b]))
+            for k, a in enumerate(species) for b in species[k:]}
+
+
 class RunawayGuard:
     """Checks every ``interval`` steps and before every report (so no bad state is ever checkpointed).
 
     Always: positions, velocities, energy and forces finite.
     ``max_temperature_K``: stop above this instantaneous temperature (K).
-    ``min_distance``: stop when two atoms are closer than this (Å; a neighbor
-    search with this tiny cutoff).
+    ``min_distance``: stop when two atoms are closer than this, Å: one distance
+    for every pair, or a mapping ``{(Z1, Z2): Å}`` per pair of elements (see
+    :func:`contact_distances`; a pair of elements it does not list is not
+    checked). The error names the step, both atoms, their elements, the
+    distance and the limit.
     """
 
-    def __init__(self, max_temperature_K: float | None = None, min_distance: float | None = None, interval: int = 10):
-        for name, value in (("max_temperature_K", max_temperature_K), ("min_distance", min_distance)):
-            if value is not None and not (np.isfinite(value) and value > 0):
-                raise InputError(f"RunawayGuard: `{name}` must be positive and finite or None, got {value!r}")
+    def __init__(self, max_temperature_K: float | None = None,
+                 min_distance: float | Mapping[tuple[int, int], float] | None = None, interval: int = 10):
+        if max_temperature_K is not None and not (np.isfinite(max_temperature_K) and max_temperature_K > 0):
+            raise InputError(f"RunawayGuard: `max_temperature_K` must be positive and finite or None, "
+                             f"got {max_temperature_K!r}")
+        if isinstance(min_distance, Mapping):
+            table = {}
+            for key, value in min_distance.items():
+                if len(key) != 2 or not (np.isfinite(value) and value > 0):
+                    raise InputError(f"RunawayGuard: `min_distance` entries must be (Z1, Z2): positive Å, "
+                                     f"got {key!r}: {value!r}")
+                a, b = sorted(int(z) for z in key)
+                table[(a, b)] = float(value)
+            min_distance = table or None
+        elif min_distance is not None and not (np.isfinite(min_distance) and min_distance > 0):
+            raise InputError(f"RunawayGuard: `min_distance` must be positive and finite, a mapping or None, "
+                             f"got {min_distance!r}")
         if int(interval) != interval or interval < 1:
             raise InputError(f"RunawayGuard: `interval` must be a positive whole number of steps, got {interval!r}")
         self.max_temperature_K = max_temperature_K
@@ -57,11 +97,41 @@ class RunawayGuard:
         if self.max_temperature_K is not None and temperature_K > self.max_temperature_K:
             hottest = int(np.argmax(system.masses * (system.velocities**2).sum(axis=1)))
             raise RunawayError(f"runaway at step {step}: temperature {temperature_K:.4g} K exceeds the limit "
-                               f"{self.max_temperature_K} K (fastest atom {hottest})", step, [hottest])
+                               f"{self.max_temperature_K:.4g} K (fastest atom {hottest})", step, [hottest])
         if self.min_distance is not None and system.n_atoms > 1:
-            pairs = build_pairs(system.positions, system.cell, system.pbc, self.min_distance, full=False)
-            if len(pairs.distances):
-                k = int(np.argmin(pairs.distances))
-                i, j = int(pairs.i[k]), int(pairs.j[k])
-                raise RunawayError(f"runaway at step {step}: atoms {i} and {j} are {pairs.distances[k]:.4g} Å apart, "
-                                   f"closer than {self.min_distance} Å", step, [i, j])
+            self._check_contacts(system, step)
+
+    def _check_contacts(self, system: System, step: int) -> None:
+        from systems.neighbor_list import build_pairs
+
+        per_pair = isinstance(self.min_distance, dict)
+        cutoff = max(self.min_distance.values()) if per_pair else self.min_distance
+        pairs = build_pairs(system.positions, system.cell, system.pbc, cutoff, full=False)
+        if not len(pairs.distances):
+            return
+        if per_pair:
+            z = system.numbers
+            za, zb = np.minimum(z[pairs.i], z[pairs.j]), np.maximum(z[pairs.i], z[pairs.j])
+            limits = np.array([self.min_distance.get((int(a), int(b)), 0.0) for a, b in zip(za, zb)])
+        else:
+            limits = np.full(len(pairs.distances), float(self.min_distance))
+        ratio = pairs.distances / np.where(limits > 0, limits, np.inf)
+        k = int(np.argmin(ratio))
+        if not ratio[k] < 1.0:
+            return
+        i, j = int(pairs.i[k]), int(pairs.j[k])
+        n_close = int(np.count_nonzero(ratio < 1.0))
+        others = f"; {n_close - 1} other pair(s) too close" if n_close > 1 else ""
+        if per_pair:
+            what = (f" ({_symbol(system.numbers[i])}–{_symbol(system.numbers[j])})", "closer than any physical bond "
+                    f"(limit {limits[k]:.3g} Å)")
+        else:
+            what = ("", f"closer than {self.min_distance} Å")
+        raise RunawayError(f"runaway at step {step}: atoms {i} and {j}{what[0]} are {pairs.distances[k]:.4g} Å apart, "
+                           f"{what[1]}{others}", step, [i, j])
+
+
+def _symbol(z) -> str:
+    from ase.data import chemical_symbols
+
+    return chemical_symbols[int(z)] if 0 <= int(z) < len(chemical_symbols) else f"Z={int(z)}"

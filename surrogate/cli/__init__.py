@@ -10,6 +10,7 @@ written before are kept), 2 for bad arguments or input files.
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 
 from integrators.runaway import RunawayError
@@ -61,7 +62,11 @@ def main(argv=None) -> int:
     """Run the CLI on ``argv`` (default ``sys.argv[1:]``); returns the exit status.
 
     User errors (bad flags, missing or malformed files) print one message to
-    stderr and return 2, with no traceback.
+    stderr and return 2, with no traceback; so do the errors of the machine a
+    user can act on: a path that cannot be written (permission, a read-only or
+    full disk: the message names the path) and running out of memory.
+    Heavy libraries (torch, Numba, ASE, MDTraj) are imported by the command
+    that needs them, so ``--help`` answers at once.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
@@ -81,9 +86,29 @@ def main(argv=None) -> int:
         kept = f"; the frames before it are in {out}" if out else ""
         print(f"{leaf.prog}: simulation failed: {exc}{kept}", file=sys.stderr)
         return 1
+    except MemoryError:
+        print(f"{leaf.prog}: error: out of memory; make the job smaller (fewer atoms, frames or a smaller batch) "
+              "or run it on a machine with more memory", file=sys.stderr)
+        return 2
+    except OSError as exc:  # the file system said no: name the path and the reason, not a traceback
+        print(f"{leaf.prog}: error: {_os_error_text(exc, getattr(args, 'out', None))}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"{leaf.prog}: interrupted", file=sys.stderr)
         return 130
+
+
+def _os_error_text(exc: OSError, out) -> str:
+    """``cannot write PATH: reason`` for an OSError, naming the file (or the output folder when the error has none)."""
+    path = exc.filename if exc.filename is not None else out
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    hint = {errno.ENOSPC: " (the disk is full: free space or choose another --out)",
+            errno.EDQUOT: " (disk quota exceeded: free space or choose another --out)",
+            errno.EACCES: " (choose a folder you may write to with --out)",
+            errno.EPERM: " (choose a folder you may write to with --out)",
+            errno.EROFS: " (a read-only file system: choose another --out)"}.get(exc.errno, "")
+    where = f"{path}" + (f" → {exc.filename2}" if exc.filename2 is not None else "")
+    return f"{where}: {reason}{hint}" if path is not None else f"{reason}{hint}"
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -65,12 +65,15 @@ def _system_from_file(path: str, args) -> tuple[System, object]:
     from systems.trajectory_reader import count_frames, read_frames
     from systems.velocities import maxwell_boltzmann
 
+    top = getattr(args, "top", None)
+    if top is not None and not os.path.isfile(top):
+        raise InputError(f"--top {top!r} is not a file")
     index = int(args.frame)
     if index < 0:
-        index += count_frames(path)
+        index += count_frames(path, top=top)
     if index < 0:
         raise InputError(f"--frame {args.frame} is before the first frame of {path}")
-    frames = list(read_frames(path, start=index, stop=index + 1))
+    frames = list(read_frames(path, top=top, start=index, stop=index + 1))
     if not frames:
         raise InputError(f"{path} has no frame {args.frame}")
     system = frames[0].to_system()
@@ -78,10 +81,13 @@ def _system_from_file(path: str, args) -> tuple[System, object]:
     if not np.any(system.velocities):
         system.velocities = maxwell_boltzmann(system.masses, args.temperature_K, np.random.default_rng(args.seed))
     topology = None
-    if path.lower().endswith(".pdb"):
+    pdb = path if path.lower().endswith(".pdb") else top if top and top.lower().endswith(".pdb") else None
+    if pdb is not None:
         import mdtraj
 
-        topology = mdtraj.load_topology(path)
+        topology = mdtraj.load_topology(pdb)
+        if topology.n_atoms != system.n_atoms:
+            raise InputError(f"--top {pdb} has {topology.n_atoms} atoms, the frame of {path} {system.n_atoms}")
     return system, topology
 
 
@@ -199,7 +205,7 @@ def build_provider(args, system: System, *, allow_model: bool) -> tuple[object, 
         return (AseCalculatorProvider(calc), f"ASE {cls.__name__}",
                 periodic and "stress" in getattr(calc, "implemented_properties", ()))
     if model and not lstm:
-        return egnn_provider(model, args), f"EGNN {model}", periodic
+        return egnn_provider(model, args, system), f"EGNN {model}", periodic
     name = args.potential or default_potential(system)
     if name is None:
         raise InputError("no force provider: give --potential, --ase-calculator, --forcefield with --pdb"
@@ -234,14 +240,22 @@ def model_kind(path) -> str:
     return str(header.get("kind"))
 
 
-def egnn_provider(path, args):
+def egnn_provider(path, args, system: System | None = None):
+    """The EGNN force provider of ``--model``; with ``system``, its elements are checked against the model's
+    species here, before any output is written."""
     kind = model_kind(path)
     if kind != "egnn":
         hint = " (an LSTM operator: use --integrator lstm)" if kind == "lstm" else ""
         raise InputError(f"--model {path} holds a {kind!r} model, not an EGNN force model{hint}")
     from surrogate.egnn.provider import EGNNForceProvider
 
-    return EGNNForceProvider(path, device=check_device(args.device), dtype=args.dtype)
+    provider = EGNNForceProvider(path, device=check_device(args.device), dtype=args.dtype)
+    if system is not None:
+        try:
+            provider.model.species_index(system.numbers)
+        except InputError as err:
+            raise InputError(f"--model {path} cannot simulate this system: {err}") from None
+    return provider
 
 
 # --------------------------------------------------------------- integrators
@@ -286,3 +300,128 @@ def simulated_steps(args, timestep_fs: float, is_mc: bool) -> int:
 
 def time_per_step_fs(integrator) -> float:
     return float(integrator.timestep) / units.fs
+
+
+# ------------------------------------------------------------------ guards
+#: --integrator name of each integrator class, for messages about checkpoints.
+INTEGRATOR_FLAGS = {"VelocityVerlet": "verlet", "LangevinBAOAB": "langevin", "Bussi": "bussi", "MetropolisMC": "mc",
+                    "LSTMOperatorIntegrator": "lstm", "ManyBodyOperatorIntegrator": "lstm"}
+#: Atoms per Å³ of ready-made systems whose size is known before they are built (fcc argon, a = 5.26 Å).
+FCC_ARGON_PER_A3 = 4 / 5.26**3
+
+
+def _size_flag(args) -> str:
+    spec = args.system or "liquid-argon"
+    if spec in ("liquid-argon", "lj-cluster"):
+        return f"--n-atoms {args.n_atoms}"
+    if spec == "argon-fcc" or spec.startswith("bulk:"):
+        return f"--repeat {args.repeat}"
+    return f"--system {spec}"
+
+
+def check_size_before_build(args) -> None:
+    """Refuse a ready-made system too large for memory before building it (``--n-atoms 10000000``)."""
+    from ase.units import mol
+
+    from .resources import check_memory, simulation_memory_bytes
+
+    spec = args.system or ("liquid-argon" if not getattr(args, "forcefield", None) else None)
+    if spec == "liquid-argon":
+        n, density, cutoff = args.n_atoms, args.density_g_cm3 / 39.948 * mol / 1e24, args.cutoff or 8.5
+    elif spec == "argon-fcc":
+        n, density, cutoff = 4 * args.repeat**3, FCC_ARGON_PER_A3, args.cutoff or 8.5
+    elif spec == "lj-cluster":
+        n, density, cutoff = args.n_atoms, 0.8, args.cutoff or 2.5
+    else:
+        return
+    check_memory(args, simulation_memory_bytes(n, density, cutoff), f"{_size_flag(args)} ({n} atoms)")
+
+
+def check_simulation_size(args, system: System, provider, timestep_fs: float, is_mc: bool) -> None:
+    """Refuse a run whose memory (atoms, neighbors within the provider's cutoff, a model's graph) or
+    trajectory (frames × atoms × bytes per atom of --format) exceeds the limits, naming the estimate
+    and the flag that raises the limit."""
+    from .resources import (check_memory, check_output, simulation_memory_bytes, system_density,
+                            trajectory_bytes)
+
+    cutoff = float(getattr(provider, "cutoff", None) or 6.0)
+    model = getattr(provider, "model", None)
+    per_edge = 0.0
+    if model is not None and hasattr(model, "hidden"):  # autograd keeps each layer's edge messages
+        per_edge = 64.0 + 12.0 * 4.0 * model.hidden * max(1, int(getattr(model, "n_layers", 1)))
+    what = f"{system.n_atoms} atoms ({_size_flag(args)})"
+    check_memory(args, simulation_memory_bytes(system.n_atoms, system_density(system), cutoff,
+                                               graph_bytes_per_edge=per_edge), f"the simulation of {what}")
+    n_steps = simulated_steps(args, 1.0 if is_mc else timestep_fs, is_mc)
+    traj_interval = args.traj_interval or (10 if is_mc else max(1, int(round(10.0 / timestep_fs))))
+    frames = n_steps // traj_interval + 1
+    check_output(args, trajectory_bytes(system.n_atoms, frames, args.format),
+                 f"the trajectory of {frames} frames of {what} in {args.format}")
+
+
+def check_resume(args, system: System, integrator, provider) -> None:
+    """With --resume: refuse, before anything is written, a checkpoint that does not fit the options.
+
+    The checkpoint (``--out``/checkpoint.npz) must be readable, hold the same
+    atom count, elements and cell as the system the options describe, and the
+    state of the same integrator with the same timestep.
+    """
+    if not getattr(args, "resume", False):
+        return
+    from pathlib import Path
+
+    from integrators.checkpoint import load_checkpoint
+    from integrators.provider_state import load_provider_state
+
+    path = Path(args.out) / "checkpoint.npz"
+    if not path.is_file():
+        raise InputError(f"--resume: no checkpoint {path} (write one with --checkpoint-interval)")
+    saved = load_checkpoint(path)
+    old = saved.system
+    if old.n_atoms != system.n_atoms:
+        raise InputError(f"--resume: checkpoint {path} holds {old.n_atoms} atoms, but {_size_flag(args)} gives "
+                         f"{system.n_atoms}; resume with the options of the run that wrote it")
+    if not np.array_equal(old.numbers, system.numbers):
+        k = int(np.flatnonzero(old.numbers != system.numbers)[0])
+        raise InputError(f"--resume: checkpoint {path} holds other elements than --system "
+                         f"{args.system or 'liquid-argon'} (atom {k}: Z={old.numbers[k]} against Z={system.numbers[k]})")
+    if not (np.array_equal(old.pbc, system.pbc) and np.allclose(old.cell, system.cell, rtol=1e-9, atol=1e-9)):
+        raise InputError(f"--resume: checkpoint {path} has another cell than the options give (e.g. "
+                         f"--density-g-cm3 or --system): {np.round(np.diag(old.cell), 6).tolist()} Å against "
+                         f"{np.round(np.diag(system.cell), 6).tolist()} Å")
+    kind = saved.integrator_state.get("kind")
+    mine = type(integrator).__name__
+    if kind != mine:
+        flag = INTEGRATOR_FLAGS.get(str(kind))
+        raise InputError(f"--resume: checkpoint {path} holds the state of {kind!r}"
+                         + (f" (--integrator {flag})" if flag else "")
+                         + f", not of {mine} (--integrator {args.integrator}); resume with the same --integrator")
+    try:  # the same load from_checkpoint makes: a state that does not fit is named here, not a traceback
+        integrator.load_state_dict(saved.integrator_state)
+        if provider is not None:
+            load_provider_state(provider, saved.provider_state)
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as err:
+        raise InputError(f"--resume: checkpoint {path} does not fit these options: "
+                         f"{type(err).__name__}: {err}") from None
+
+
+def runaway_guard(args, system: System, integrator):
+    """The runaway monitor of ``run`` / ``generate`` from the --runaway-* options.
+
+    Thermostatted runs (langevin, bussi) stop when the temperature exceeds both
+    factor × target and target + margin; every run stops when two atoms come
+    closer than --runaway-contact-fraction of their covalent radii sum (≥ 0.3 Å).
+    With --no-runaway-check only non-finite positions, velocities, energies
+    and forces stop a run.
+    """
+    from integrators.runaway import RunawayGuard, contact_distances
+
+    if getattr(args, "no_runaway_check", False):
+        return RunawayGuard(interval=args.runaway_interval)
+    max_t = None
+    if args.integrator in ("langevin", "bussi"):
+        target = float(args.temperature_K)
+        max_t = max(args.runaway_temperature_factor * target, target + args.runaway_temperature_margin_K)
+    return RunawayGuard(max_temperature_K=max_t,
+                        min_distance=contact_distances(system.numbers, args.runaway_contact_fraction),
+                        interval=args.runaway_interval)

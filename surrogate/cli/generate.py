@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from .builders import Setup, build_integrator, build_provider, build_system, default_timestep_fs
 from .options import (HelpFormatter, add_config_option, add_dynamics_options, add_output_options, add_provider_options,
-                      add_system_options)
-from .simulate import run_simulation
+                      add_runaway_options, add_size_options, add_system_options)
 
 DESCRIPTION = """\
 Generate a reference trajectory with a classical force provider: our Numba
@@ -34,17 +32,26 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     add_provider_options(p, models=False)
     add_dynamics_options(p, default_equilibrate_ps=5.0)
     add_output_options(p, "reference")
+    add_size_options(p)
+    add_runaway_options(p)
     p.set_defaults(func=main, _parser=p, _section="generate")
     return p
 
 
 def main(args) -> int:
+    from .builders import (Setup, build_integrator, build_provider, build_system, check_resume, check_simulation_size,
+                           check_size_before_build, default_timestep_fs)
+    from .simulate import run_simulation
+
+    check_size_before_build(args)
     system, topology = build_system(args)
     provider, name, stress = build_provider(args, system, allow_model=False)
     if topology is None and getattr(provider, "topology", None) is not None:
         topology = provider.topology
     setup = Setup(system, topology, provider, name, stress)
     timestep_fs = args.timestep_fs or default_timestep_fs(system)
+    check_simulation_size(args, system, provider, timestep_fs, args.integrator == "mc")
     integrator = build_integrator(args, provider, system, timestep_fs)
+    check_resume(args, system, integrator, provider)
     run_simulation(args, setup, integrator, description={"kind": "reference"})
     return 0

@@ -74,6 +74,9 @@ def add_system_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--density-g-cm3", type=positive_float, default=1.374, help="liquid-argon density (g/cm³)")
     g.add_argument("--frame", type=int, default=0,
                    help="frame of a --system file to start from (negative: from the end)")
+    g.add_argument("--top", default=None, metavar="FILE",
+                   help="topology (e.g. a PDB) of a --system trajectory in a format without atom names "
+                        "(xtc, trr, dcd, nc)")
     g.add_argument("--temperature-K", type=positive_float, default=94.4,
                    help="temperature (K): initial Maxwell-Boltzmann velocities and the thermostat target")
     g.add_argument("--seed", type=int, default=0, help="seed of every random number (positions, velocities, noise)")
@@ -145,3 +148,34 @@ def add_output_options(parser: argparse.ArgumentParser, default_out: str) -> Non
     g.add_argument("--resume", action="store_true",
                    help="continue from out/checkpoint.npz, appending to the trajectory and log")
     g.add_argument("--no-progress", action="store_true", help="draw no progress bar")
+
+
+def add_size_options(parser: argparse.ArgumentParser, output: bool = True) -> None:
+    """--max-memory-gb, --max-output-gb and --no-size-check: the limits of the estimate made before long work."""
+    g = parser.add_argument_group("size limits (checked before the work starts)")
+    g.add_argument("--max-memory-gb", type=positive_float, default=None,
+                   help="refuse a job whose estimated memory exceeds this (GB); default 80%% of the memory "
+                        "available when it starts")
+    if output:
+        g.add_argument("--max-output-gb", type=positive_float, default=None,
+                       help="refuse a run whose estimated trajectory exceeds this (GB); default the free space "
+                            "on the disk of --out")
+    g.add_argument("--no-size-check", action="store_true", help="start even when an estimate exceeds its limit")
+
+
+def add_runaway_options(parser: argparse.ArgumentParser) -> None:
+    """The runaway monitor of run / generate: a thermostat far above its target, atoms on top of each other."""
+    g = parser.add_argument_group("runaway monitor (stops a run that blows up, naming the step and atoms)")
+    g.add_argument("--runaway-temperature-factor", type=positive_float, default=3.0,
+                   help="thermostatted runs (langevin, bussi) stop when the temperature exceeds both this "
+                        "multiple of --temperature-K and --temperature-K plus --runaway-temperature-margin-K")
+    g.add_argument("--runaway-temperature-margin-K", type=non_negative_float, default=500.0,
+                   help="see --runaway-temperature-factor (K)")
+    g.add_argument("--runaway-contact-fraction", type=positive_float, default=0.5,
+                   help="stop when two atoms are closer than this fraction of the sum of their covalent radii "
+                        "(at least 0.3 Å): closer than any physical bond")
+    g.add_argument("--runaway-interval", type=positive_int, default=10,
+                   help="steps between checks (the state is also checked before every report and checkpoint)")
+    g.add_argument("--no-runaway-check", action="store_true",
+                   help="no temperature or contact checks (non-finite positions, velocities, energies and "
+                        "forces still stop a run)")

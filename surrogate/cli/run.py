@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from systems import units
 from systems.errors import InputError
 
-from .builders import (Setup, build_integrator, build_provider, build_system, check_device, classical_potential,
-                       default_potential, default_timestep_fs, model_kind)
 from .options import (INTEGRATORS, HelpFormatter, add_config_option, add_dynamics_options, add_output_options,
-                      add_provider_options, add_system_options)
-from .simulate import run_simulation
+                      add_provider_options, add_runaway_options, add_size_options, add_system_options)
 
 DESCRIPTION = """\
 Run molecular dynamics or Monte Carlo with any force provider: a trained EGNN
@@ -41,11 +37,18 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="LSTM operators: rescale momenta every stride so the total energy (with the warm-up "
                         "potential) stays at its initial value")
     add_output_options(p, "run")
+    add_size_options(p)
+    add_runaway_options(p)
     p.set_defaults(func=main, _parser=p, _section="run")
     return p
 
 
 def main(args) -> int:
+    from .builders import (Setup, build_integrator, build_provider, build_system, check_resume, check_simulation_size,
+                           check_size_before_build, default_timestep_fs)
+    from .simulate import run_simulation
+
+    check_size_before_build(args)
     system, topology = build_system(args)
     if args.integrator == "lstm":
         return _run_lstm(args, system, topology)
@@ -54,7 +57,9 @@ def main(args) -> int:
         topology = provider.topology
     setup = Setup(system, topology, provider, name, stress)
     timestep_fs = args.timestep_fs or default_timestep_fs(system)
+    check_simulation_size(args, system, provider, timestep_fs, args.integrator == "mc")
     integrator = build_integrator(args, provider, system, timestep_fs)
+    check_resume(args, system, integrator, provider)
     run_simulation(args, setup, integrator, description={"kind": "egnn" if args.model else "classical",
                                                          "model": args.model})
     return 0
@@ -62,6 +67,12 @@ def main(args) -> int:
 
 def _run_lstm(args, system, topology) -> int:
     """A learned large-stride operator: the flat LSTM (kind "lstm") or the many-body one ("lstm_manybody")."""
+    from systems import units
+
+    from .builders import (Setup, check_device, check_resume, check_simulation_size, classical_potential,
+                           default_potential, default_timestep_fs, model_kind)
+    from .simulate import run_simulation
+
     if not args.model:
         raise InputError("--integrator lstm needs --model (an operator file from surrogate train lstm)")
     kind = model_kind(args.model)
@@ -89,6 +100,8 @@ def _run_lstm(args, system, topology) -> int:
         if integrator.force_input:
             warmup_text += "; its forces are an operator input, one evaluation per stride"
     stride_fs = integrator.timestep / units.fs
+    check_simulation_size(args, system, integrator, stride_fs, False)
+    check_resume(args, system, integrator, warmup)
     setup = Setup(system, topology, warmup, f"LSTM operator {args.model}, stride {stride_fs:.4g} fs "
                                             f"(warm-up: {warmup_text})", False)
     run_simulation(args, setup, integrator, description={"kind": kind, "model": args.model, "stride_fs": stride_fs,

@@ -22,7 +22,7 @@ from systems import units
 from systems.errors import InputError
 
 from ..config import write_resolved_config
-from .builders import equilibration_integrator, simulated_steps
+from .builders import equilibration_integrator, runaway_guard, simulated_steps
 
 RUN_INFO = "run_info.json"
 CHECKPOINT = "checkpoint.npz"
@@ -90,6 +90,7 @@ def run_simulation(args, setup, integrator, *, description: dict, equilibrate_ti
             previous_wall = float(json.loads(info_path.read_text()).get("wall_time_s", 0.0))
     else:
         sim = Simulation(system, integrator, reporters, provider=setup.provider)
+    sim.runaway = runaway_guard(args, system, integrator)
     remaining = max(0, n_steps - sim.step)
     print(f"running {remaining} {'steps' if is_md else 'sweeps'} of {type(integrator).__name__} with "
           f"{setup.provider_name} on {system.n_atoms} atoms → {traj_path}", file=sys.stderr)

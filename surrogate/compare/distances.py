@@ -29,12 +29,14 @@ A tolerance of ``None`` (YAML ``null`` or ``off``) reports the distance without 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from systems.errors import InputError
 
-from .structure import Curve
+if TYPE_CHECKING:  # annotations only: structure imports ASE
+    from .structure import Curve
 
 #: Below this |D_ref| (Å²/ps) the diffusion error is taken relative to the floor instead.
 DIFFUSION_FLOOR_A2_PER_PS = 0.01

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from ..errors import InputError
+from ..errors import CloseContactError, InputError
 from ..forces import ForceResult
 from ..neighbor_list import NeighborList
 from ..numba_twins import SERIAL_BELOW
@@ -47,10 +47,21 @@ class PairPotential:
         nl.update(positions, cell, pbc)
         i, j, shifts = nl.candidate_pairs
         kernel = pair_energy_forces_parallel if len(i) >= SERIAL_BELOW else pair_energy_forces_serial
-        energy, forces, strain_derivative, atom_energies, closest, ci, cj = kernel(
-            positions, np.asarray(cell, dtype=np.float64), i, j, shifts, self.cutoff, self.kind, self.params, bool(stress),
-            bool(energies), numba.get_num_threads() if len(i) >= SERIAL_BELOW else 1
-        )
+        try:
+            energy, forces, strain_derivative, atom_energies, closest, ci, cj = kernel(
+                positions, np.asarray(cell, dtype=np.float64), i, j, shifts, self.cutoff, self.kind, self.params,
+                bool(stress), bool(energies), numba.get_num_threads() if len(i) >= SERIAL_BELOW else 1
+            )
+        except ZeroDivisionError:  # two atoms at one position (r = 0): name them, outside the hot loop
+            from ..neighbor_list import build_pairs
+
+            pairs = build_pairs(positions, cell, pbc, max(self.min_distance, 1e-6), full=False)
+            if not len(pairs.distances):
+                raise
+            k = int(np.argmin(pairs.distances))
+            raise CloseContactError(f"{self.name}: atoms {int(pairs.i[k])} and {int(pairs.j[k])} are at one "
+                                    f"position ({float(pairs.distances[k]):.3g} Å apart); the potential is "
+                                    "infinite there (duplicated atoms in the input?)") from None
         check_contact(closest, ci, cj, self.min_distance, self.name)
         sigma = None
         if stress:
@@ -63,3 +74,4 @@ class PairPotential:
     def compute(self, system, stress: bool = False, energies: bool = False) -> ForceResult:
         """Energy, forces and, on request, stress and per-atom energies of a :class:`~systems.state.System`."""
         return self.compute_arrays(system.positions, system.cell, system.pbc, stress, energies)
+
