@@ -347,8 +347,9 @@ def check_simulation_size(args, system: System, provider, timestep_fs: float, is
     cutoff = float(getattr(provider, "cutoff", None) or 6.0)
     model = getattr(provider, "model", None)
     per_edge = 0.0
-    if model is not None and hasattr(model, "hidden"):  # autograd keeps each layer's edge messages
-        per_edge = 64.0 + 12.0 * 4.0 * model.hidden * max(1, int(getattr(model, "n_layers", 1)))
+    hidden, layers = getattr(model, "hidden", None), getattr(model, "n_layers", 1)
+    if isinstance(hidden, int) and isinstance(layers, int):  # a graph model: autograd keeps each layer's messages
+        per_edge = 64.0 + 12.0 * 4.0 * hidden * max(1, layers)
     what = f"{system.n_atoms} atoms ({_size_flag(args)})"
     check_memory(args, simulation_memory_bytes(system.n_atoms, system_density(system), cutoff,
                                                graph_bytes_per_edge=per_edge), f"the simulation of {what}")
@@ -379,8 +380,8 @@ def check_resume(args, system: System, integrator, provider) -> None:
     saved = load_checkpoint(path)
     old = saved.system
     if old.n_atoms != system.n_atoms:
-        raise InputError(f"--resume: checkpoint {path} holds {old.n_atoms} atoms, but {_size_flag(args)} gives "
-                         f"{system.n_atoms}; resume with the options of the run that wrote it")
+        raise InputError(f"--resume: checkpoint {path} holds {old.n_atoms} atoms, but the options give "
+                         f"{system.n_atoms} ({_size_flag(args)}); resume with the options of the run that wrote it")
     if not np.array_equal(old.numbers, system.numbers):
         k = int(np.flatnonzero(old.numbers != system.numbers)[0])
         raise InputError(f"--resume: checkpoint {path} holds other elements than --system "
@@ -409,7 +410,7 @@ def runaway_guard(args, system: System, integrator):
     """The runaway monitor of ``run`` / ``generate`` from the --runaway-* options.
 
     Thermostatted runs (langevin, bussi) stop when the temperature exceeds both
-    factor × target and target + margin; every run stops when two atoms come
+    factor × target and target + margin (not for reduced-unit particles, Z = 0); every run stops when two atoms come
     closer than --runaway-contact-fraction of their covalent radii sum (≥ 0.3 Å).
     With --no-runaway-check only non-finite positions, velocities, energies
     and forces stop a run.
@@ -419,7 +420,8 @@ def runaway_guard(args, system: System, integrator):
     if getattr(args, "no_runaway_check", False):
         return RunawayGuard(interval=args.runaway_interval)
     max_t = None
-    if args.integrator in ("langevin", "bussi"):
+    reduced_units = not np.any(system.numbers)  # lj-cluster: ε of 1-2 eV, a temperature in K means little
+    if args.integrator in ("langevin", "bussi") and not reduced_units:
         target = float(args.temperature_K)
         max_t = max(args.runaway_temperature_factor * target, target + args.runaway_temperature_margin_K)
     return RunawayGuard(max_temperature_K=max_t,

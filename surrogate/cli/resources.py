@@ -89,14 +89,16 @@ def trajectory_bytes(n_atoms: int, n_frames: int, fmt: str) -> float:
 
 
 def free_disk_bytes(out) -> float:
-    """Free bytes on the file system that holds ``out`` (its nearest existing parent)."""
+    """Free bytes on the file system that holds ``out`` (its nearest existing parent); ``inf`` where the
+    file system reports no size (a pseudo file system: writing there fails with its own error)."""
     path = Path(out).absolute()
     while not path.exists() and path != path.parent:
         path = path.parent
     try:
-        return float(shutil.disk_usage(path).free)
+        usage = shutil.disk_usage(path)
     except OSError:
         return math.inf
+    return float(usage.free) if usage.total > 0 else math.inf  # /proc and kin report no size at all
 
 
 def check_memory(args, estimate: float, what: str) -> None:

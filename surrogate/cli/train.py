@@ -11,8 +11,8 @@ from systems.errors import InputError
 
 from ..config import write_resolved_config
 from .builders import check_device
-from .options import (POTENTIALS, HelpFormatter, add_config_option, non_negative_float, positive_float,
-                      positive_int)
+from .options import (POTENTIALS, HelpFormatter, add_config_option, add_size_options, non_negative_float,
+                      positive_float, positive_int)
 
 DESCRIPTION = """\
 Train a surrogate on reference data:
@@ -87,6 +87,8 @@ def _add_egnn(kinds) -> None:
                    help="training trajectories with energies and forces (several files are concatenated)")
     _add_common(p)
     p.add_argument("--stride", type=positive_int, default=1, help="use every STRIDE-th frame of DATA")
+    p.add_argument("--top", default=None, metavar="FILE",
+                   help="topology (e.g. a PDB) of DATA in a format without atom names (xtc, trr, dcd, nc)")
     p.add_argument("--val-fraction", type=non_negative_float, default=0.1, help="share of the frames held out")
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="model precision")
     g = p.add_argument_group("EGNN model")
@@ -95,6 +97,7 @@ def _add_egnn(kinds) -> None:
     g.add_argument("--layers", type=positive_int, default=4, help="EGNN layers")
     g.add_argument("--energy-weight", type=non_negative_float, default=1.0, help="loss weight of the energy term")
     g.add_argument("--force-weight", type=non_negative_float, default=10.0, help="loss weight of the force term")
+    add_size_options(p, output=False)
     p.set_defaults(func=main_egnn, _parser=p, _section="train-egnn", out="egnn-model")
 
 
@@ -158,14 +161,49 @@ def _data(args) -> object:
     for path in args.data:
         if not os.path.exists(path):
             raise InputError(f"training data {path!r} does not exist")
-    if len(args.data) == 1 and args.stride == 1:
+    top = getattr(args, "top", None)
+    if top is not None and not os.path.isfile(top):
+        raise InputError(f"--top {top!r} is not a file")
+    _check_egnn_size(args)
+    if len(args.data) == 1 and args.stride == 1 and top is None:
         return args.data[0]
     from systems.trajectory_reader import read_frames
 
     frames = []
     for path in args.data:
-        frames.extend(read_frames(path, stride=args.stride))
+        frames.extend(read_frames(path, top=top, stride=args.stride))
     return frames
+
+
+#: Bytes per atom of a stored training graph (positions, forces, numbers, per-atom buffers).
+GRAPH_BYTES_PER_ATOM = 120.0
+#: Bytes per directed edge of a stored graph (edge index, shift, vector).
+GRAPH_BYTES_PER_EDGE = 48.0
+
+
+def _check_egnn_size(args) -> None:
+    """Refuse, before reading the data, a training set whose graphs (frames × atoms × edges within
+    --cutoff) and one batch's activations (edges × hidden × layers) exceed the memory limit."""
+    from systems.trajectory_reader import count_frames, read_frames
+
+    from .resources import check_memory, pairs_per_atom, system_density
+
+    graphs, largest = 0.0, 0.0
+    total_frames = 0
+    for path in args.data:
+        first = next(iter(read_frames(path, top=args.top, stop=1)), None)
+        if first is None:
+            continue
+        n_frames = -(-count_frames(path, top=args.top) // args.stride)
+        total_frames += n_frames
+        edges = first.to_system().n_atoms * pairs_per_atom(system_density(first.to_system()), args.cutoff, half=False)
+        per_frame = len(first.numbers) * GRAPH_BYTES_PER_ATOM + edges * GRAPH_BYTES_PER_EDGE
+        graphs += n_frames * per_frame
+        largest = max(largest, edges)
+    dtype_bytes = 8 if args.dtype == "float64" else 4
+    batch = (args.batch_size or 8) * largest * args.hidden * args.layers * dtype_bytes * 12.0
+    check_memory(args, graphs + batch, f"training on {total_frames} frames of {', '.join(args.data)} "
+                                       f"(--stride {args.stride}, --cutoff {args.cutoff:g}, --hidden {args.hidden})")
 
 
 def main_egnn(args) -> int:

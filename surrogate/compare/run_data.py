@@ -143,6 +143,15 @@ class RunData:
 
             masses = np.where(numbers > 0, atomic_masses[np.clip(numbers, 0, None)], 1.0)
         has_cell = all(c is not None and np.abs(c).sum() > 0 for c in cells) and bool(np.all(pbc))
+        if has_cell:  # a periodic box must have a volume: unwrapping and g(r) divide by it
+            volumes = np.abs(np.linalg.det(np.asarray(cells, dtype=np.float64)))
+            scale = np.max(np.abs(np.asarray(cells, dtype=np.float64)), axis=(1, 2)) ** 3
+            flat = np.flatnonzero(~(volumes > 1e-9 * scale))
+            if len(flat):
+                k = int(flat[0])
+                raise InputError(f"{source or name}: frame {k} has a periodic cell with no volume (its cell "
+                                 f"vectors {np.round(np.asarray(cells[k], dtype=float), 4).tolist()} Å lie in one "
+                                 "plane or line); fix the cell or mark the axes non-periodic")
         return cls(
             name=name,
             numbers=np.asarray(numbers, dtype=np.int64),
