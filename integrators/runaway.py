@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
 
 from systems.errors import InputError
-from systems.state import System
+
+if TYPE_CHECKING:  # annotations only: the CLI imports RunawayError before any command runs
+    from systems.state import System
 
 #: Closest approach allowed by :func:`contact_distances`, Å, whatever the covalent radii say.
 CONTACT_FLOOR = 0.3

@@ -41,12 +41,23 @@ def build_parser() -> argparse.ArgumentParser:
                     "train EGNN force models and LSTM large-timestep operators, run surrogate MD, and compare "
                     "the result with classical MD.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--version", action=_VersionAction)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     sub.required = True
     for module in COMMANDS:
         module.add_parser(sub)
     return parser
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: the package version, looked up only when asked (importlib.metadata is slow to import)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0,
+                         help=help or "show the program's version number and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.exit(message=f"{parser.prog} {_version()}\n")
 
 
 def _version() -> str:

@@ -10,7 +10,6 @@ from pathlib import Path
 from systems.errors import InputError
 
 from ..config import write_resolved_config
-from .builders import check_device
 from .options import (POTENTIALS, HelpFormatter, add_config_option, add_size_options, non_negative_float,
                       positive_float, positive_int)
 
@@ -151,6 +150,7 @@ def _add_lstm(kinds) -> None:
     m.add_argument("--position-noise", type=non_negative_float, default=0.03, help="noise of the copies (Å)")
     m.add_argument("--velocity-noise", type=non_negative_float, default=0.03,
                    help="velocity noise of the copies, relative to the velocities' RMS")
+    add_size_options(p, output=False)
     p.set_defaults(func=main_lstm, _parser=p, _section="train-lstm", out="lstm-model")
 
 
@@ -194,10 +194,11 @@ def _check_egnn_size(args) -> None:
         first = next(iter(read_frames(path, top=args.top, stop=1)), None)
         if first is None:
             continue
+        system = first.to_system()
         n_frames = -(-count_frames(path, top=args.top) // args.stride)
         total_frames += n_frames
-        edges = first.to_system().n_atoms * pairs_per_atom(system_density(first.to_system()), args.cutoff, half=False)
-        per_frame = len(first.numbers) * GRAPH_BYTES_PER_ATOM + edges * GRAPH_BYTES_PER_EDGE
+        edges = system.n_atoms * pairs_per_atom(system_density(system), args.cutoff, half=False)
+        per_frame = system.n_atoms * GRAPH_BYTES_PER_ATOM + edges * GRAPH_BYTES_PER_EDGE
         graphs += n_frames * per_frame
         largest = max(largest, edges)
     dtype_bytes = 8 if args.dtype == "float64" else 4
@@ -209,6 +210,8 @@ def _check_egnn_size(args) -> None:
 def main_egnn(args) -> int:
     if not 0.0 <= args.val_fraction < 1.0:
         raise InputError(f"--val-fraction must be in [0, 1), got {args.val_fraction}")
+    from .builders import check_device
+
     data = _data(args)  # bad input is reported before torch is imported
     check_device(args.device)
     from surrogate.egnn.train import train_egnn
@@ -233,6 +236,8 @@ def main_lstm(args) -> int:
         raise InputError("give the training data DATA (.npz operator data or an MD trajectory) or --generate")
     if args.data and not os.path.exists(args.data):
         raise InputError(f"training data {args.data!r} does not exist")
+    from .builders import check_device
+
     check_device(args.device)
     flat = bool(args.generate) or str(args.data).endswith(".npz")
     if flat:
@@ -249,6 +254,16 @@ def _train_flat(args):
 
     if args.stride_steps is None:
         raise InputError("the flat LSTM needs --stride-steps (Δ_R in Verlet steps, a multiple of --save-every)")
+    if args.generate:  # states of every trajectory (position, velocity; float64) and the windows cut from them
+        from surrogate.lstm.data import PAPER_TIMESTEP
+
+        from .resources import check_memory
+
+        n = args.n_particles if args.generate == "lj-cluster" else 1
+        states = args.n_trajectories * (int(args.t_max / (PAPER_TIMESTEP * args.save_every)) + 1)
+        estimate = states * n * 6 * 8.0 * (2 + args.window)
+        check_memory(args, estimate, f"--generate {args.generate} with --n-trajectories {args.n_trajectories}, "
+                                     f"--t-max {args.t_max:g}, --save-every {args.save_every} ({states} states)")
     write_resolved_config(args, args.out)
     if args.generate:
         kw = dict(n_trajectories=args.n_trajectories, t_max=args.t_max, save_every=args.save_every, seed=args.seed)
@@ -277,6 +292,7 @@ def _train_manybody(args):
 
     if args.stride_fs is None:
         raise InputError("the many-body operator needs --stride-fs (Δ_R in fs, a multiple of the frame interval)")
+    _check_manybody_size(args)
     frames = list(read_frames(args.data))
     if len(frames) < 2 or any(f.time is None for f in frames) or any(f.velocities is None for f in frames):
         raise InputError(f"{args.data}: the many-body operator needs frames with times and velocities "
@@ -327,6 +343,27 @@ def _train_manybody(args):
                           numbers=frames[0].numbers, input_noise=args.input_noise, augment_copies=copies,
                           position_noise=args.position_noise, velocity_noise=args.velocity_noise,
                           reference_map=reference_map, system_info=system_info, **kwargs)
+
+
+def _check_manybody_size(args) -> None:
+    """Refuse, before reading the trajectory, a many-body operator training whose frames (positions,
+    velocities, forces; float64), windows and one batch's messages (edges within --cutoff × --hidden ×
+    --layers × --window) exceed the memory limit."""
+    from systems.trajectory_reader import count_frames, read_frames
+
+    from .resources import check_memory, pairs_per_atom, system_density
+
+    first = next(iter(read_frames(args.data, stop=1)), None)
+    if first is None:
+        return
+    system = first.to_system()
+    n_frames = count_frames(args.data)
+    copies = args.augment_copies if args.augment_copies is not None else (1 if args.force_input else 0)
+    stored = n_frames * system.n_atoms * 9 * 8.0 * (2 + args.window) * (1 + max(0, copies))
+    edges = system.n_atoms * pairs_per_atom(system_density(system), args.cutoff, half=False)
+    batch = (args.batch_size or 8) * edges * args.hidden * args.layers * args.window * 4 * 12.0
+    check_memory(args, stored + batch, f"training on {n_frames} frames of {system.n_atoms} atoms of {args.data} "
+                                       f"(--window {args.window}, --cutoff {args.cutoff:g}, --hidden {args.hidden})")
 
 
 def _manybody_forces(args, frames, need_provider=False):
