@@ -385,7 +385,8 @@ def check_resume(args, system: System, integrator, provider) -> None:
     if not np.array_equal(old.numbers, system.numbers):
         k = int(np.flatnonzero(old.numbers != system.numbers)[0])
         raise InputError(f"--resume: checkpoint {path} holds other elements than --system "
-                         f"{args.system or 'liquid-argon'} (atom {k}: Z={old.numbers[k]} against Z={system.numbers[k]})")
+                         f"{args.system or 'liquid-argon'} (atom {k}: Z={old.numbers[k]} against "
+                         f"Z={system.numbers[k]})")
     if not (np.array_equal(old.pbc, system.pbc) and np.allclose(old.cell, system.cell, rtol=1e-9, atol=1e-9)):
         raise InputError(f"--resume: checkpoint {path} has another cell than the options give (e.g. "
                          f"--density-g-cm3 or --system): {np.round(np.diag(old.cell), 6).tolist()} Å against "
