@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 from dataclasses import dataclass, field
@@ -69,11 +70,12 @@ def _system_from_file(path: str, args) -> tuple[System, object]:
     if top is not None and not os.path.isfile(top):
         raise InputError(f"--top {top!r} is not a file")
     index = int(args.frame)
-    if index < 0:
-        index += count_frames(path, top=top)
-    if index < 0:
-        raise InputError(f"--frame {args.frame} is before the first frame of {path}")
-    frames = list(read_frames(path, top=top, start=index, stop=index + 1))
+    with top_hint(top):
+        if index < 0:
+            index += count_frames(path, top=top)
+        if index < 0:
+            raise InputError(f"--frame {args.frame} is before the first frame of {path}")
+        frames = list(read_frames(path, top=top, start=index, stop=index + 1))
     if not frames:
         raise InputError(f"{path} has no frame {args.frame}")
     system = frames[0].to_system()
@@ -89,6 +91,17 @@ def _system_from_file(path: str, args) -> tuple[System, object]:
         if topology.n_atoms != system.n_atoms:
             raise InputError(f"--top {pdb} has {topology.n_atoms} atoms, the frame of {path} {system.n_atoms}")
     return system, topology
+
+
+@contextlib.contextmanager
+def top_hint(top):
+    """Re-raise the reader's "pass top=" (the Python keyword) as the command-line flag --top."""
+    try:
+        yield
+    except InputError as err:
+        if top is None and "top=" in str(err):
+            raise InputError(f"{err}; on the command line: --top FILE.pdb") from None
+        raise
 
 
 def default_timestep_fs(system: System) -> float:

@@ -164,14 +164,17 @@ def _data(args) -> object:
     top = getattr(args, "top", None)
     if top is not None and not os.path.isfile(top):
         raise InputError(f"--top {top!r} is not a file")
-    _check_egnn_size(args)
-    if len(args.data) == 1 and args.stride == 1 and top is None:
-        return args.data[0]
     from systems.trajectory_reader import read_frames
 
-    frames = []
-    for path in args.data:
-        frames.extend(read_frames(path, top=top, stride=args.stride))
+    from .builders import top_hint
+
+    with top_hint(top):
+        _check_egnn_size(args)
+        if len(args.data) == 1 and args.stride == 1 and top is None:
+            return args.data[0]
+        frames = []
+        for path in args.data:
+            frames.extend(read_frames(path, top=top, stride=args.stride))
     return frames
 
 

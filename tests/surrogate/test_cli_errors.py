@@ -198,7 +198,9 @@ def test_top_reads_a_trajectory_without_atom_names(tmp_path, capsys):
     assert status == 0, err
     xtc, pdb = ref / "trajectory.xtc", ref / "trajectory.pdb"
     status, err = run_cli(["run", "--system", xtc, *QUICK, "--out", tmp_path / "no-top"], capsys)
-    assert status == 2 and "top" in err
+    assert status == 2 and "--top FILE.pdb" in err
+    status, err = run_cli(["train", "egnn", xtc, "--out", tmp_path / "m0"], capsys)
+    assert status == 2 and "--top FILE.pdb" in err
     status, err = run_cli(["run", "--system", xtc, "--top", pdb, "--frame", -1, *QUICK, "--out", tmp_path / "md"],
                           capsys)
     assert status == 0, err
