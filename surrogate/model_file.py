@@ -270,6 +270,11 @@ class HeaderCheck:
         node = self.header
         parts = field.split(".")
         for depth, key in enumerate(parts):
+            if isinstance(node, list) and key.isdigit():  # list item: "architecture.hidden.0"
+                if int(key) >= len(node):
+                    raise self.fail(field, "is missing")
+                node = node[int(key)]
+                continue
             if not isinstance(node, dict):
                 raise self.fail(".".join(parts[:depth]), f"must be a JSON object, got {_short(node)}")
             if key not in node:
