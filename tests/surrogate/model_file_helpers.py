@@ -22,15 +22,18 @@ def egnn_file(path) -> pathlib.Path:
 
 
 def lstm_file(path) -> pathlib.Path:
-    """A flat LSTM operator for 4 LJ particles in a periodic 5 Å cube (window 5, hidden (8, 8), dense 16)."""
+    """A flat LSTM operator for 4 LJ particles in a periodic 5.1 Å cube (window 5, hidden (8, 8), dense 16).
+
+    5.1 is not a float32 number: the float32 box buffer and the float64 system box differ in the last digits.
+    """
     from surrogate.lstm.data import OperatorData
     from surrogate.lstm.model import LSTMOperator
     from surrogate.lstm.train import model_header, save_lstm
 
     torch.manual_seed(0)
-    model = LSTMOperator(4, 3, 5, (8, 8), 16, box=[5.0, 5.0, 5.0])
+    model = LSTMOperator(4, 3, 5, (8, 8), 16, box=[5.1, 5.1, 5.1])
     system = {"kind": "lj_periodic", "potential": "lennard_jones", "n_particles": 4, "dim": 3,
-              "masses": [1.0] * 4, "box": [5.0, 5.0, 5.0], "sigma": 1.0, "epsilon": 1.0, "cutoff": 2.5,
+              "masses": [1.0] * 4, "box": [5.1, 5.1, 5.1], "sigma": 1.0, "epsilon": 1.0, "cutoff": 2.5,
               "energy_shift": 0.0, "translation_invariant": True, "units": "reduced"}
     data = OperatorData(np.zeros((1, 2, 4, 3)), np.zeros((1, 2, 4, 3)), np.ones((1, 4)), np.zeros((1, 2)),
                         np.zeros((1, 0)), 0.005, 100, system)

@@ -39,8 +39,10 @@ and :mod:`.integrator` (:class:`ManyBodyOperatorIntegrator`).
 
 from .data import _augmented_runs, graph, trajectory_forces, verlet_stride_map
 from .integrator import ManyBodyOperatorIntegrator
-from .model import ARCHITECTURE_VERSION, MODEL_KIND, U_MAX, ManyBodyOperator, load_manybody, validate_manybody_header
+from .model import (ARCHITECTURE_VERSION, MODEL_KIND, U_MAX, ManyBodyOperator, load_manybody,
+                    validate_manybody_header)
 from .train import manybody_header, train_manybody
 
-__all__ = ["ARCHITECTURE_VERSION", "MODEL_KIND", "U_MAX", "ManyBodyOperator", "ManyBodyOperatorIntegrator", "graph",
-           "load_manybody", "manybody_header", "train_manybody", "trajectory_forces", "validate_manybody_header", "verlet_stride_map"]
+__all__ = ["ManyBodyOperator", "ManyBodyOperatorIntegrator", "graph", "load_manybody", "manybody_header",
+           "train_manybody", "trajectory_forces", "validate_manybody_header", "verlet_stride_map",
+           "ARCHITECTURE_VERSION", "MODEL_KIND", "U_MAX"]
