@@ -24,8 +24,8 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
-import pathlib
 import math
+import pathlib
 import pickle
 import re
 from importlib import metadata
@@ -142,7 +142,10 @@ def load_model_file(path, *, expected_kind: str | None = None, map_location="cpu
     ------
     ModelFileError
         Missing, unreadable, corrupt or unsafe file; a ``format_version`` other than
-        :data:`FORMAT_VERSION` (both versions named); a ``kind`` other than ``expected_kind``.
+        :data:`FORMAT_VERSION` (both versions named); no content hash, or one that differs
+        from the header and tensors read (a modified or damaged file); a ``kind`` other
+        than ``expected_kind``. The header's fields are not checked here: each model's
+        loader does that against the weights (:class:`HeaderCheck`).
     """
     path = pathlib.Path(path)
     if not path.is_file():
@@ -152,11 +155,7 @@ def load_model_file(path, *, expected_kind: str | None = None, map_location="cpu
     except pickle.UnpicklingError as exc:
         # weights_only refuses any global outside torch's allow-list before calling it. Torch's own message
         # suggests retrying with weights_only=False (which would run the payload); ours names only what was found.
-        raise ModelFileError(
-            f"model file {path} was refused: it holds Python objects other than tensors and plain containers"
-            f"{_unsafe_global(exc)}, which can run code when loaded. surrogate-md never loads such files; "
-            "use a model file written by surrogate-md"
-        ) from None
+        raise ModelFileError(unsafe_pickle_message(f"model file {path}", exc)) from None
     except Exception as exc:  # zip/EOF/runtime errors from a truncated or foreign file
         raise ModelFileError(f"model file {path} is corrupt or not a model file ({type(exc).__name__}: {_first_line(exc)})") from exc
 
@@ -220,10 +219,17 @@ def data_hash(*arrays) -> str:
     return digest.hexdigest()
 
 
-def _unsafe_global(exc: BaseException) -> str:
-    """`` (the global 'posix.system')`` when torch's refusal names the global it blocked, else ``""``."""
+def unsafe_pickle_message(what: str, exc: BaseException) -> str:
+    """Our refusal of a file that ``torch.load(weights_only=True)`` refused (``exc``, an UnpicklingError).
+
+    ``what`` names the file (``"model file runs/best.pt"``). The message names the blocked global
+    when torch's names one, and, unlike torch's, never suggests retrying with ``weights_only=False``
+    (which would run the file's code).
+    """
     found = re.search(r"GLOBAL ([A-Za-z_][\w.]*)", str(exc))
-    return f" (the global {found.group(1)!r})" if found else ""
+    blocked = f" (the global {found.group(1)!r})" if found else ""
+    return (f"{what} was refused: it holds Python objects other than tensors and plain containers{blocked}, "
+            "which can run code when loaded. surrogate-md never loads such files; use one written by surrogate-md")
 
 
 def _first_line(exc: BaseException) -> str:

@@ -37,6 +37,7 @@ import dataclasses
 import math
 import os
 import pathlib
+import pickle
 import tempfile
 import time
 from dataclasses import dataclass
@@ -49,7 +50,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import BatchSampler, DataLoader, DistributedSampler, Subset, default_collate
 from tqdm.auto import tqdm
 
-from surrogate.model_file import save_model_file
+from surrogate.model_file import save_model_file, unsafe_pickle_message
 from surrogate.training.distributed import (
     DistributedContext,
     all_reduce_sum,
@@ -452,13 +453,16 @@ class Trainer:
     def _load_checkpoint(self) -> dict:
         """Read and validate ``checkpoint.pt``, then restore model, optimizer, scheduler and RNG.
 
-        Everything is checked before anything is restored; a bad file gives an
-        :class:`InputError` naming the file and the field (``model``, ``optimizer``,
-        ``torch_rng``...) and what is wrong with it.
+        Every field is checked before anything is restored (and a restore that still fails is
+        rolled back); a bad file gives an :class:`InputError` naming the file and the field
+        (``model``, ``optimizer``, ``torch_rng``...) and what is wrong with it. A pickle holding
+        anything but tensors and plain containers is refused without running it.
         """
         path = self.checkpoint_path
         try:
             payload = torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as exc:
+            raise InputError(unsafe_pickle_message(f"checkpoint {path}", exc)) from None
         except Exception as exc:
             raise InputError(f"checkpoint {path} cannot be read ({type(exc).__name__}: {_first_line(exc)})") from None
         if not isinstance(payload, dict):

@@ -92,3 +92,24 @@ def test_good_checkpoint_still_resumes_to_the_uninterrupted_result(tmp_path, run
     resumed.fit(resume=True)
     assert all(torch.equal(a, b) for a, b in zip(straight.model.state_dict().values(),
                                                 resumed.model.state_dict().values()))
+
+
+class _Evil:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_malicious_checkpoint_is_refused_without_running_or_suggesting_the_unsafe_retry(run):
+    marker = run / "pwned"
+    torch.save({"model": _Evil(marker)}, run / "checkpoint.pt")
+    with pytest.raises(InputError) as info:
+        _trainer(run, epochs=3).fit(resume=True)
+    message = str(info.value)
+    assert "checkpoint.pt was refused" in message and "posix.system" in message
+    assert "weights_only" not in message and "trusted source" not in message
+    assert not marker.exists()
