@@ -22,7 +22,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from surrogate.model_file import ModelFileError, data_hash, load_model_file, save_model_file
+from surrogate.model_file import HeaderCheck, ModelFileError, data_hash, load_model_file, save_model_file
 from surrogate.training.trainer import BEST_NAME, Trainer, TrainConfig, unwrap_model
 from systems.errors import InputError
 
@@ -130,33 +130,81 @@ def load_egnn(path, device="cpu", dtype=None, *, cutoff: float | None = None, sp
     cutoff : if given (Å), refuse a model trained with another cutoff.
     species : atomic numbers that must all be known to the model, or None.
 
-    Raises :class:`ModelFileError` naming the file and the problem (wrong kind,
-    incompatible format or architecture version, cutoff mismatch, missing element).
+    The file's content hash is checked (:func:`~surrogate.model_file.load_model_file`), then
+    :func:`validate_egnn_header` checks every header field against the weights before the
+    module is built. Raises :class:`ModelFileError` naming the file, the field and the problem
+    (wrong kind, incompatible format or architecture version, bad or conflicting field, cutoff
+    mismatch, missing element).
     """
     header, state = load_model_file(path, expected_kind=MODEL_KIND)
-    version = header.get("architecture_version")
-    if version != ARCHITECTURE_VERSION:
-        raise ModelFileError(f"model file {path}: EGNN architecture version {version!r} is incompatible with "
-                             f"this surrogate-md (reads version {ARCHITECTURE_VERSION}); retrain or use "
-                             f"surrogate-md {header.get('package_version', '?')}")
-    arch = header.get("architecture")
-    if not isinstance(arch, dict):
-        raise ModelFileError(f"model file {path}: header has no 'architecture'")
-    if cutoff is not None and not np.isclose(float(arch["cutoff"]), float(cutoff), rtol=0, atol=1e-9):
+    arch, stored = validate_egnn_header(path, header, state)
+    if cutoff is not None and not np.isclose(arch["cutoff"], float(cutoff), rtol=0, atol=1e-9):
         raise ModelFileError(f"model file {path}: cutoff mismatch, the model was trained with cutoff "
                              f"{arch['cutoff']} Å but {cutoff} Å was requested")
-    stored = resolve_dtype(header.get("dtype", "float32"))
-    try:
-        model = EGNNEnergyModel(**arch, dtype=stored)
-        model.load_state_dict(state)
-    except (TypeError, RuntimeError) as exc:
-        raise ModelFileError(f"model file {path}: weights do not match the stored architecture ({exc})") from exc
+    model = EGNNEnergyModel(**arch, dtype=stored)
+    model.load_state_dict(state)
     if species is not None:
         try:
             model.species_index(species)
         except InputError as exc:
             raise ModelFileError(f"model file {path}: {exc}") from exc
     return model.to(device=torch.device(device), dtype=stored if dtype is None else resolve_dtype(dtype))
+
+
+def validate_egnn_header(path, header: dict, state: dict) -> tuple[dict, torch.dtype]:
+    """Check an EGNN header field by field against its weights; return (constructor arguments, dtype).
+
+    Types and ranges first (cutoff a positive finite number of Å, hidden/layers/n_radial
+    positive integers, avg_num_neighbors > 0, species atomic numbers), then every size the
+    header implies against the tensors present (species → embedding rows and the species
+    table, hidden → embedding width, layers → layer blocks, n_radial → edge inputs), then
+    all shapes against a module built on the meta device (no memory). Nothing is allocated
+    before the header is known to describe the tensors in the file.
+    """
+    check = HeaderCheck(path, header, state)
+    version = header.get("architecture_version")
+    if version != ARCHITECTURE_VERSION:
+        raise ModelFileError(f"model file {path}: EGNN architecture version {version!r} is incompatible with "
+                             f"this surrogate-md (reads version {ARCHITECTURE_VERSION}); retrain or use "
+                             f"surrogate-md {header.get('package_version', '?')}")
+    check.get("architecture")
+    species = check.int_list("architecture.species", 1, 118)
+    if len(set(species)) != len(species) or species != sorted(species):
+        raise check.fail("architecture.species", f"must list distinct atomic numbers in increasing order, got {species}")
+    arch = {
+        "species": species,
+        "cutoff": check.positive_float("architecture.cutoff", unit="Å"),
+        "hidden": check.positive_int("architecture.hidden"),
+        "layers": check.positive_int("architecture.layers"),
+        "envelope": check.choice("architecture.envelope", ("cosine", "polynomial")),
+        "n_radial": check.positive_int("architecture.n_radial"),
+        "avg_num_neighbors": check.positive_float("architecture.avg_num_neighbors"),
+    }
+    extra = sorted(set(check.get("architecture")) - set(arch))
+    if extra:
+        raise check.fail("architecture", f"has unknown fields {extra}")
+    if "cutoff" in header:
+        check.equal("cutoff", check.positive_float("cutoff", unit="Å"), "architecture.cutoff", arch["cutoff"])
+    if "species" in header:
+        check.equal("species", check.int_list("species", 1, 118), "architecture.species", species)
+    dtype = check.dtype("dtype", "float32")
+    n_species = len(species)
+    check.dim("architecture.species", n_species, "embedding.weight", 0)
+    check.dim("architecture.species", n_species, "reference_energies", 0)
+    check.dim("architecture.hidden", arch["hidden"], "embedding.weight", 1)
+    table = check.tensor("species_table")
+    expected = torch.full((119,), -1, dtype=torch.long)
+    expected[torch.tensor(species)] = torch.arange(n_species)
+    if table.shape != expected.shape or not torch.equal(table.to(torch.long), expected):
+        known = sorted(int(z) for z in torch.nonzero(table.reshape(-1) >= 0).reshape(-1).tolist())
+        raise check.fail("architecture.species", f"= {species} conflicts with the weights: their species table "
+                                                 f"knows atomic numbers {known}")
+    check.count("architecture.layers", arch["layers"], "layers")
+    if "layers.0.edge_geometry.weight" in state:  # W_r acts on [r², radial basis]
+        check.dim("architecture.n_radial", arch["n_radial"], "layers.0.edge_geometry.weight", 1, offset=1)
+    context = ", ".join(f"{k}={v}" for k, v in arch.items() if k in ("hidden", "layers", "n_radial"))
+    check.same_shapes(lambda: EGNNEnergyModel(**arch, dtype=dtype, device="meta"), context)
+    return arch, dtype
 
 
 # --------------------------------------------------------------------------- training

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from surrogate.dtypes import resolve_dtype
-from surrogate.model_file import ModelFileError, data_hash, load_model_file, save_model_file
+from surrogate.model_file import HeaderCheck, ModelFileError, data_hash, load_model_file, save_model_file
 from surrogate.training.trainer import BEST_NAME, Trainer, TrainConfig, unwrap_model
 from systems.errors import InputError
 
@@ -162,23 +162,107 @@ def train_lstm(data, out_dir, *, stride_steps: int, window: int = 5, hidden=(32,
 
 # ------------------------------------------------------------------- loading
 def load_lstm(path, device="cpu", dtype=None) -> tuple[LSTMOperator, dict]:
-    """``(model in eval mode, header)`` from a model file (weights-only load)."""
+    """``(model in eval mode, header)`` from a model file (weights-only load, content hash checked).
+
+    The header is validated field by field against the weights (:func:`validate_lstm_header`)
+    before the module is built; every refusal is a :class:`ModelFileError` naming the file and field.
+    """
     header, state = load_model_file(path, expected_kind=MODEL_KIND)
-    if header.get("architecture_version") != ARCHITECTURE_VERSION:
-        raise ModelFileError(f"model file {path}: LSTM architecture version {header.get('architecture_version')!r}, "
-                             f"this package reads version {ARCHITECTURE_VERSION}")
-    torch_dtype = resolve_dtype(dtype or header.get("dtype", "float32"))
-    arch = header["architecture"]
-    model = LSTMOperator(arch["n_particles"], arch["dim"], arch["window"], tuple(arch["hidden"]), arch["dense"],
-                         arch["dropout"], arch["box"], torch_dtype, arch.get("conditions", ()))
-    state = dict(state)
-    for key in ("condition_lo", "condition_hi"):  # files written before conditioning existed have none
-        state.setdefault(key, torch.zeros(0))
-    try:
-        model.load_state_dict({k: v.to(torch_dtype) for k, v in state.items()})
-    except RuntimeError as exc:
-        raise ModelFileError(f"model file {path}: weights do not fit the stored architecture ({exc})") from exc
+    args, stored = validate_lstm_header(path, header, state)
+    torch_dtype = stored if dtype is None else resolve_dtype(dtype)
+    model = LSTMOperator(**args, dtype=torch_dtype)
+    model.load_state_dict({k: v.to(torch_dtype) for k, v in state.items()})
     return model.to(device).eval(), header
+
+
+def validate_lstm_header(path, header: dict, state: dict) -> tuple[dict, torch.dtype]:
+    """Check an LSTM header field by field against its weights; return (constructor arguments, dtype).
+
+    Types and ranges of the architecture (n_particles, dim, window, hidden, dense, dropout,
+    box, conditions), of Δ, Δ_R and the system description that :func:`check_compatible`
+    reads; Δ_R = stride_steps·Δ; the system's particle count, box and masses against the
+    architecture; then the sizes the header implies against the tensors (particles and dim
+    → feature and increment bounds, hidden → LSTM blocks, dense, conditions, box values)
+    and all shapes against a module built on the meta device. The window length and the
+    stride leave no trace in the weights: the file's content hash covers them.
+    """
+    check = HeaderCheck(path, header, state)
+    version = header.get("architecture_version")
+    if version != ARCHITECTURE_VERSION:
+        raise ModelFileError(f"model file {path}: LSTM architecture version {version!r}, "
+                             f"this package reads version {ARCHITECTURE_VERSION}")
+    check.get("architecture")
+    dim = check.choice("architecture.dim", (1, 2, 3))
+    n_particles = check.positive_int("architecture.n_particles")
+    hidden = [check.positive_int(f"architecture.hidden.{k}") for k in range(len(check.int_list("architecture.hidden")))]
+    box = check.get("architecture.box")
+    if box is not None:
+        box = check.float_list("architecture.box", dim, positive=True)
+    args = {"n_particles": n_particles, "dim": dim, "window": check.positive_int("architecture.window", minimum=2),
+            "hidden": tuple(hidden), "dense": check.positive_int("architecture.dense"),
+            "dropout": check.fraction("architecture.dropout"), "box": box,
+            "conditions": tuple(check.string_list("architecture.conditions", []))}
+    dtype = check.dtype("dtype", "float32")
+    timestep = check.positive_float("timestep", unit="ASE time")
+    stride_steps = check.positive_int("stride_steps")
+    stride = check.positive_float("stride", unit="ASE time")
+    if abs(stride - timestep * stride_steps) > 1e-9 * stride:
+        raise check.fail("stride", f"= {stride} conflicts with stride_steps × timestep = {stride_steps} × {timestep}")
+    kind = check.choice("system.kind", ("oscillator_1d", "lj_periodic"))
+    check.boolean("system.translation_invariant", False)
+    if kind == "oscillator_1d":
+        check.choice("system.potential", ("harmonic", "double_well", "lj", "rugged"))
+        lo, hi = check.float_list("system.mass_range", 2, positive=True)
+        if lo > hi:
+            raise check.fail("system.mass_range", f"must be [low, high], got {[lo, hi]}")
+        ranges = check.get("system.parameter_ranges", [])
+        if check.get("system.potential") == "harmonic":
+            if not isinstance(ranges, list) or len(ranges) != 1:
+                raise check.fail("system.parameter_ranges", f"must hold one [k_low, k_high] range, got {ranges!r}")
+            _pair(check, "system.parameter_ranges", ranges[0])
+        if n_particles != 1 or dim != 1:
+            raise check.fail("architecture.n_particles", f"= {n_particles} (dim {dim}) conflicts with system.kind "
+                                                         "'oscillator_1d' (one particle in 1D)")
+    else:
+        check.equal("system.n_particles", check.positive_int("system.n_particles"), "architecture.n_particles",
+                    n_particles)
+        check.float_list("system.masses", n_particles, positive=True)
+        system_box = check.float_list("system.box", 3, positive=True)
+        if box is None or not np.allclose(system_box, box, rtol=1e-6, atol=0):  # the architecture's box is float32
+            check.equal("system.box", system_box, "architecture.box", box)
+        for key in ("sigma", "epsilon", "cutoff"):
+            check.positive_float(f"system.{key}")
+    masses = check.get("masses", None)
+    if masses is not None:
+        check.float_list("masses", n_particles, positive=True)
+
+    n_pos = n_particles * dim
+    periodic = box is not None
+    check.dim("architecture.n_particles", n_pos, "increment_lo", 0, factor=2)
+    check.dim("architecture.box", (3 if periodic else 2) * n_pos, "feature_lo", 0)
+    check.dim("architecture.conditions", len(args["conditions"]), "condition_lo", 0)
+    check.dim("architecture.dim", dim, "box", 0)
+    stored_box = check.tensor("box")
+    if periodic and not torch.allclose(stored_box.double(), torch.tensor(box, dtype=torch.float64), rtol=1e-6):
+        raise check.fail("architecture.box", f"= {box} conflicts with the weights: their box is {stored_box.tolist()}")
+    if not periodic and bool((stored_box != 0).any()):
+        raise check.fail("architecture.box", f"= null conflicts with the weights: their box is {stored_box.tolist()}")
+    check.count("architecture.hidden", len(hidden), "lstms")
+    for k, width in enumerate(hidden):
+        check.dim(f"architecture.hidden.{k}", width, f"lstms.{k}.weight_hh_l0", 1)
+    check.dim("architecture.dense", args["dense"], "dense.weight", 0)
+    context = f"n_particles={n_particles}, dim={dim}, hidden={hidden}, dense={args['dense']}"
+    check.same_shapes(lambda: LSTMOperator(**args, dtype=dtype), context)
+    return args, dtype
+
+
+def _pair(check: HeaderCheck, field: str, value) -> None:
+    """Refuse ``field`` unless ``value`` is [low, high] with 0 < low <= high."""
+    ok = (isinstance(value, list) and len(value) == 2
+          and all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) and v > 0 for v in value)
+          and value[0] <= value[1])
+    if not ok:
+        raise check.fail(field, f"must hold [low, high] with 0 < low <= high, got {value!r}")
 
 
 def check_compatible(header: dict, system, provider=None, *, stride: float | None = None, tol: float = 1e-9) -> None:

@@ -29,7 +29,7 @@ import torch
 from torch import Tensor, nn
 
 from surrogate.egnn.layer import EGNNLayer
-from surrogate.model_file import load_model_file, save_model_file
+from surrogate.model_file import HeaderCheck, load_model_file, save_model_file
 from systems.errors import InputError
 
 MODEL_KIND = "egnn_nbody"
@@ -194,9 +194,40 @@ def save_nbody_model(model: NBodyEGNN, path, **extra) -> None:
 
 
 def load_nbody_model(path, map_location="cpu") -> tuple[NBodyEGNN, dict]:
-    """Rebuild an :class:`NBodyEGNN` from a model file; returns (model, header)."""
+    """Rebuild an :class:`NBodyEGNN` from a model file; returns (model, header).
+
+    The content hash is checked and the header validated field by field against the
+    weights (:func:`validate_nbody_header`) before the module is built.
+    """
     header, state = load_model_file(path, expected_kind=MODEL_KIND, map_location=map_location)
-    model = NBodyEGNN(**header["architecture"])
-    model.to(getattr(torch, header.get("dtype", "float32")))
+    args, dtype = validate_nbody_header(path, header, state)
+    model = NBodyEGNN(**args)
+    model.to(dtype)
     model.load_state_dict(state)
     return model, header
+
+
+def validate_nbody_header(path, header: dict, state: dict) -> tuple[dict, torch.dtype]:
+    """Check an n-body header against its weights; return (constructor arguments, dtype).
+
+    hidden and n_layers positive integers (against the embedding width and the layer
+    blocks), length_scale a positive finite number, the three switches booleans, dtype that
+    of the weights; then all shapes against a module built on the meta device.
+    """
+    check = HeaderCheck(path, header, state)
+    check.get("architecture")
+    args = {"hidden": check.positive_int("architecture.hidden"),
+            "n_layers": check.positive_int("architecture.n_layers"),
+            "tanh_coords": check.boolean("architecture.tanh_coords", False),
+            "coord_mlp": check.boolean("architecture.coord_mlp", False),
+            "length_scale": check.positive_float("architecture.length_scale", 1.0),
+            "radial_filter": check.boolean("architecture.radial_filter", False)}
+    extra = sorted(set(check.get("architecture")) - set(args))
+    if extra:
+        raise check.fail("architecture", f"has unknown fields {extra}")
+    dtype = check.dtype("dtype", "float32")
+    check.dim("architecture.hidden", args["hidden"], "embedding.weight", 0)
+    check.count("architecture.n_layers", args["n_layers"], "layers")
+    check.count("architecture.n_layers", args["n_layers"], "velocity_scales")
+    check.same_shapes(lambda: NBodyEGNN(**args), f"hidden={args['hidden']}, n_layers={args['n_layers']}")
+    return args, dtype

@@ -37,6 +37,7 @@ import dataclasses
 import math
 import os
 import pathlib
+import pickle
 import tempfile
 import time
 from dataclasses import dataclass
@@ -49,7 +50,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import BatchSampler, DataLoader, DistributedSampler, Subset, default_collate
 from tqdm.auto import tqdm
 
-from surrogate.model_file import save_model_file
+from surrogate.model_file import save_model_file, unsafe_pickle_message
 from surrogate.training.distributed import (
     DistributedContext,
     all_reduce_sum,
@@ -445,31 +446,161 @@ class Trainer:
             "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
             "config": dataclasses.asdict(self.config),
+            "architecture": _architecture(self.model),
         }
         _atomic_torch_save(payload, self.checkpoint_path)
 
     def _load_checkpoint(self) -> dict:
+        """Read and validate ``checkpoint.pt``, then restore model, optimizer, scheduler and RNG.
+
+        Every field is checked before anything is restored (and a restore that still fails is
+        rolled back); a bad file gives an :class:`InputError` naming the file and the field
+        (``model``, ``optimizer``, ``torch_rng``...) and what is wrong with it. A pickle holding
+        anything but tensors and plain containers is refused without running it.
+        """
+        path = self.checkpoint_path
         try:
-            payload = torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as exc:
+            raise InputError(unsafe_pickle_message(f"checkpoint {path}", exc)) from None
         except Exception as exc:
-            raise InputError(f"checkpoint {self.checkpoint_path} cannot be read ({type(exc).__name__}: {exc})") from exc
+            raise InputError(f"checkpoint {path} cannot be read ({type(exc).__name__}: {_first_line(exc)})") from None
+        if not isinstance(payload, dict):
+            raise InputError(f"checkpoint {path} is not a training checkpoint: it holds a {type(payload).__name__}, "
+                             "not a dict with 'model', 'optimizer', 'scheduler' and RNG state")
+
+        def fail(field: str, problem: str) -> InputError:
+            return InputError(f"checkpoint {path}: field {field!r} {problem}")
+
+        missing = [k for k in _CHECKPOINT_FIELDS if k not in payload]
+        if missing:
+            raise fail(missing[0], f"is missing (a checkpoint written by Trainer holds {list(_CHECKPOINT_FIELDS)})")
         saved = payload.get("config", {})
+        if not isinstance(saved, dict):
+            raise fail("config", f"must be a dict, got {type(saved).__name__}")
         for name in _RESUME_MUST_MATCH:
             if name in saved and saved[name] != getattr(self.config, name):
                 raise InputError(
-                    f"checkpoint {self.checkpoint_path} was written with {name}={saved[name]!r}; "
+                    f"checkpoint {path} was written with {name}={saved[name]!r}; "
                     f"resuming with {name}={getattr(self.config, name)!r} would not continue the same run"
                 )
         if self.config.schedule == "cosine" and saved.get("max_epochs", self.config.max_epochs) != self.config.max_epochs:
-            raise InputError(f"checkpoint {self.checkpoint_path} was written with max_epochs={saved['max_epochs']!r}; "
+            raise InputError(f"checkpoint {path} was written with max_epochs={saved['max_epochs']!r}; "
                              "the cosine schedule spans max_epochs, so resume with the same value")
-        self.model.load_state_dict(payload["model"])
-        self.optimizer.load_state_dict(payload["optimizer"])
-        self.scheduler.load_state_dict(payload["scheduler"])
-        torch.set_rng_state(payload["torch_rng"])
-        if payload["cuda_rng"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(payload["cuda_rng"])
+        mine, theirs = _architecture(self.model), payload.get("architecture")
+        if isinstance(mine, dict) and isinstance(theirs, dict) and mine != theirs:
+            diff = [k for k in sorted(set(mine) | set(theirs)) if mine.get(k) != theirs.get(k)]
+            shown = ", ".join(f"{k}={theirs.get(k)!r} (now {mine.get(k)!r})" for k in diff[:4])
+            raise fail("architecture", f"differs from the model being trained: the checkpoint was written with {shown}; "
+                                       "resume with the same settings (e.g. --hidden, --layers) or use a new --out")
+        for name in ("epoch", "best_epoch", "bad_epochs"):
+            value = payload[name]
+            if isinstance(value, bool) or not isinstance(value, int) or value < -1:
+                raise fail(name, f"must be an integer >= -1, got {value!r}")
+        if isinstance(payload["best_val_loss"], bool) or not isinstance(payload["best_val_loss"], (int, float)):
+            raise fail("best_val_loss", f"must be a number, got {payload['best_val_loss']!r}")
+        history = payload["history"]
+        if not isinstance(history, list) or not all(isinstance(row, dict) for row in history) \
+                or len(history) != payload["epoch"] + 1:
+            raise fail("history", f"must be a list of {payload['epoch'] + 1} per-epoch dicts")
+        expected = {k: (tuple(v.shape), v.dtype) for k, v in self.model.state_dict().items()}
+        self._check_state(fail, "model", payload["model"], expected)
+        if payload["best_state"] is not None:
+            self._check_state(fail, "best_state", payload["best_state"], expected)
+        rng = payload["torch_rng"]
+        if not isinstance(rng, torch.Tensor) or rng.dtype != torch.uint8 or rng.shape != torch.get_rng_state().shape:
+            raise fail("torch_rng", f"must be a uint8 tensor of shape {list(torch.get_rng_state().shape)} "
+                                    f"(torch.get_rng_state()), got {_describe(rng)}")
+        cuda_rng = payload.get("cuda_rng", [])
+        if not isinstance(cuda_rng, list) or not all(isinstance(t, torch.Tensor) and t.dtype == torch.uint8
+                                                     for t in cuda_rng):
+            raise fail("cuda_rng", f"must be a list of uint8 tensors, got {_describe(cuda_rng)}")
+        for name in ("optimizer", "scheduler"):
+            if not isinstance(payload[name], dict):
+                raise fail(name, f"must be a state dict, got {_describe(payload[name])}")
+
+        # Restore (all on throw-away copies first, so a failure leaves nothing half-restored).
+        optimizer_state, scheduler_state = payload["optimizer"], payload["scheduler"]
+        before = (_cpu_state(self.model), self.optimizer.state_dict(), self.scheduler.state_dict(), torch.get_rng_state())
+        try:
+            field = "model"
+            self.model.load_state_dict(payload["model"])
+            field = "optimizer"
+            self.optimizer.load_state_dict(optimizer_state)
+            self._check_optimizer_state(fail)
+            field = "scheduler"
+            self.scheduler.load_state_dict(scheduler_state)
+            field = "torch_rng"
+            torch.set_rng_state(rng)
+            field = "cuda_rng"
+            if cuda_rng and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(cuda_rng)
+        except InputError:
+            self._restore(before)
+            raise
+        except (KeyError, ValueError, TypeError, RuntimeError, IndexError) as exc:
+            self._restore(before)
+            raise fail(field, f"cannot be restored ({type(exc).__name__}: {_first_line(exc)})") from None
         return {k: payload[k] for k in ("epoch", "best_val_loss", "best_epoch", "bad_epochs", "history", "best_state")}
+
+    def _check_state(self, fail, field: str, state, expected: dict) -> None:
+        """Refuse a saved state dict whose names, shapes or dtypes differ from the model's."""
+        if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+            raise fail(field, f"must be a dict of tensors (the model's state_dict), got {_describe(state)}")
+        missing = sorted(set(expected) - set(state))
+        extra = sorted(set(state) - set(expected))
+        if missing or extra:
+            raise fail(field, f"does not fit the model being trained: missing {missing[:5]}, unexpected {extra[:5]}")
+        for name, (shape, dtype) in expected.items():
+            if tuple(state[name].shape) != shape:
+                raise fail(field, f"tensor {name!r} has shape {list(state[name].shape)}, the model being trained has "
+                                  f"{list(shape)} (was the checkpoint written with other settings, e.g. --hidden?)")
+            if state[name].dtype != dtype:
+                raise fail(field, f"tensor {name!r} is {state[name].dtype}, the model being trained is {dtype}")
+
+    def _check_optimizer_state(self, fail) -> None:
+        """Refuse Adam moments whose shapes differ from their parameters' (load_state_dict does not check)."""
+        for group in self.optimizer.param_groups:
+            for param in group["params"]:
+                for key, value in self.optimizer.state.get(param, {}).items():
+                    if isinstance(value, torch.Tensor) and value.dim() and value.shape != param.shape:
+                        raise fail("optimizer", f"state {key!r} has shape {list(value.shape)} for a parameter of "
+                                                f"shape {list(param.shape)}")
+
+    def _restore(self, before) -> None:
+        model_state, optimizer_state, scheduler_state, rng = before
+        self.model.load_state_dict(model_state)
+        self.optimizer.load_state_dict(optimizer_state)
+        self.scheduler.load_state_dict(scheduler_state)
+        torch.set_rng_state(rng)
+
+
+_CHECKPOINT_FIELDS = ("model", "optimizer", "scheduler", "torch_rng", "epoch", "best_val_loss", "best_epoch",
+                      "bad_epochs", "history", "best_state")
+
+
+def _architecture(model: torch.nn.Module) -> dict | None:
+    """The model's JSON-able constructor arguments (``architecture()`` or ``config()``), or None."""
+    for name in ("architecture", "config"):
+        method = getattr(model, name, None)
+        if callable(method):
+            try:
+                value = method()
+            except Exception:  # noqa: BLE001 - a model without a usable description is simply not compared
+                return None
+            return value if isinstance(value, dict) else None
+    return None
+
+
+def _describe(value) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"a {str(value.dtype).replace('torch.', '')} tensor of shape {list(value.shape)}"
+    return f"a {type(value).__name__}"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
 
 
 def _accumulate(totals: dict[str, float], loss: float, metrics: dict[str, float], n: int) -> None:

@@ -137,3 +137,70 @@ def test_data_hash_sensitive_to_values_shapes_dtypes_and_order():
     assert data_hash(a.astype(np.float32), b) != h
     assert data_hash(b, a) != h
     assert data_hash(np.asfortranarray(a), b) == h
+
+
+# ---------------------------------------------------------------- integrity (issue 10, items 3 and 4)
+def test_content_hash_covers_header_text_names_dtypes_shapes_and_every_bit():
+    from surrogate.model_file import content_hash
+
+    state = _state()
+    h = content_hash('{"kind": "egnn"}', state)
+    assert len(h) == 64 and h == content_hash('{"kind": "egnn"}', {k: v.clone() for k, v in reversed(state.items())})
+    assert content_hash('{"kind": "egnn" }', state) != h
+    flipped = {k: v.clone() for k, v in state.items()}
+    flipped["w"].view(torch.int64)[1, 2] ^= 1  # lowest mantissa bit of one weight
+    assert content_hash('{"kind": "egnn"}', flipped) != h
+    assert content_hash('{"kind": "egnn"}', {"w": state["w"].reshape(4, 3), "b": state["b"]}) != h
+    assert content_hash('{"kind": "egnn"}', {"w": state["w"], "b": state["b"].double()}) != h
+    assert content_hash('{"kind": "egnn"}', {"v": state["w"], "b": state["b"]}) != h
+
+
+def test_a_flipped_byte_in_the_weights_is_refused_naming_the_file(tmp_path):
+    state = {"w": torch.linspace(0.1, 0.9, 64, dtype=torch.float64)}
+    path = save_model_file(tmp_path / "m.pt", state, {"kind": "egnn"})
+    raw = bytearray(path.read_bytes())
+    where = bytes(raw).find(state["w"].numpy().tobytes())  # torch.save stores tensor bytes uncompressed
+    assert where > 0
+    raw[where + 8 * 20 + 3] ^= 0x10
+    bad = tmp_path / "flipped.pt"
+    bad.write_bytes(bytes(raw))
+    # Control: torch itself loads the damaged file without complaint, with a different weight.
+    damaged = torch.load(bad, weights_only=True)["state_dict"]["w"]
+    assert not torch.equal(damaged, state["w"])
+    with pytest.raises(ModelFileError, match=r"flipped\.pt was modified or damaged"):
+        load_model_file(bad)
+
+
+def test_an_edited_header_is_refused_as_modified(tmp_path):
+    from tests.surrogate.model_file_helpers import edited, setter
+
+    path = save_model_file(tmp_path / "m.pt", _state(), {"kind": "egnn", "cutoff": 5.0})
+    load_model_file(path)
+    bad = edited(path, tmp_path / "edited.pt", setter("cutoff", 9.0))
+    with pytest.raises(ModelFileError, match=r"edited\.pt was modified or damaged"):
+        load_model_file(bad)
+    payload = torch.load(path, weights_only=True)
+    del payload["content_sha256"]
+    torch.save(payload, tmp_path / "nohash.pt")
+    with pytest.raises(ModelFileError, match=r"nohash\.pt has no content hash"):
+        load_model_file(tmp_path / "nohash.pt")
+
+
+def test_format_version_1_files_without_a_hash_are_refused_by_name(tmp_path):
+    header = json.dumps({"kind": "egnn", "format_version": 1, "package_version": "0.1.0"})
+    torch.save({"header_json": header, "state_dict": _state()}, tmp_path / "old.pt")
+    with pytest.raises(ModelFileError, match=r"old\.pt has format_version 1 .*no content hash.*retrain"):
+        load_model_file(tmp_path / "old.pt")
+
+
+def test_malicious_pickle_refusal_does_not_suggest_the_unsafe_retry(tmp_path):
+    marker = tmp_path / "pwned"
+    bad = tmp_path / "evil.pt"
+    torch.save({"header_json": "{}", "state_dict": {"x": _Evil(marker)}}, bad)
+    with pytest.raises(ModelFileError) as info:
+        load_model_file(bad)
+    message = str(info.value)
+    assert "evil.pt" in message and "posix.system" in message
+    assert "weights_only" not in message and "trusted source" not in message and "Re-running" not in message
+    assert info.value.__cause__ is None and info.value.__suppress_context__  # torch's advice is not chained either
+    assert not marker.exists()
