@@ -324,3 +324,24 @@ def test_provider_skin_reuses_neighbor_list(model):
         assert out.energy == pytest.approx(fresh.energy, abs=1e-10)
         np.testing.assert_allclose(out.forces, fresh.forces, atol=1e-10)
     assert provider.neighbor_list.n_builds == 1
+
+
+def test_provider_refuses_nan_weights_and_nan_positions():
+    """NaN weights (a diverged training run) or a NaN position raise NonFiniteError naming the model and atoms."""
+    from systems.forces import NonFiniteError
+    from systems.state import System
+
+    model = random_model(seed=5)
+    atoms = alloy()
+    system = System.from_atoms(atoms)
+    assert np.isfinite(EGNNForceProvider(model).compute(system).forces).all()
+    with torch.no_grad():
+        model.readout[0].weight[0, 0] = float("nan")
+    with pytest.raises(NonFiniteError, match=r"EGNN model: non-finite forces on 32 atoms") as info:
+        EGNNForceProvider(model).compute(system)
+    assert info.value.quantity == "forces" and len(info.value.atoms) == 10
+
+    system.positions[7] = np.nan
+    with pytest.raises(NonFiniteError, match="position of atom 7 is not finite") as info:
+        EGNNForceProvider(random_model(seed=5)).compute(system)
+    assert info.value.atoms == (7,)
