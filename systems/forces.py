@@ -47,21 +47,23 @@ class NonFiniteError(InputError, FloatingPointError):
 
 
 def _first_atoms(bad: np.ndarray) -> tuple[np.ndarray, str]:
+    """The first ten atoms where ``bad`` [n] is set, and a text such as "3 atoms (first: 0, 4, 9)"."""
     atoms = np.flatnonzero(bad)
-    shown = ", ".join(str(int(a)) for a in atoms[:10])
-    return atoms[:10], f"{len(atoms)} atom{'s' if len(atoms) != 1 else ''} (first: {shown}{', ...' if len(atoms) > 10 else ''})"
+    shown = ", ".join(str(int(a)) for a in atoms[:10]) + (", ..." if len(atoms) > 10 else "")
+    return atoms[:10], f"{len(atoms)} atom{'s' if len(atoms) != 1 else ''} (first: {shown})"
 
 
 def check_finite(result: ForceResult, source: str) -> ForceResult:
-    """``result`` unchanged if its energy, forces [n, 3], stress [3, 3] and per-atom energies [n]
-    (where present) are all finite; otherwise raise :class:`NonFiniteError` naming ``source``, the
-    quantity and the first offending atoms.
+    """``result`` unchanged if its energy (eV), forces [n, 3] (eV/Å), stress [3, 3] (eV/Å³) and
+    per-atom energies [n] (eV), where present, are all finite; otherwise raise
+    :class:`NonFiniteError` naming ``source``, the quantity and the first offending atoms.
 
     Cost: one ``np.isfinite`` over the forces (and the small stress / energies arrays); the
     per-atom search runs only when something is not finite.
     """
-    forces = np.asarray(result.forces)
-    if not np.isfinite(forces).all():
+    forces = result.forces
+    if forces is not None and not np.isfinite(forces).all():
+        forces = np.asarray(forces)
         atoms, text = _first_atoms(~np.isfinite(forces.reshape(len(forces), -1)).all(axis=1))
         raise NonFiniteError(f"{source}: non-finite forces on {text}", source, "forces", atoms)
     energy = result.energy
