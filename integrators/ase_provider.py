@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from systems.forces import ForceResult
+from systems.forces import ForceResult, check_finite
 from systems.state import System
 
 
@@ -16,13 +16,16 @@ class AseCalculatorProvider:
     change), so the calculator's own caching and neighbor lists keep working.
     Returns energy (eV), forces [n,3] (eV/Å), stress [3,3] (eV/Å³, from ASE's
     Voigt order xx yy zz yz xz xy; None if the calculator has no stress) and
-    per-atom energies when the calculator implements ``energies``.
+    per-atom energies when the calculator implements ``energies``. A non-finite
+    result raises :class:`~systems.forces.NonFiniteError` naming the calculator.
     """
 
     def __init__(self, calc):
         if not callable(getattr(calc, "get_property", None)):
             raise TypeError(f"`calc` must be an ASE calculator, got {type(calc).__name__}")
         self.calc = calc
+        #: how errors name this provider, e.g. "ASE calculator EMT"
+        self.name = f"ASE calculator {type(calc).__name__}"
         self.atoms = None
         self.n_calls = 0
 
@@ -54,4 +57,4 @@ class AseCalculatorProvider:
         energies = None
         if "energies" in getattr(self.calc, "implemented_properties", ()):
             energies = np.array(atoms.get_potential_energies(), dtype=np.float64)
-        return ForceResult(energy, forces, sigma, energies)
+        return check_finite(ForceResult(energy, forces, sigma, energies), self.name)

@@ -10,6 +10,7 @@ import numpy as np
 
 from systems import units
 from systems.errors import CloseContactError, InputError
+from systems.forces import NonFiniteError
 from systems.state import System
 
 from .checkpoint import load_checkpoint, save_checkpoint
@@ -187,7 +188,7 @@ class Simulation:
     def _report(self, due, fields, guard: bool) -> None:
         try:
             snap = self.snapshot(fields)
-        except CloseContactError as err:
+        except (CloseContactError, NonFiniteError) as err:
             # The state the integrator produced cannot even be evaluated (e.g. a learned
             # operator that left its training distribution): the same runaway as mid-step.
             raise RunawayError(f"runaway at step {self.step}: {err}", self.step, getattr(err, "atoms", ())) from err

@@ -1,4 +1,41 @@
 """The learned parts: EGNN force models, LSTM large-timestep operators,
-training, model files, the ASE calculator and the ``surrogate`` CLI."""
+training, model files, the ASE calculator and the ``surrogate`` CLI.
 
-__version__ = "0.1.0"
+>>> from surrogate import SurrogateCalculator, load_egnn, load_lstm
+
+The names below are imported on first use (module ``__getattr__``), so
+``import surrogate`` alone does not import torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("surrogate-md")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "unknown"
+
+#: public name -> the module that defines it
+_EXPORTS = {
+    "SurrogateCalculator": "surrogate.calculator",
+    "EGNNForceProvider": "surrogate.egnn.provider",
+    "load_egnn": "surrogate.egnn.train",
+    "load_lstm": "surrogate.lstm.train",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'surrogate' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))

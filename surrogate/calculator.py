@@ -11,10 +11,26 @@ three axes.
 
 from __future__ import annotations
 
+import difflib
+
 from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
 from ase.stress import full_3x3_to_voigt_6_stress
 
 from systems.errors import InputError
+
+
+#: Every keyword SurrogateCalculator takes (ASE's Calculator: label, atoms, directory).
+KEYWORDS = ("model", "device", "dtype", "skin", "label", "atoms", "directory")
+
+
+def _unknown_keywords(unknown: dict) -> str:
+    """One message naming each unknown keyword, with the nearest accepted one where there is one."""
+    parts = []
+    for name in unknown:
+        close = difflib.get_close_matches(str(name), KEYWORDS, n=1)
+        parts.append(f"`{name}`" + (f" (did you mean `{close[0]}`?)" if close else ""))
+    return (f"SurrogateCalculator: unknown keyword{'s' if len(parts) > 1 else ''} {', '.join(parts)}; "
+            f"it takes {', '.join(KEYWORDS)}")
 
 
 class SurrogateCalculator(Calculator):
@@ -26,16 +42,27 @@ class SurrogateCalculator(Calculator):
     device : "cpu", "cuda", ...
     dtype : "float32" / "float64", or None to keep the model's dtype
     skin : Verlet skin (Å) of the calculator's neighbor list
+    label, atoms, directory : as for ASE's ``Calculator`` (no file is written or read)
+
+    Any other keyword is refused with an :class:`~systems.errors.InputError` that names
+    it and suggests the nearest accepted one (``devcie="cuda"`` would otherwise be
+    swallowed by ASE's parameter dictionary and the model would run on the CPU).
+    A non-finite energy, force or stress (e.g. NaN weights) raises
+    :class:`~systems.forces.NonFiniteError` naming the model.
     """
 
     # Class-level and immutable: ASE's base-class list is shared by every calculator.
     implemented_properties = ("energy", "free_energy", "forces", "stress", "energies")
 
-    def __init__(self, model, device="cpu", dtype=None, skin: float = 1.0, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, model, device="cpu", dtype=None, skin: float = 1.0, *, label=None, atoms=None,
+                 directory=".", **unknown):
+        if unknown:
+            raise InputError(_unknown_keywords(unknown))
+        super().__init__(label=label, atoms=atoms, directory=directory)
         from surrogate.egnn.provider import EGNNForceProvider
 
         self.provider = EGNNForceProvider(model, device=device, dtype=dtype, skin=skin)
+        self.provider.name = f"SurrogateCalculator ({self.provider.name})"
         self.model = self.provider.model
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):

@@ -14,11 +14,11 @@ A file may also hold one section per command (``run: {...}``, ``train-egnn:
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 import yaml
 
+from systems.atomic_file import atomic_write_text
 from systems.errors import InputError
 
 #: Namespace entries that are plumbing, not configuration.
@@ -151,7 +151,4 @@ def write_resolved_config(args: argparse.Namespace, out_dir, name: str = "config
     command = getattr(args, "_section", None)
     header = (f"# surrogate {command.replace('-', ' ')}: resolved options; rerun with --config {name}\n"
               if command else "")
-    tmp = path.with_name(name + ".tmp")
-    tmp.write_text(header + yaml.safe_dump(resolved_config(args), sort_keys=False))
-    os.replace(tmp, path)
-    return path
+    return atomic_write_text(path, header + yaml.safe_dump(resolved_config(args), sort_keys=False))

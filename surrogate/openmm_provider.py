@@ -18,7 +18,7 @@ import numpy as np
 from ase import units as ase_units
 
 from systems.errors import InputError
-from systems.forces import ForceResult
+from systems.forces import ForceResult, check_finite, check_finite_positions
 from systems.state import System
 from systems.units import ANGSTROM_PER_NM, NM_PER_ANGSTROM
 
@@ -62,6 +62,8 @@ class OpenMMForceProvider:
                  platform: str = "CPU", threads: int | None = None):
         openmm, app, unit = _openmm()
         self.pdb_path = os.fspath(pdb)
+        #: how errors name this provider
+        self.name = f"OpenMM {self.pdb_path}"
         if not os.path.exists(self.pdb_path):
             raise InputError(f"PDB file {self.pdb_path!r} does not exist")
         files = [forcefield] if isinstance(forcefield, (str, os.PathLike)) else list(forcefield)
@@ -125,12 +127,16 @@ class OpenMMForceProvider:
                       np.full(3, self.periodic))
 
     def compute(self, system: System, stress: bool = False) -> ForceResult:
-        """Energy (eV) and forces [n, 3] (eV/Å). OpenMM gives no stress: ``stress=True`` raises InputError."""
+        """Energy (eV) and forces [n, 3] (eV/Å). OpenMM gives no stress: ``stress=True`` raises InputError.
+
+        A non-finite energy or force raises :class:`~systems.forces.NonFiniteError`.
+        """
         if stress:
             raise InputError("the OpenMM provider computes no stress; log without pressure")
         if system.n_atoms != len(self.numbers):
             raise InputError(f"OpenMM system from {self.pdb_path!r} has {len(self.numbers)} atoms, "
                              f"the state has {system.n_atoms}")
+        check_finite_positions(system.positions, self.name)  # OpenMM's CPU platform would raise its own error
         nm = self._unit.nanometer
         if self.periodic:
             self.context.setPeriodicBoxVectors(*[self._vec3(*row) * nm for row in (system.cell * NM_PER_ANGSTROM)])
@@ -140,4 +146,4 @@ class OpenMMForceProvider:
         energy = state.getPotentialEnergy().value_in_unit(kj_mol) * EV_PER_KJ_MOL
         forces = np.asarray(state.getForces(asNumpy=True).value_in_unit(kj_mol / nm), dtype=np.float64)
         self.n_calls += 1
-        return ForceResult(float(energy), forces * EV_PER_A_PER_KJ_MOL_NM)
+        return check_finite(ForceResult(float(energy), forces * EV_PER_A_PER_KJ_MOL_NM), self.name)

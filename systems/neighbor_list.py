@@ -18,6 +18,7 @@ import numpy as np
 from . import neighbor_kernels as _k
 from .boundary import Box
 from .errors import InputError
+from .forces import NonFiniteError
 from .numba_twins import SERIAL_BELOW, SERIAL_SEARCH_BELOW_ATOMS
 
 #: Bins are cutoff / BINS_PER_CUTOFF wide: 2 searches ~40% less volume than 1 (measured faster).
@@ -45,7 +46,8 @@ def _check_positions(positions) -> np.ndarray:
     bad = ~np.isfinite(positions).all(axis=1)
     if bad.any():
         a = int(np.flatnonzero(bad)[0])
-        raise InputError(f"position of atom {a} is not finite: {positions[a].tolist()}")
+        raise NonFiniteError(f"position of atom {a} is not finite: {positions[a].tolist()}", "neighbor list",
+                             "positions", np.flatnonzero(bad)[:10])
     return positions
 
 

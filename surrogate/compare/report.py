@@ -8,10 +8,11 @@ import base64
 import html
 import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np
+
+from systems.atomic_file import atomic_write, atomic_write_text
 
 from .dynamics import CM1_PER_THZ
 
@@ -41,9 +42,8 @@ def _plt():
 
 
 def _save(fig, path: Path) -> Path:
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=100)  # layouts are constrained: no second "tight" draw
-    os.replace(tmp, path)
+    # layouts are constrained: no second "tight" draw
+    atomic_write(path, lambda handle: fig.savefig(handle, dpi=100, format="png"))
     _plt().close(fig)
     return path
 
@@ -314,10 +314,7 @@ def write_markdown(result, plots: dict, path: Path) -> Path:
 
 
 def _atomic_write(path: Path, text: str) -> Path:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return atomic_write_text(path, text)
 
 
 def _jsonable(value):

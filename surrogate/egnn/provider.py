@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import torch
 
 from systems.errors import InputError
-from systems.forces import ForceResult
+from systems.forces import ForceResult, check_finite
 from systems.neighbor_list import NeighborList
 
 from .autograd_forces import energy_forces_stress
@@ -29,13 +31,17 @@ class EGNNForceProvider:
 
     ``compute(system, stress=False) -> ForceResult`` returns float64 numpy
     arrays: energy eV, forces [n, 3] eV/Å, stress [3, 3] eV/Å³ (periodic
-    systems only), per-atom energies [n] eV.
+    systems only), per-atom energies [n] eV. A non-finite result (e.g. NaN
+    weights) raises :class:`~systems.forces.NonFiniteError` naming the model.
     """
 
     def __init__(self, model_or_path, device="cpu", dtype=None, skin: float = 1.0):
         if isinstance(model_or_path, EGNNEnergyModel):
             model = model_or_path
+            #: how errors name this provider
+            self.name = "EGNN model"
         else:
+            self.name = f"EGNN model {os.fspath(model_or_path)}"
             from .train import load_egnn
 
             model = load_egnn(model_or_path, device=device, dtype=dtype)
@@ -59,12 +65,12 @@ class EGNNForceProvider:
         graph = single_batch(build_graph(numbers, positions, cell, pbc, self.cutoff, neighbors=pairs))
         out = energy_forces_stress(self.model, graph, stress=stress)
         to64 = lambda t: t.detach().to("cpu", torch.float64).numpy()  # noqa: E731
-        return ForceResult(
+        return check_finite(ForceResult(
             energy=float(out.energy.sum().item()),
             forces=to64(out.forces),
             stress=to64(out.stress[0]) if stress else None,
             energies=to64(out.energies),
-        )
+        ), self.name)
 
     def compute(self, system, stress: bool = False) -> ForceResult:
         """Force-provider protocol: evaluate a :class:`systems.state.System`."""

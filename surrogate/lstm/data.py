@@ -24,14 +24,15 @@ for 3D data the trajectories follow one another, frame by frame.
 from __future__ import annotations
 
 import json
-import os
 import pathlib
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from integrators.fused_verlet import PeriodicLJ, params_1d, verlet_1d, verlet_lj
+from systems.atomic_file import atomic_write
 from systems.errors import InputError
 
 #: The paper's reference step Δ (reduced LJ time = ASE time with σ = 1 Å, ε = 1 eV, m = 1 amu).
@@ -239,17 +240,10 @@ def save_operator_data(data: OperatorData, path, trajectory: bool = True) -> pat
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = {"timestep": data.timestep, "save_every": data.save_every, "system": data.system,
             "format": "surrogate-md lstm operator data", "version": 1}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, positions=data.positions, velocities=data.velocities, masses=data.masses,
-                     potential_energy=data.potential_energy, parameters=data.parameters,
-                     meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, lambda handle: np.savez(
+        handle, positions=data.positions, velocities=data.velocities, masses=data.masses,
+        potential_energy=data.potential_energy, parameters=data.parameters,
+        meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)))
     if trajectory:
         write_trajectory(data, path.with_suffix(".extxyz"))
     return path
@@ -262,24 +256,29 @@ def write_trajectory(data: OperatorData, path) -> pathlib.Path:
     from systems.trajectory_writer import TrajectoryWriter
 
     path = pathlib.Path(path)
-    tmp = path.with_name(f".{path.name}.tmp.extxyz")
-    with TrajectoryWriter(tmp, format="extxyz") as writer:
-        if data.system.get("kind") == "oscillator_1d":
-            n = data.n_trajectories
-            pos, vel = np.zeros((n, 3)), np.zeros((n, 3))
-            for f in range(data.n_frames):
-                pos[:, 0], vel[:, 0] = data.positions[:, f, 0, 0], data.velocities[:, f, 0, 0]
-                system = System(np.zeros(n), data.masses[:, 0], pos, vel, None, False, f * data.frame_interval)
-                writer.write(system, ForceResult(float(data.potential_energy[:, f].sum()), np.zeros((n, 3))))
-        else:
-            cell = np.diag(data.system["box"])
-            for t in range(data.n_trajectories):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # TrajectoryWriter writes to a path, not a handle: a scratch file in the same folder, then copied
+    # into place atomically (fsynced, 0666 less the umask); the scratch folder goes in any case.
+    with tempfile.TemporaryDirectory(prefix=f".{path.name}.", dir=path.parent) as scratch:
+        tmp = pathlib.Path(scratch) / path.name
+        with TrajectoryWriter(tmp, format="extxyz") as writer:
+            if data.system.get("kind") == "oscillator_1d":
+                n = data.n_trajectories
+                pos, vel = np.zeros((n, 3)), np.zeros((n, 3))
                 for f in range(data.n_frames):
-                    system = System(np.zeros(data.n_particles), data.masses[t], data.positions[t, f],
-                                    data.velocities[t, f], cell, True, f * data.frame_interval)
-                    writer.write(system, ForceResult(float(data.potential_energy[t, f]),
-                                                     np.zeros((data.n_particles, 3))))
-    os.replace(tmp, path)
+                    pos[:, 0], vel[:, 0] = data.positions[:, f, 0, 0], data.velocities[:, f, 0, 0]
+                    system = System(np.zeros(n), data.masses[:, 0], pos, vel, None, False, f * data.frame_interval)
+                    writer.write(system, ForceResult(float(data.potential_energy[:, f].sum()), np.zeros((n, 3))))
+            else:
+                cell = np.diag(data.system["box"])
+                for t in range(data.n_trajectories):
+                    for f in range(data.n_frames):
+                        system = System(np.zeros(data.n_particles), data.masses[t], data.positions[t, f],
+                                        data.velocities[t, f], cell, True, f * data.frame_interval)
+                        writer.write(system, ForceResult(float(data.potential_energy[t, f]),
+                                                         np.zeros((data.n_particles, 3))))
+        with open(tmp, "rb") as source:
+            atomic_write(path, lambda handle: shutil.copyfileobj(source, handle))
     return path
 
 

@@ -34,11 +34,10 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import math
-import os
 import pathlib
 import pickle
-import tempfile
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -416,13 +415,12 @@ class Trainer:
 
     def _rewrite_metrics(self, history: list[dict]) -> None:
         """Start metrics.csv afresh from the (checkpointed) history."""
-        fd, tmp_name = tempfile.mkstemp(prefix=".metrics.", suffix=".tmp", dir=self.out_dir)
-        with os.fdopen(fd, "w", newline="") as handle:
-            if history:
-                writer = csv.DictWriter(handle, fieldnames=self._metric_columns(history[0]))
-                writer.writeheader()
-                writer.writerows(history)
-        os.replace(tmp_name, self.metrics_path)
+        text = io.StringIO()  # keeps csv's \r\n line ends, as the file written with newline="" had
+        if history:
+            writer = csv.DictWriter(text, fieldnames=self._metric_columns(history[0]))
+            writer.writeheader()
+            writer.writerows(history)
+        atomic_write(self.metrics_path, lambda handle: handle.write(text.getvalue().encode("utf-8")))
 
     def _append_metrics(self, row: dict, first: bool) -> None:
         with open(self.metrics_path, "a", newline="") as handle:

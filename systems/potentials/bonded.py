@@ -17,7 +17,7 @@ import numpy as np
 
 from ..boundary import Box
 from ..errors import InputError
-from ..forces import ForceResult
+from ..forces import ForceResult, check_finite
 from .pair_kernels import check_contact
 
 #: Bond kinds understood by :func:`bond_energy_forces`.
@@ -186,7 +186,7 @@ class BondPotential:
 
     def compute(self, system, stress: bool = False) -> ForceResult:
         """Energy, forces and (if ``stress``) stress of a :class:`~systems.state.System`."""
-        return self.compute_arrays(system.positions, system.cell, system.pbc, stress)
+        return check_finite(self.compute_arrays(system.positions, system.cell, system.pbc, stress), self.name)
 
 
 class HarmonicBonds(BondPotential):

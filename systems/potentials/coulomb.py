@@ -21,7 +21,7 @@ import numba
 import numpy as np
 
 from ..errors import InputError
-from ..forces import ForceResult
+from ..forces import ForceResult, check_finite
 from .pair_kernels import check_contact
 
 
@@ -120,4 +120,4 @@ class ChargedNBody:
                 f"{self.name}: the charged N-body interaction is in free space, but the system is periodic "
                 f"(pbc={np.asarray(system.pbc).tolist()})"
             )
-        return self.compute_arrays(system.positions, stress)
+        return check_finite(self.compute_arrays(system.positions, stress), self.name)

@@ -22,7 +22,7 @@ import numba
 import numpy as np
 
 from ..errors import CloseContactError, InputError
-from ..forces import ForceResult
+from ..forces import ForceResult, check_finite
 
 #: Kinds understood by :func:`external_1d_energy_forces`.
 HARMONIC_1D = 0
@@ -141,7 +141,7 @@ class External1D:
 
     def compute(self, system, stress: bool = False) -> ForceResult:
         """Energy and forces of a :class:`~systems.state.System` (only x coordinates matter)."""
-        return self.compute_arrays(system.positions, stress)
+        return check_finite(self.compute_arrays(system.positions, stress), self.name)
 
 
 class Harmonic1D(External1D):

@@ -6,7 +6,7 @@ import numba
 import numpy as np
 
 from ..errors import CloseContactError, InputError
-from ..forces import ForceResult
+from ..forces import ForceResult, check_finite
 from ..neighbor_list import NeighborList
 from ..numba_twins import SERIAL_BELOW
 from .pair_kernels import check_contact, pair_energy_forces_parallel, pair_energy_forces_serial
@@ -73,5 +73,5 @@ class PairPotential:
 
     def compute(self, system, stress: bool = False, energies: bool = False) -> ForceResult:
         """Energy, forces and, on request, stress and per-atom energies of a :class:`~systems.state.System`."""
-        return self.compute_arrays(system.positions, system.cell, system.pbc, stress, energies)
+        return check_finite(self.compute_arrays(system.positions, system.cell, system.pbc, stress, energies), self.name)
 

@@ -54,3 +54,24 @@ def test_provider_follows_moves_and_rejects_non_calculators():
     assert provider.atoms.cell.array == pytest.approx(system.cell)
     with pytest.raises(TypeError, match="calc"):
         AseCalculatorProvider(object())
+
+
+def test_a_calculator_returning_nan_raises_a_named_error_and_stops_a_run_at_its_step():
+    """A real ASE calculator that goes NaN: the provider names it, the atom and the quantity; the driver
+    stops the run at the step whose evaluation failed (a RunawayError caused by the NonFiniteError)."""
+    from integrators import RunawayError
+    from systems.forces import NonFiniteError
+    from tests.nonfinite_calculator import GoesNonFinite
+
+    system = liquid_argon(32, seed=0)
+    provider = AseCalculatorProvider(GoesNonFinite(finite_calls=0, atom=4))
+    with pytest.raises(NonFiniteError, match="ASE calculator GoesNonFinite: non-finite forces on 1 atom") as info:
+        provider.compute(system)
+    assert info.value.atoms == (4,) and info.value.quantity == "forces"
+
+    provider = AseCalculatorProvider(GoesNonFinite(finite_calls=6, atom=9))  # start + 5 steps are finite
+    sim = Simulation(system, VelocityVerlet(provider, timestep_fs=2.0), [Recorder(2, {"energy"})])
+    with pytest.raises(RunawayError, match="runaway at step 6: ASE calculator GoesNonFinite") as info:
+        sim.run(20)
+    assert info.value.step == 6 and info.value.atoms == (9,)
+    assert isinstance(info.value.__cause__, NonFiniteError) and sim.step == 5

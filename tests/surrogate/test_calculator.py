@@ -170,3 +170,43 @@ def test_ase_plugin_is_registered():
     assert len(found) == 1
     assert found[0].implementation is SurrogateCalculator
     assert found[0].version  # ASE found the distribution's metadata (what `ase info --plugins` prints)
+
+
+def nan_weight_model(model):
+    """A copy of ``model`` with one NaN weight in the readout (what a diverged training run leaves)."""
+    import copy
+
+    broken = copy.deepcopy(model)
+    with torch.no_grad():
+        next(p for name, p in broken.named_parameters() if "layers.0.node_mlp" in name).view(-1)[0] = float("nan")
+    return broken
+
+
+def test_nan_weights_raise_a_named_error(model):
+    from systems.forces import NonFiniteError
+
+    atoms = copper()
+    atoms.calc = SurrogateCalculator(model)
+    assert np.isfinite(atoms.get_potential_energy())
+    atoms.calc = SurrogateCalculator(nan_weight_model(model))
+    with pytest.raises(NonFiniteError, match=r"SurrogateCalculator \(EGNN model\): non-finite forces on 32 atoms"):
+        atoms.get_potential_energy()
+    with pytest.raises(NonFiniteError):
+        atoms.get_forces()
+    assert "energy" not in atoms.calc.results  # nothing non-finite was cached for ASE to hand out
+
+
+@pytest.mark.parametrize("keyword, suggestion", [("devcie", "device"), ("dtpye", "dtype"), ("skn", "skin"),
+                                                 ("lable", "label")])
+def test_misspelt_keyword_is_refused_with_a_suggestion(model, keyword, suggestion):
+    with pytest.raises(InputError, match=rf"unknown keyword `{keyword}` \(did you mean `{suggestion}`\?\)"):
+        SurrogateCalculator(model, **{keyword: "cuda"})
+    with pytest.raises(InputError, match=r"unknown keyword `frobnicate`; it takes model, device"):
+        SurrogateCalculator(model, frobnicate=1)
+
+
+def test_ase_keywords_are_accepted(model, tmp_path):
+    atoms = copper()
+    calc = SurrogateCalculator(model, label="cu", directory=str(tmp_path), atoms=atoms)
+    assert calc.label == f"{tmp_path}/cu" and atoms.calc is calc
+    assert np.isfinite(atoms.get_potential_energy())

@@ -237,6 +237,51 @@ def test_layer_equivariance_without_envelope():
     assert dx1.abs().max() > 1e-3
 
 
+@pytest.mark.parametrize("coord_aggr", ["mean", "sum", "smooth_mean"])
+def test_layer_computes_the_documented_equations(coord_aggr):
+    """EGNNLayer equals its module docstring written out edge by edge in numpy (float64, random weights,
+    edge attributes, an envelope, a node with no edges): what it computes is pinned, not just its symmetry."""
+    torch.manual_seed(3)
+    F, A, n, ell = 6, 2, 6, 2.5
+    layer = EGNNLayer(F, edge_attr_dim=A, coord_aggr=coord_aggr, aggr_norm=3.0, length_scale=ell).double()
+    with torch.no_grad():
+        for p in layer.parameters():
+            p.normal_(0.0, 0.7)
+    rng = np.random.default_rng(4)
+    x, h = rng.normal(size=(n, 3)) * 2.0, rng.normal(size=(n, F))
+    edges = [(i, j) for i in range(n - 1) for j in range(n - 1) if i != j and rng.random() < 0.7]  # atom n-1: none
+    ei = np.array(edges).T
+    attr, w = rng.normal(size=(len(edges), A)), rng.uniform(0.0, 1.0, size=len(edges))
+    h_new, dx = layer(torch.from_numpy(h), torch.from_numpy(ei), torch.from_numpy(x[ei[1]] - x[ei[0]]),
+                      torch.from_numpy(attr), torch.from_numpy(w))
+
+    P = {k: v.detach().numpy() for k, v in layer.state_dict().items()}
+    Wab, bab = P["edge_nodes.weight"], P["edge_nodes.bias"]
+    Wa, Wb, b1 = Wab[:F], Wab[F:], bab[:F] + bab[F:]  # both halves carry a bias; their sum is b_1
+    Wr, Wf_full = P["edge_geometry.weight"], P["edge_filter.weight"]
+    Wf, bf = Wf_full[:, :-1], Wf_full[:, -1]
+    W3, b3, W4, b4 = P["node_mlp.0.weight"], P["node_mlp.0.bias"], P["node_mlp.2.weight"], P["node_mlp.2.bias"]
+    v, c = P["coord_out.weight"][0], P["coord_out.bias"][0]
+    silu = lambda z: z / (1.0 + np.exp(-z))  # noqa: E731
+    S, Wsum = np.zeros((n, F)), np.zeros(n)
+    D, count = np.zeros((n, 3)), np.zeros(n)
+    for k, (i, j) in enumerate(edges):
+        r = x[j] - x[i]
+        g = np.concatenate([[r @ r / ell**2], attr[k]])
+        u = silu(Wa @ h[i] + Wb @ h[j] + Wr @ g + b1) * w[k] * (Wf @ g + bf)
+        S[i] += u
+        Wsum[i] += w[k]
+        phi = np.tanh(v @ u + c)
+        D[i] += (x[i] - x[j]) / (np.sqrt(r @ r + 1e-8) + 1.0) * phi * w[k]
+        count[i] += 1
+    C = {"mean": 1.0 / np.maximum(count, 1.0), "sum": np.ones(n), "smooth_mean": 1.0 / (1.0 + Wsum)}[coord_aggr]
+    expected_h = np.array([h[i] + W4 @ silu(W3 @ np.concatenate([h[i], S[i] / 3.0, [Wsum[i] / 3.0]]) + b3) + b4
+                           for i in range(n)])
+    np.testing.assert_allclose(h_new.detach().numpy(), expected_h, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(dx.detach().numpy(), C[:, None] * D, rtol=0, atol=1e-12)
+    assert np.abs(D).max() > 1e-2 and np.all(dx.detach().numpy()[n - 1] == 0.0)
+
+
 def test_float32_default_and_dtype_option(model):
     atoms = alloy()
     m32 = EGNNEnergyModel(**model.config())
@@ -279,3 +324,24 @@ def test_provider_skin_reuses_neighbor_list(model):
         assert out.energy == pytest.approx(fresh.energy, abs=1e-10)
         np.testing.assert_allclose(out.forces, fresh.forces, atol=1e-10)
     assert provider.neighbor_list.n_builds == 1
+
+
+def test_provider_refuses_nan_weights_and_nan_positions():
+    """NaN weights (a diverged training run) or a NaN position raise NonFiniteError naming the model and atoms."""
+    from systems.forces import NonFiniteError
+    from systems.state import System
+
+    model = random_model(seed=5)
+    atoms = alloy()
+    system = System.from_atoms(atoms)
+    assert np.isfinite(EGNNForceProvider(model).compute(system).forces).all()
+    with torch.no_grad():
+        model.readout[0].weight[0, 0] = float("nan")
+    with pytest.raises(NonFiniteError, match=r"EGNN model: non-finite forces on 32 atoms") as info:
+        EGNNForceProvider(model).compute(system)
+    assert info.value.quantity == "forces" and len(info.value.atoms) == 10
+
+    system.positions[7] = np.nan
+    with pytest.raises(NonFiniteError, match="position of atom 7 is not finite") as info:
+        EGNNForceProvider(random_model(seed=5)).compute(system)
+    assert info.value.atoms == (7,)

@@ -6,10 +6,8 @@ import torch
 
 from integrators.checkpoint import load_checkpoint, save_checkpoint
 from surrogate.lstm import (
-    EnergyCorrectionError,
     LSTMOperator,
     LSTMOperatorIntegrator,
-    ModelMismatchError,
     OperatorInstabilityError,
     StabilityGuard,
     generate_lj_data,
@@ -17,12 +15,13 @@ from surrogate.lstm import (
     load_lstm,
     fused_rollout,
     load_operator_data,
-    make_windows,
     rollout,
     save_operator_data,
     train_lstm,
 )
-from surrogate.lstm.train import model_header, save_lstm
+from surrogate.lstm.data import make_windows
+from surrogate.lstm.integrator import EnergyCorrectionError
+from surrogate.lstm.train import ModelMismatchError, model_header, save_lstm
 from surrogate.model_file import ModelFileError
 from systems.catalogue import lj_cluster, lj_cluster_potential, oscillator_1d
 from systems.potentials.external_1d import harmonic_exact
@@ -115,7 +114,7 @@ def test_model_refuses_mismatched_system_and_stride(lj_data):
     for system, prov, message in cases:
         with pytest.raises(ModelMismatchError, match=message):
             LSTMOperatorIntegrator(model, prov, header=header).initialize(system)
-    from surrogate.lstm import check_compatible
+    from surrogate.lstm.train import check_compatible
 
     with pytest.raises(ModelMismatchError, match="stride 0.4"):
         check_compatible(header, ok, provider, stride=0.4)

@@ -77,3 +77,18 @@ def test_generate_with_openmm_writes_a_topology_that_compare_uses(tmp_path):
     result = compare_trajectories(out / "trajectory.extxyz", out / "trajectory.extxyz", names=["a", "b"],
                                   report=False)
     assert "H-C" in result.bonds and result.reference.run.topology.n_bonds == 21
+
+
+@needs_pdb
+def test_non_finite_positions_and_forces_raise_a_named_error(provider):
+    from systems.forces import NonFiniteError
+
+    system = provider.initial_system()
+    system.positions[3] = system.positions[4]  # two bonded atoms on top of each other: OpenMM gives NaN forces
+    with pytest.raises(NonFiniteError, match=r"OpenMM .*native\.pdb: non-finite forces on \d+ atoms \(first: .*3"):
+        provider.compute(system)
+    system = provider.initial_system()
+    system.positions[5] = np.nan  # OpenMM's CPU platform would raise its own "Particle coordinate is NaN"
+    with pytest.raises(NonFiniteError, match=r"non-finite positions of 1 atom \(first: 5\)") as info:
+        provider.compute(system)
+    assert info.value.atoms == (5,)
