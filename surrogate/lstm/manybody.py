@@ -47,6 +47,7 @@ from torch import nn
 from surrogate.egnn.layer import EGNNLayer
 from surrogate.model_file import load_model_file, save_model_file
 from surrogate.training.trainer import BEST_NAME, Trainer, TrainConfig, unwrap_model
+from integrators.integrator_base import Integrator
 from systems.errors import InputError
 from systems.forces import ForceResult
 from systems.neighbor_list import build_pairs
@@ -394,7 +395,7 @@ def load_manybody(path, device="cpu") -> tuple[ManyBodyOperator, dict]:
 
 
 # ----------------------------------------------------------------- integrator
-class ManyBodyOperatorIntegrator:
+class ManyBodyOperatorIntegrator(Integrator):
     """Integrator protocol for :class:`ManyBodyOperator` (any N, same species).
 
     The first window comes from velocity Verlet with ``warmup_provider`` at
