@@ -56,11 +56,8 @@ class Box:
     def minimum_image(self, vectors) -> np.ndarray:
         """[n, 3] shortest periodic images (Å) of the vectors [n, 3] (Å), along periodic axes only."""
         d = np.array(vectors, dtype=np.float64, copy=True).reshape(-1, 3)
-        if self._reduced is None:  # a Minkowski-reduced basis: the 27 neighbors then hold the shortest image
-            from ase.geometry import minkowski_reduce
-
-            reduced, _ = minkowski_reduce(self.basis, pbc=self.pbc)
-            self._reduced = (np.ascontiguousarray(reduced), np.linalg.inv(reduced))
+        if self._reduced is None:
+            self._reduced = _reduced_basis(self.basis, self.pbc)
         _minimum_image_all(d, self._reduced[0], self._reduced[1], self.pbc)
         return d.reshape(np.shape(vectors))
 
@@ -129,12 +126,38 @@ def _complete_basis(cell: np.ndarray, pbc: np.ndarray) -> np.ndarray:
         raise InputError(f"periodic cell vectors are linearly dependent: {cell.tolist()}")
     if len(periodic) == 3:
         raise InputError(f"cell is singular: {cell.tolist()}")
+    return _orthogonal_completion(cell, pbc)
+
+
+def _orthogonal_completion(cell: np.ndarray, pbc: np.ndarray) -> np.ndarray:
+    """``cell`` with its non-periodic rows replaced by an orthonormal complement of the periodic rows."""
+    periodic = cell[pbc]
     # Rows of vt beyond the rank span the orthogonal complement of the periodic rows.
     _, _, vt = np.linalg.svd(periodic if len(periodic) else np.zeros((1, 3)), full_matrices=True)
     complement = vt[len(periodic):] if len(periodic) else np.eye(3)
     basis = cell.copy()
     basis[~pbc] = complement[: int((~pbc).sum())]
     return basis
+
+
+def _reduced_basis(basis: np.ndarray, pbc: np.ndarray):
+    """(reduced [3,3], its inverse): a basis of the same periodic lattice in which the shortest image
+    of any vector is among the 27 neighbors of its fractional wrap (:func:`minimum_image`).
+
+    The periodic rows are Minkowski-reduced (``ase.geometry.minkowski_reduce``); the
+    non-periodic rows become orthonormal to them, so that the component of a vector
+    outside the periodic subspace does not bias the wrap.
+    """
+    if not pbc.any():
+        return basis.copy(), np.linalg.inv(basis)
+    from ase.geometry import minkowski_reduce
+
+    completed = _orthogonal_completion(basis, pbc)
+    order = np.argsort(~pbc, kind="stable")  # periodic rows first: the form minkowski_reduce reduces
+    reduced_ordered, _ = minkowski_reduce(completed[order], pbc=pbc[order])
+    reduced = np.empty((3, 3))
+    reduced[order] = np.asarray(reduced_ordered)
+    return np.ascontiguousarray(reduced), np.linalg.inv(reduced)
 
 
 def plane_spacings(cells) -> np.ndarray:
