@@ -54,6 +54,21 @@ class Bussi(ForceIntegrator):
         self.temperature_K = positive(temperature_K, "temperature_K", self.name)
         self.rng = make_rng(seed)
         self._c_half = math.exp(-0.5 * self.timestep / self.tau)
+        self._n_f: int | None = None  # degrees of freedom, fixed at initialize (or restored)
+
+    def initialize(self, system: System) -> None:
+        """Evaluate the initial forces and fix the degrees of freedom N_f of the thermostat."""
+        super().initialize(system)
+        self._n_f = super().degrees_of_freedom(system)
+
+    def degrees_of_freedom(self, system: System) -> int:
+        """N_f of the thermostat: decided once, at :meth:`initialize`, from the starting state.
+
+        (3N − 3 when the centre of mass starts at rest; rescaling keeps it at rest.)
+        """
+        if self._n_f is None:
+            self._n_f = super().degrees_of_freedom(system)
+        return self._n_f
 
     def step(self, system: System) -> None:
         dt = self.timestep
@@ -82,9 +97,12 @@ class Bussi(ForceIntegrator):
 
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()
-        state.update(rng=rng_state(self.rng), temperature_K=self.temperature_K, tau=self.tau)
+        state.update(rng=rng_state(self.rng), temperature_K=self.temperature_K, tau=self.tau,
+                     degrees_of_freedom=self._n_f)
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
         set_rng_state(self.rng, state["rng"])
+        n_f = state.get("degrees_of_freedom")  # absent in checkpoints written before it was cached
+        self._n_f = None if n_f is None else int(n_f)

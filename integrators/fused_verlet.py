@@ -15,7 +15,9 @@ Two engines:
 
 * :func:`verlet_1d` — a batch of independent particles on a line, each in one
   of the 1D external potentials (harmonic, double well, Lennard-Jones wall,
-  rugged), with per-particle parameters and masses.
+  rugged), with per-particle parameters and masses. The forces are
+  :func:`systems.potentials.external_1d.external_1d_terms`, the same Numba
+  function the ``Harmonic1D`` … ``Rugged1D`` providers call.
 * :func:`verlet_lj` — a batch of independent small periodic Lennard-Jones
   systems (all pairs, minimum image in an orthorhombic box, cut and shifted
   exactly like :class:`systems.potentials.LennardJones`), N up to ~64.
@@ -31,15 +33,31 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
+from systems.boundary import free_displacement, minimum_image_orthorhombic
 from systems.errors import InputError
+from systems.potentials.external_1d import (
+    DOUBLE_WELL_1D,
+    HARMONIC_1D,
+    LENNARD_JONES_1D,
+    RUGGED_1D,
+    DoubleWell1D,
+    External1D,
+    Harmonic1D,
+    LennardJones1D,
+    Rugged1D,
+    external_1d_terms,
+)
 
-#: 1D potential kinds understood by :func:`force_1d`.
-HARMONIC = 0
-DOUBLE_WELL = 1
-LENNARD_JONES_WALL = 2
-RUGGED = 3
+#: 1D potential kinds: the codes of :func:`systems.potentials.external_1d.external_1d_terms`.
+HARMONIC = HARMONIC_1D
+DOUBLE_WELL = DOUBLE_WELL_1D
+LENNARD_JONES_WALL = LENNARD_JONES_1D
+RUGGED = RUGGED_1D
 POTENTIALS_1D = {"harmonic": HARMONIC, "double_well": DOUBLE_WELL, "lennard_jones": LENNARD_JONES_WALL,
                  "rugged": RUGGED}
+#: The provider class of each kind: its parameter names and defaults are those of :func:`params_1d`.
+_PROVIDERS_1D = {HARMONIC: Harmonic1D, DOUBLE_WELL: DoubleWell1D, LENNARD_JONES_WALL: LennardJones1D,
+                 RUGGED: Rugged1D}
 #: Length of one particle's parameter row for the 1D kernels.
 N_PARAMS_1D = 8
 
@@ -77,34 +95,6 @@ class TrajectoryLJ(NamedTuple):
 
 
 # ---------------------------------------------------------------------- 1D
-@numba.njit(cache=True, inline="always")
-def force_1d(kind, x, p):
-    """(U eV, F eV/Å) at position x (Å) for parameter row ``p`` [8].
-
-    HARMONIC:           U = ½ p0 x²                           (p0 = k, eV/Å²)
-    DOUBLE_WELL:        U = p0 x⁴/4 − p1 x²/2                 (paper: p0 = p1 = 1)
-    LENNARD_JONES_WALL: U = 4 p1 [(p0/|x|)¹² − (p0/|x|)⁶]     (p0 = σ, p1 = ε; fixed particle at 0)
-    RUGGED:             U = p0 + p1 x + p2 x² + p3 x³ + p4 x⁴ + p5 sin(p6 (x + p7))
-    (the forms of :mod:`systems.potentials.external_1d`; the rugged defaults of
-    :func:`params_1d` are its polynomial (x⁴ − x³ − 16x² + 4x + 48)/50 + sin(30(x + 5))/5).
-    """
-    if kind == HARMONIC:
-        return 0.5 * p[0] * x * x, -p[0] * x
-    if kind == DOUBLE_WELL:
-        x2 = x * x
-        return 0.25 * p[0] * x2 * x2 - 0.5 * p[1] * x2, -p[0] * x2 * x + p[1] * x
-    if kind == LENNARD_JONES_WALL:
-        r = abs(x)
-        s6 = (p[0] / r) ** 6
-        s12 = s6 * s6
-        g = 24.0 * p[1] * (2.0 * s12 - s6) / r
-        return 4.0 * p[1] * (s12 - s6), g if x > 0 else -g
-    # RUGGED
-    u = p[0] + x * (p[1] + x * (p[2] + x * (p[3] + x * p[4]))) + p[5] * np.sin(p[6] * (x + p[7]))
-    du = p[1] + x * (2.0 * p[2] + x * (3.0 * p[3] + x * 4.0 * p[4])) + p[5] * p[6] * np.cos(p[6] * (x + p[7]))
-    return u, -du
-
-
 @numba.njit(cache=True, parallel=True)
 def _verlet_1d_kernel(x0, v0, masses, kind, params, dt, n_steps, save_every):
     n = x0.shape[0]
@@ -117,7 +107,7 @@ def _verlet_1d_kernel(x0, v0, masses, kind, params, dt, n_steps, save_every):
         x = x0[i]
         v = v0[i]
         half = 0.5 * dt / masses[i]
-        u, f = force_1d(kind, x, p)
+        u, f = external_1d_terms(kind, x, p)
         xs[0, i] = x
         vs[0, i] = v
         us[0, i] = u
@@ -125,7 +115,7 @@ def _verlet_1d_kernel(x0, v0, masses, kind, params, dt, n_steps, save_every):
         for s in range(1, n_steps + 1):
             v += half * f
             x += dt * v
-            u, f = force_1d(kind, x, p)
+            u, f = external_1d_terms(kind, x, p)
             v += half * f
             if s % save_every == 0:
                 xs[k, i] = x
@@ -138,44 +128,38 @@ def _verlet_1d_kernel(x0, v0, masses, kind, params, dt, n_steps, save_every):
 def params_1d(potential: str, n_particles: int, **values) -> np.ndarray:
     """Parameter rows [n_particles, 8] for :func:`verlet_1d`.
 
-    ``harmonic``: k (eV/Å², scalar or [n]); ``double_well``: a, b (defaults 1);
-    ``lennard_jones``: sigma (Å), epsilon (eV) (defaults 1); ``rugged``:
-    coefficients c0..c4 of the polynomial, amplitude, wavenumber, offset
-    (defaults: the paper's rugged potential, as in ``systems``' ``Rugged1D``).
+    ``harmonic``: k (eV/Å², scalar or [n]; required); ``double_well``: a, b;
+    ``lennard_jones``: sigma (Å), epsilon (eV); ``rugged``: coefficients c0..c4
+    of the polynomial, amplitude, wavenumber, offset. The names and defaults
+    are those of the providers in :mod:`systems.potentials.external_1d`
+    (``DoubleWell1D``, ``LennardJones1D``, ``Rugged1D``).
     """
     kind = kind_1d(potential)
-    p = np.zeros((n_particles, N_PARAMS_1D))
-    names = {HARMONIC: ["k"], DOUBLE_WELL: ["a", "b"], LENNARD_JONES_WALL: ["sigma", "epsilon"],
-             RUGGED: ["c0", "c1", "c2", "c3", "c4", "amplitude", "wavenumber", "offset"]}[kind]
-    defaults = {"a": 1.0, "b": 1.0, "epsilon": 1.0, "sigma": 1.0}
-    if kind == RUGGED:
-        defaults = dict(zip(names, [48 / 50, 4 / 50, -16 / 50, -1 / 50, 1 / 50, 0.2, 30.0, 5.0]))
+    provider = _PROVIDERS_1D[kind]
+    names = list(provider.parameter_names)
     unknown = set(values) - set(names)
     if unknown:
         raise InputError(f"params_1d: unknown parameter(s) {sorted(unknown)} for potential {potential!r}; expected {names}")
+    if kind == HARMONIC and "k" not in values:
+        raise InputError("params_1d: harmonic potential needs the spring constant `k` (eV/Å²)")
+    default = provider() if kind != HARMONIC else None  # the provider with its default parameters
+    defaults = {name: getattr(default, name) for name in names} if default is not None else {}
+    p = np.zeros((n_particles, N_PARAMS_1D))
     for col, name in enumerate(names):
-        if name in values:
-            p[:, col] = np.broadcast_to(np.asarray(values[name], dtype=np.float64), (n_particles,))
-        elif name in defaults:
-            p[:, col] = defaults[name]
-        elif kind == HARMONIC:
-            raise InputError("params_1d: harmonic potential needs the spring constant `k` (eV/Å²)")
+        value = values[name] if name in values else defaults[name]
+        p[:, col] = np.broadcast_to(np.asarray(value, dtype=np.float64), (n_particles,))
     return p
 
 
 def params_from_provider(provider, n_particles: int):
     """``(kind, params [n, 8])`` for a ``systems.potentials.external_1d`` provider
-    (Harmonic1D, DoubleWell1D, LennardJones1D, Rugged1D)."""
-    name = type(provider).__name__
-    if name == "Harmonic1D":
-        return HARMONIC, params_1d("harmonic", n_particles, k=provider.k)
-    if name == "DoubleWell1D":
-        return DOUBLE_WELL, params_1d("double_well", n_particles)
-    if name == "LennardJones1D":
-        return LENNARD_JONES_WALL, params_1d("lennard_jones", n_particles, sigma=provider.sigma, epsilon=provider.epsilon)
-    if name == "Rugged1D":
-        return RUGGED, params_1d("rugged", n_particles)
-    raise InputError(f"the fused 1D Verlet has no kernel for force provider {name}")
+    (Harmonic1D, DoubleWell1D, LennardJones1D, Rugged1D): its own parameter rows."""
+    if not isinstance(provider, External1D):
+        raise InputError(f"the fused 1D Verlet has no kernel for force provider {type(provider).__name__}")
+    rows = provider.parameter_rows(n_particles)
+    p = np.zeros((n_particles, N_PARAMS_1D))
+    p[:, : rows.shape[1]] = rows
+    return provider.kind, p
 
 
 def kind_1d(potential) -> int:
@@ -259,12 +243,8 @@ def _lj_forces(x, box, sigma, epsilon, cut2, shift, n_img, f):
     first = 0 if cut2 > min(box[0], box[1], box[2]) ** 2 else 1
     for i in range(n):
         for j in range(i + first, n):
-            rx = x[j, 0] - x[i, 0]
-            ry = x[j, 1] - x[i, 1]
-            rz = x[j, 2] - x[i, 2]
-            rx -= box[0] * np.rint(rx / box[0])
-            ry -= box[1] * np.rint(ry / box[1])
-            rz -= box[2] * np.rint(rz / box[2])
+            dx, dy, dz = free_displacement(x, i, j)
+            rx, ry, rz = minimum_image_orthorhombic(dx, dy, dz, box)
             if not multi:
                 if i != j:
                     energy = _pair(energy, f, i, j, rx, ry, rz, s2, epsilon, cut2, shift, 1.0)

@@ -8,7 +8,7 @@ import numpy as np
 
 from systems import units
 from systems.errors import InputError
-from systems.state import System
+from systems.state import System, degrees_of_freedom
 
 from ._common import make_rng, positive, rng_state, set_rng_state
 from .md_base import ForceIntegrator
@@ -60,7 +60,8 @@ class LangevinBAOAB(ForceIntegrator):
         self._c2 = float(np.sqrt(1.0 - self._c1 * self._c1))
 
     def degrees_of_freedom(self, system: System) -> int:
-        return 3 * system.n_atoms
+        """3N: the noise thermalises the centre of mass too."""
+        return degrees_of_freedom(system.n_atoms, com_fixed=False)
 
     def step(self, system: System) -> None:
         dt = self.timestep

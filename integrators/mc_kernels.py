@@ -12,6 +12,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from systems.boundary import lattice_vector
 from systems.potentials.pair_kernels import pair_terms
 
 
@@ -24,9 +25,7 @@ def _atom_energy(positions, cell, i, xi, yi, zi, offsets, neighbors, shifts, cut
         sx = shifts[p, 0]
         sy = shifts[p, 1]
         sz = shifts[p, 2]
-        ox = sx * cell[0, 0] + sy * cell[1, 0] + sz * cell[2, 0]
-        oy = sx * cell[0, 1] + sy * cell[1, 1] + sz * cell[2, 1]
-        oz = sx * cell[0, 2] + sy * cell[1, 2] + sz * cell[2, 2]
+        ox, oy, oz = lattice_vector(cell, sx, sy, sz)
         if j == i:
             rx, ry, rz = ox, oy, oz
         else:

@@ -12,24 +12,15 @@ from typing import Any
 import numpy as np
 
 from systems.forces import ForceResult
-from systems.state import System
+from systems.state import System, degrees_of_freedom
 
 from ._common import resolve_timestep, result_from_dict, result_to_dict
+from .integrator_base import Integrator
 from .md_kernels import drift, kick, kick_drift
 from .protocols import ForceProvider
 
 
-def degrees_of_freedom(system: System) -> int:
-    """3N − 3 if the centre-of-mass kinetic energy is negligible (< 1e-12 of the total), else 3N."""
-    n = system.n_atoms
-    if n < 2:
-        return 3 * n
-    momentum = system.momenta.sum(axis=0)  # [3]
-    com_kinetic = 0.5 * float(momentum @ momentum) / float(system.masses.sum())
-    return 3 * n - 3 if com_kinetic <= 1e-12 * max(system.kinetic_energy(), 1e-300) else 3 * n
-
-
-class ForceIntegrator:
+class ForceIntegrator(Integrator):
     """Base of the MD integrators (not used directly).
 
     Parameters
@@ -76,7 +67,7 @@ class ForceIntegrator:
         3N − 3 when the centre of mass is at rest (Maxwell–Boltzmann start; Verlet
         and velocity rescaling keep it so), else 3N.
         """
-        return degrees_of_freedom(system)
+        return degrees_of_freedom(system.n_atoms, com_fixed=system.centre_of_mass_at_rest())
 
     def state_dict(self) -> dict[str, Any]:
         """Cached forces and energy exchange: what a bit-for-bit restart needs."""

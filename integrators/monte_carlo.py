@@ -15,13 +15,14 @@ from systems.potentials.pair_potential import PairPotential
 from systems.state import System
 
 from ._common import make_rng, positive, result_from_dict, result_to_dict, rng_state, set_rng_state
+from .integrator_base import Integrator
 from .mc_kernels import single_particle_sweep
 from .protocols import ForceProvider
 
 MODES = ("single", "all")
 
 
-class MetropolisMC:
+class MetropolisMC(Integrator):
     """Metropolis Monte Carlo in the canonical ensemble; one ``step()`` is one sweep.
 
     A sweep is N single-particle moves (``mode='single'``: a random atom is
@@ -121,9 +122,6 @@ class MetropolisMC:
     def conserved_energy(self, epot: float, ekin: float) -> float:
         """MC has no conserved dynamical quantity."""
         return float("nan")
-
-    def degrees_of_freedom(self, system: System) -> int:
-        return max(3 * system.n_atoms - 3, 1)
 
     def initialize(self, system: System) -> None:
         result = self.provider.compute(system)

@@ -14,7 +14,7 @@ from systems.forces import NonFiniteError
 from systems.state import System
 
 from .checkpoint import load_checkpoint, save_checkpoint
-from .protocols import Integrator
+from .integrator_base import Integrator, check_integrator
 from .provider_state import load_provider_state, provider_state_dict
 from .reporters.base import FIELDS, Snapshot
 from .runaway import RunawayError, RunawayGuard
@@ -34,7 +34,8 @@ class Simulation:
     Parameters
     ----------
     system : System, advanced in place.
-    integrator : Integrator (``timestep``, ``initialize``, ``step``, ``state_dict``, ...)
+    integrator : :class:`~integrators.integrator_base.Integrator` (a subclass; anything else is a TypeError
+        naming what it lacks).
     reporters : sequence of reporters (closed by :meth:`close` / ``with``).
     runaway : RunawayGuard or None.
     provider : the force provider for fields the integrator cannot supply
@@ -46,9 +47,7 @@ class Simulation:
                  provider=None, report_initial: bool = True):
         if not isinstance(system, System):
             raise TypeError(f"`system` must be a systems.System, got {type(system).__name__}")
-        for name in ("timestep", "initialize", "step", "state_dict", "load_state_dict"):
-            if not hasattr(integrator, name):
-                raise TypeError(f"`integrator` {type(integrator).__name__} lacks `{name}` of the Integrator protocol")
+        check_integrator(integrator)
         self.system = system
         self.integrator = integrator
         self.reporters = list(reporters)
@@ -57,7 +56,7 @@ class Simulation:
                 raise TypeError(f"reporter {type(r).__name__} lacks describe_next_report(step) or "
                                 "report(simulation, snapshot)")
         self.runaway = runaway
-        self.provider = provider if provider is not None else getattr(integrator, "provider", None)
+        self.provider = provider if provider is not None else integrator.provider
         self.step = 0
         self._initialized = False
         self._reported_initial = not report_initial
@@ -125,15 +124,27 @@ class Simulation:
             with self._stress_request(want_stress):  # the reported state's evaluation includes the stress
                 integrator.step(system)
             self.step += 1
-        except (CloseContactError, InputError, FloatingPointError) as err:
-            # Mid-run these mean the dynamics blew up (overlapping atoms, non-finite positions).
+        except (CloseContactError, FloatingPointError) as err:
+            # Mid-run these mean the dynamics blew up (overlapping atoms, a learned operator's unstable stride).
             raise RunawayError(f"runaway at step {self.step + 1}: {err}", self.step + 1,
                                getattr(err, "atoms", ())) from err
+        except InputError as err:
+            # A provider refuses non-finite positions with an InputError: that is a blow-up. Any other
+            # InputError is a configuration error and propagates as itself.
+            bad = self._non_finite_atoms()
+            if len(bad) == 0:
+                raise
+            raise RunawayError(f"runaway at step {self.step + 1}: {err}", self.step + 1, bad[:10]) from err
+
+    def _non_finite_atoms(self) -> np.ndarray:
+        """Indices of atoms whose position or velocity is not finite."""
+        state = np.concatenate([self.system.positions, self.system.velocities], axis=1)  # [n, 6]
+        return np.flatnonzero(~np.isfinite(state).all(axis=1))
 
     @contextlib.contextmanager
     def _stress_request(self, wanted: bool):
-        """Set ``integrator.want_stress`` (if it has one) for the duration, when the cell has a stress."""
-        if not (wanted and self._stress_defined() and hasattr(self.integrator, "want_stress")):
+        """Set ``integrator.want_stress`` for the duration, when the cell has a stress."""
+        if not (wanted and self._stress_defined()):
             yield
             return
         self.integrator.want_stress = True
@@ -151,10 +162,6 @@ class Simulation:
         """Stress (and pressure) exist only for a fully periodic cell with volume."""
         return bool(self.system.pbc.all() and self.system.volume > 0)
 
-    def _degrees_of_freedom(self) -> int:
-        dof = getattr(self.integrator, "degrees_of_freedom", None)
-        return int(dof(self.system)) if dof is not None else max(3 * self.system.n_atoms - 3, 1)
-
     def snapshot(self, fields=frozenset()) -> Snapshot:
         """The current state with ``fields`` (subset of :data:`~integrators.reporters.base.FIELDS`) computed once."""
         unknown = set(fields) - FIELDS
@@ -171,18 +178,13 @@ class Simulation:
                 raise InputError("reporters need energies/forces but the simulation has no force provider")
             result = self.provider.compute(system, stress=stress)
         kinetic = system.kinetic_energy()
-        temperature = 2.0 * kinetic / (self._degrees_of_freedom() * units.kB)
+        temperature = 2.0 * kinetic / (int(self.integrator.degrees_of_freedom(system)) * units.kB)
         pressure = None
         if result is not None and result.stress is not None and system.volume > 0:
             virial_pressure = -np.trace(result.stress) / 3.0
             pressure = (2.0 * kinetic / (3.0 * system.volume) + virial_pressure) / units.GPa
-        conserved = math.nan
-        if result is not None:
-            own = getattr(self.integrator, "conserved_energy", None)
-            conserved = own(result.energy, kinetic) if own is not None else \
-                result.energy + kinetic - float(getattr(self.integrator, "energy_exchanged", 0.0))
-        extra_fn = getattr(self.integrator, "thermo_fields", None)
-        extra = dict(extra_fn()) if extra_fn is not None else {}
+        conserved = math.nan if result is None else float(self.integrator.conserved_energy(result.energy, kinetic))
+        extra = dict(self.integrator.thermo_fields())
         return Snapshot(self.step, system.time, system, result, kinetic, temperature, conserved, pressure, extra)
 
     def _report(self, due, fields, guard: bool) -> None:

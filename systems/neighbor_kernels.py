@@ -14,6 +14,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from .boundary import shifted_displacement, translate
 from .numba_twins import parallel_and_serial
 
 
@@ -71,8 +72,8 @@ def make_images(wrapped, frac, cell, n_images, pad, pbc):
                         continue
                     if tx == 0 and ty == 0 and tz == 0:
                         continue
-                    for c in range(3):
-                        points[k, c] = wrapped[i, c] + tx * cell[0, c] + ty * cell[1, c] + tz * cell[2, c]
+                    points[k, 0], points[k, 1], points[k, 2] = translate(
+                        wrapped[i, 0], wrapped[i, 1], wrapped[i, 2], cell, tx, ty, tz)
                     image[k, 0] = tx
                     image[k, 1] = ty
                     image[k, 2] = tz
@@ -247,11 +248,8 @@ def search_pairs(
                                 shifts[p, 2] = sz
                                 if with_vectors:
                                     # From the caller's positions, so r = x_j - x_i + S @ cell holds exactly.
-                                    for a in range(3):
-                                        vectors[p, a] = (
-                                            positions[j, a] - positions[i, a]
-                                            + sx * cell[0, a] + sy * cell[1, a] + sz * cell[2, a]
-                                        )
+                                    vectors[p, 0], vectors[p, 1], vectors[p, 2] = shifted_displacement(
+                                        positions, cell, i, j, sx, sy, sz)
                                     distances[p] = np.sqrt(
                                         vectors[p, 0] ** 2 + vectors[p, 1] ** 2 + vectors[p, 2] ** 2
                                     )
@@ -280,14 +278,8 @@ def gather_within(positions, cell, first, second, shifts, cutoff):
     for p in numba.prange(n):
         i = first[p]
         j = second[p]
-        for c in range(3):
-            vectors[p, c] = (
-                positions[j, c]
-                - positions[i, c]
-                + shifts[p, 0] * cell[0, c]
-                + shifts[p, 1] * cell[1, c]
-                + shifts[p, 2] * cell[2, c]
-            )
+        vectors[p, 0], vectors[p, 1], vectors[p, 2] = shifted_displacement(
+            positions, cell, i, j, shifts[p, 0], shifts[p, 1], shifts[p, 2])
         d = np.sqrt(vectors[p, 0] ** 2 + vectors[p, 1] ** 2 + vectors[p, 2] ** 2)
         distances[p] = d
         mask[p] = d < cutoff

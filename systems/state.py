@@ -10,6 +10,23 @@ from .errors import InputError
 from .units import ANGSTROM_PER_NM, NM_PER_ANGSTROM, TIME_PER_PS, kB
 
 
+def degrees_of_freedom(n_atoms: int, *, com_fixed: bool, n_constraints: int = 0) -> int:
+    """Degrees of freedom of the kinetic energy of ``n_atoms`` atoms (the one definition).
+
+    3N, less 3 when the centre of mass is fixed (only for N > 1: a single atom
+    has nothing left), less ``n_constraints`` holonomic constraints (a fixed
+    atom counts 3, a rigid bond 1). Never below 1, so a temperature
+    2 K / (N_f k_B) is always defined.
+    """
+    if n_constraints < 0:
+        raise InputError(f"`n_constraints` must be non-negative, got {n_constraints!r}")
+    return max(3 * int(n_atoms) - (3 if com_fixed and n_atoms > 1 else 0) - int(n_constraints), 1)
+
+
+#: The centre of mass counts as at rest when its kinetic energy is below this fraction of the total.
+COM_AT_REST_FRACTION = 1e-12
+
+
 def _as_float_array(name: str, value, shape: tuple) -> np.ndarray:
     arr = np.array(value, dtype=np.float64, copy=True)
     if arr.shape != shape:
@@ -109,10 +126,17 @@ class System:
         """Kinetic energy in eV."""
         return float(0.5 * np.sum(self.masses[:, None] * self.velocities**2))
 
+    def centre_of_mass_at_rest(self) -> bool:
+        """True when the centre-of-mass kinetic energy is negligible (< 1e-12 of the total kinetic energy)."""
+        momentum = self.momenta.sum(axis=0)  # [3] amu·Å/time
+        com_kinetic = 0.5 * float(momentum @ momentum) / float(self.masses.sum()) if self.n_atoms else 0.0
+        return com_kinetic <= COM_AT_REST_FRACTION * max(self.kinetic_energy(), 1e-300)
+
     def temperature(self, remove_com: bool = True) -> float:
-        """Instantaneous temperature in K (3N − 3 degrees of freedom if ``remove_com``)."""
-        dof = 3 * self.n_atoms - (3 if remove_com and self.n_atoms > 1 else 0)
-        return 2.0 * self.kinetic_energy() / (dof * kB) if dof > 0 else 0.0
+        """Instantaneous temperature in K (:func:`degrees_of_freedom`; 3N − 3 if ``remove_com``)."""
+        if self.n_atoms == 0:
+            return 0.0
+        return 2.0 * self.kinetic_energy() / (degrees_of_freedom(self.n_atoms, com_fixed=remove_com) * kB)
 
     def copy(self) -> "System":
         return System(

@@ -13,6 +13,7 @@ from itertools import combinations_with_replacement
 import numpy as np
 from ase.data import chemical_symbols
 
+from systems.boundary import plane_spacings
 from systems.errors import InputError
 
 from .run_data import RunData
@@ -50,14 +51,7 @@ def max_rdf_range(run: RunData) -> float:
     plane spacing over all frames."""
     if not run.periodic:
         raise InputError(f"{run.name}: an RDF needs a periodic box")
-    cells = run.cells
-    volumes = np.abs(np.linalg.det(cells))  # [T]
-    spacing = np.full(len(cells), np.inf)
-    for a in range(3):
-        b, c = (a + 1) % 3, (a + 2) % 3
-        cross = np.cross(cells[:, b], cells[:, c])
-        spacing = np.minimum(spacing, volumes / np.linalg.norm(cross, axis=1))
-    return float(0.5 * spacing.min())
+    return float(0.5 * plane_spacings(run.cells).min())  # cells [T, 3, 3] Å → spacings [T, 3] Å
 
 
 def _atom_pairs(numbers, za: int, zb: int) -> np.ndarray:

@@ -1,6 +1,6 @@
 """The LSTM operator as an integrator: one ``step()`` advances a whole stride Δ_R.
 
-:class:`LSTMOperatorIntegrator` implements ``integrators.protocols.Integrator``
+:class:`LSTMOperatorIntegrator` is an ``integrators.Integrator``
 so the driver (:class:`integrators.Simulation`) runs it with the usual
 trajectory, log and checkpoint reporters:
 
@@ -31,9 +31,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from integrators.integrator_base import Integrator
 from systems.errors import InputError
 from systems.forces import ForceResult
-from systems.state import System
+from systems.state import System, degrees_of_freedom
 
 from .model import LSTMOperator
 from .train import check_compatible, load_lstm
@@ -206,7 +207,7 @@ def rollout(model: LSTMOperator, initial_windows, n_strides: int, *, masses=None
 
 
 # --------------------------------------------------------------- integrator
-class LSTMOperatorIntegrator:
+class LSTMOperatorIntegrator(Integrator):
     """Integrator protocol on top of a trained :class:`LSTMOperator`.
 
     Parameters
@@ -364,7 +365,7 @@ class LSTMOperatorIntegrator:
             self._projector.p0 = torch.as_tensor(np.asarray(state["p0"], dtype=np.float64))
 
     def degrees_of_freedom(self, system: System) -> int:
-        return max(3 * system.n_atoms - (3 if self.translation_invariant else 0), 1)
+        return degrees_of_freedom(system.n_atoms, com_fixed=self.translation_invariant)
 
     # -------------------------------------------------------------- helpers
     def _needs_energy(self) -> bool:

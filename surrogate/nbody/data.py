@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from systems.boundary import free_displacement
 from systems.errors import InputError
 
 FRAME_IN = 30
@@ -103,17 +104,15 @@ def clipped_coulomb_forces(positions, charges, strength, max_force, out):
     out[:] = 0.0
     for i in range(n):
         for j in range(i + 1, n):
-            dx = positions[i, 0] - positions[j, 0]
-            dy = positions[i, 1] - positions[j, 1]
-            dz = positions[i, 2] - positions[j, 2]
-            r2 = dx * dx + dy * dy + dz * dz
-            g = strength * charges[i] * charges[j] / (r2 * np.sqrt(r2))
-            out[i, 0] += g * dx
-            out[i, 1] += g * dy
-            out[i, 2] += g * dz
-            out[j, 0] -= g * dx
-            out[j, 1] -= g * dy
-            out[j, 2] -= g * dz
+            rx, ry, rz = free_displacement(positions, i, j)  # r_ij = x_j − x_i
+            r2 = rx * rx + ry * ry + rz * rz
+            g = strength * charges[i] * charges[j] / (r2 * np.sqrt(r2))  # F_i = −g r_ij, F_j = +g r_ij
+            out[i, 0] -= g * rx
+            out[i, 1] -= g * ry
+            out[i, 2] -= g * rz
+            out[j, 0] += g * rx
+            out[j, 1] += g * ry
+            out[j, 2] += g * rz
     for i in range(n):
         for k in range(3):
             if out[i, k] > max_force:

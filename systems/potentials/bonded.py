@@ -15,7 +15,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from ..boundary import Box
+from ..boundary import Box, wrap_fractional
 from ..errors import InputError
 from ..forces import ForceResult, check_finite
 from .pair_kernels import check_contact
@@ -53,13 +53,7 @@ def bond_energy_forces(positions, basis, inverse, periodic, first, second, kind,
         for c in range(3):
             d[c] = positions[j, c] - positions[i, c]
         if any_periodic:
-            for a in range(3):
-                if periodic[a]:
-                    frac = d[0] * inverse[0, a] + d[1] * inverse[1, a] + d[2] * inverse[2, a]
-                    shift = np.rint(frac)
-                    if shift != 0.0:
-                        for c in range(3):
-                            d[c] -= shift * basis[a, c]
+            wrap_fractional(d, basis, inverse, periodic)  # the minimum image: bonds are < half a plane spacing
         r = np.sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2])
         if r < shortest:
             shortest = r

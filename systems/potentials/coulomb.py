@@ -20,6 +20,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from ..boundary import free_displacement
 from ..errors import InputError
 from ..forces import ForceResult, check_finite
 from .pair_kernels import check_contact
@@ -41,10 +42,8 @@ def charged_nbody_energy_forces(positions, charges):
     cj = 0
     for i in range(n):
         for j in range(i + 1, n):
-            dx = positions[i, 0] - positions[j, 0]
-            dy = positions[i, 1] - positions[j, 1]
-            dz = positions[i, 2] - positions[j, 2]
-            r2 = dx * dx + dy * dy + dz * dz
+            rx, ry, rz = free_displacement(positions, i, j)  # r_ij = x_j − x_i
+            r2 = rx * rx + ry * ry + rz * rz
             r = np.sqrt(r2)
             if r < closest:
                 closest = r
@@ -54,13 +53,13 @@ def charged_nbody_energy_forces(positions, charges):
             u = qq / r
             energies[i] += 0.5 * u
             energies[j] += 0.5 * u
-            g = qq / (r2 * r)
-            forces[i, 0] += g * dx
-            forces[i, 1] += g * dy
-            forces[i, 2] += g * dz
-            forces[j, 0] -= g * dx
-            forces[j, 1] -= g * dy
-            forces[j, 2] -= g * dz
+            g = qq / (r2 * r)  # F_i = −g r_ij, F_j = +g r_ij
+            forces[i, 0] -= g * rx
+            forces[i, 1] -= g * ry
+            forces[i, 2] -= g * rz
+            forces[j, 0] += g * rx
+            forces[j, 1] += g * ry
+            forces[j, 2] += g * rz
     return energies.sum(), forces, energies, closest, ci, cj
 
 

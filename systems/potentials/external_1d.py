@@ -31,12 +31,41 @@ LENNARD_JONES_1D = 2
 RUGGED_1D = 3
 
 
+@numba.njit(cache=True, inline="always")
+def external_1d_terms(kind, x, p):
+    """(U eV, F eV/Å along x) of one particle at x (Å) with parameter row ``p``.
+
+    The one implementation of the 1D forms, shared by the providers below and
+    the fused Verlet loops of :mod:`integrators.fused_verlet`:
+
+    HARMONIC_1D:      U = ½ p0 x²                                      (p0 = k eV/Å²)
+    DOUBLE_WELL_1D:   U = p0 x⁴/4 − p1 x²/2                            (DoubleWell1D: p0 = p1 = 1)
+    LENNARD_JONES_1D: U = 4 p1 [(p0/|x|)¹² − (p0/|x|)⁶]                (p0 = σ Å, p1 = ε eV)
+    RUGGED_1D:        U = p0 + p1 x + p2 x² + p3 x³ + p4 x⁴ + p5 sin(p6 (x + p7))
+                      (Rugged1D: (x⁴ − x³ − 16x² + 4x + 48)/50 + sin(30(x + 5))/5)
+    """
+    if kind == HARMONIC_1D:
+        return 0.5 * p[0] * x * x, -p[0] * x
+    if kind == DOUBLE_WELL_1D:
+        x2 = x * x
+        return 0.25 * p[0] * x2 * x2 - 0.5 * p[1] * x2, -p[0] * x2 * x + p[1] * x
+    if kind == LENNARD_JONES_1D:
+        r = abs(x)
+        s6 = (p[0] / r) ** 6
+        s12 = s6 * s6
+        g = 24.0 * p[1] * (2.0 * s12 - s6) / r  # −dU/dr
+        return 4.0 * p[1] * (s12 - s6), g if x > 0 else -g
+    # RUGGED_1D
+    u = p[0] + x * (p[1] + x * (p[2] + x * (p[3] + x * p[4]))) + p[5] * np.sin(p[6] * (x + p[7]))
+    du = p[1] + x * (2.0 * p[2] + x * (3.0 * p[3] + x * 4.0 * p[4])) + p[5] * p[6] * np.cos(p[6] * (x + p[7]))
+    return u, -du
+
+
 @numba.njit(cache=True)
 def external_1d_energy_forces(x, kind, params):
-    """Per-particle energies and x-forces of a 1D external potential.
+    """Per-particle energies and x-forces of a 1D external potential (:func:`external_1d_terms`).
 
-    x [n] Å; params [n, p] float64 per particle: HARMONIC_1D [k eV/Å²];
-    LENNARD_JONES_1D [σ Å, ε eV]; DOUBLE_WELL_1D and RUGGED_1D none (p may be 0).
+    x [n] Å; params [n, p] float64, one parameter row per particle.
     Returns energies [n] eV, forces [n] eV/Å along x, and the smallest |x| (Å)
     with its particle index (the close-contact guard of LENNARD_JONES_1D).
     """
@@ -46,29 +75,10 @@ def external_1d_energy_forces(x, kind, params):
     closest = np.inf
     ci = 0
     for i in range(n):
-        xi = x[i]
-        if kind == HARMONIC_1D:
-            k = params[i, 0]
-            energies[i] = 0.5 * k * xi * xi
-            fx[i] = -k * xi
-        elif kind == DOUBLE_WELL_1D:
-            x2 = xi * xi
-            energies[i] = 0.25 * x2 * x2 - 0.5 * x2
-            fx[i] = xi - x2 * xi
-        elif kind == LENNARD_JONES_1D:
-            r = abs(xi)
-            if r < closest:
-                closest = r
-                ci = i
-            s6 = (params[i, 0] / r) ** 6
-            s12 = s6 * s6
-            energies[i] = 4.0 * params[i, 1] * (s12 - s6)
-            du_dr = -24.0 * params[i, 1] * (2.0 * s12 - s6) / r
-            fx[i] = -du_dr if xi > 0 else du_dr
-        else:  # RUGGED_1D
-            x2 = xi * xi
-            energies[i] = (x2 * x2 - x2 * xi - 16.0 * x2 + 4.0 * xi + 48.0) / 50.0 + np.sin(30.0 * (xi + 5.0)) / 5.0
-            fx[i] = -(4.0 * x2 * xi - 3.0 * x2 - 32.0 * xi + 4.0) / 50.0 - 6.0 * np.cos(30.0 * (xi + 5.0))
+        if kind == LENNARD_JONES_1D and abs(x[i]) < closest:
+            closest = abs(x[i])
+            ci = i
+        energies[i], fx[i] = external_1d_terms(kind, x[i], params[i])
     return energies, fx, closest, ci
 
 
@@ -97,7 +107,8 @@ def _check_positive(owner: str, name: str, value) -> np.ndarray:
 class External1D:
     """Base class: a kind code, named per-particle parameters and one kernel call.
 
-    Subclasses set ``name``, ``kind`` and ``parameter_names`` and store the
+    Subclasses set ``name``, ``kind`` and ``parameter_names`` (the columns of
+    the parameter row of :func:`external_1d_terms`, in order) and store the
     parameters as attributes (scalars or [n] arrays), fixed after construction
     (they are broadcast to [n, p] once per system size). Satisfies the
     force-provider protocol of ``integrators``; there is no stress (an external
@@ -111,6 +122,10 @@ class External1D:
     def __init__(self):
         self._cache_n = -1
         self._params = None
+
+    def parameter_rows(self, n: int) -> np.ndarray:
+        """Parameter rows [n, len(parameter_names)] of :func:`external_1d_terms` for n particles."""
+        return self._parameters(n).copy()
 
     def _parameters(self, n: int) -> np.ndarray:
         if n != self._cache_n:  # broadcast once per system size; compute() runs every MD step
@@ -161,6 +176,9 @@ class DoubleWell1D(External1D):
 
     name = "DoubleWell1D"
     kind = DOUBLE_WELL_1D
+    parameter_names = ("a", "b")
+    a = 1.0  # eV/Å⁴
+    b = 1.0  # eV/Å²
 
 
 class Rugged1D(External1D):
@@ -172,6 +190,11 @@ class Rugged1D(External1D):
 
     name = "Rugged1D"
     kind = RUGGED_1D
+    parameter_names = ("c0", "c1", "c2", "c3", "c4", "amplitude", "wavenumber", "offset")
+    # (x⁴ − x³ − 16x² + 4x + 48)/50 + sin(30(x + 5))/5, as polynomial coefficients (eV/Åᵏ), amplitude eV,
+    # wavenumber 1/Å, offset Å
+    c0, c1, c2, c3, c4 = 48 / 50, 4 / 50, -16 / 50, -1 / 50, 1 / 50
+    amplitude, wavenumber, offset = 0.2, 30.0, 5.0
 
 
 class LennardJones1D(External1D):

@@ -4,8 +4,8 @@ A pair potential is a ``kind`` code plus a float64 ``params`` array;
 :func:`pair_terms` maps them to ``(U eV, dU/dr eV/Å)``. (A switch rather than
 a function argument, because Numba cannot cache a kernel that takes a
 function.) :func:`pair_energy_forces` loops over a half neighbor list
-(i, j, shift), so the shift convention of :mod:`systems.boundary` lives here
-once for all pair potentials.
+(i, j, shift) and takes each pair vector from
+:func:`systems.boundary.shifted_displacement`.
 
 Each thread owns a contiguous chunk of pairs and its own force buffer, so there
 are no write races and no atomics; the buffers are summed at the end. On 2
@@ -17,6 +17,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from ..boundary import shifted_displacement
 from ..errors import CloseContactError
 from ..numba_twins import parallel_and_serial
 
@@ -80,12 +81,7 @@ def pair_energy_forces(positions, cell, first, second, shifts, cutoff, kind, par
         for p in range(start, stop):
             i = first[p]
             j = second[p]
-            sx = shifts[p, 0]
-            sy = shifts[p, 1]
-            sz = shifts[p, 2]
-            rx = positions[j, 0] - positions[i, 0] + sx * cell[0, 0] + sy * cell[1, 0] + sz * cell[2, 0]
-            ry = positions[j, 1] - positions[i, 1] + sx * cell[0, 1] + sy * cell[1, 1] + sz * cell[2, 1]
-            rz = positions[j, 2] - positions[i, 2] + sx * cell[0, 2] + sy * cell[1, 2] + sz * cell[2, 2]
+            rx, ry, rz = shifted_displacement(positions, cell, i, j, shifts[p, 0], shifts[p, 1], shifts[p, 2])
             r2 = rx * rx + ry * ry + rz * rz
             if r2 >= cut2:
                 continue

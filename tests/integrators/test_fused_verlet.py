@@ -62,6 +62,22 @@ def test_1d_matches_systems_providers(kind):
     np.testing.assert_allclose(tr.potential_energy[-1], provider.energy_force_1d(x_ref)[0], rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("name, kind", [("double_well", "double_well"), ("lennard_jones", "lj"), ("rugged", "rugged")])
+def test_1d_defaults_and_forces_are_the_providers_own(name, kind):
+    """One force function and one set of defaults: the fused loop's first state is the provider's, bit for bit."""
+    x0 = np.array([1.3, -1.2, 1.05, 2.2])
+    system, provider = oscillator_1d(kind, x0, n=4)
+    p = params_1d(name, 4)
+    code, from_provider = params_from_provider(provider, 4)
+    np.testing.assert_array_equal(p, from_provider)
+    tr = verlet_1d(x0, np.zeros(4), 1.0, name, p, DT, 1, 1)
+    energies = provider.compute(system).energies
+    np.testing.assert_array_equal(tr.potential_energy[0], energies)
+    # one Verlet step from rest: v = Δ F(x0)/(2m) + Δ F(x1)/(2m); x1 = x0 + Δ² F(x0)/(2m)
+    f0 = provider.compute(system).forces[:, 0]
+    np.testing.assert_array_equal(tr.positions[1], x0 + DT * (0.5 * DT * f0))
+
+
 def test_1d_harmonic_energy_and_analytic_solution():
     rng = np.random.default_rng(3)
     n = 64

@@ -2,8 +2,10 @@
 
 import pytest
 
+from integrators import Integrator
 
-class _CollapsingOperator:
+
+class _CollapsingOperator(Integrator):
     """A large-stride integrator that knows no energy and, on its 3rd stride, puts atom 1 onto atom 0
     (what a learned operator that left its training distribution can do)."""
 

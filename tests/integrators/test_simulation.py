@@ -232,3 +232,30 @@ def test_overlap_raised_by_the_potential_becomes_a_runaway_error():
     sim.integrator._result = LennardJones.argon().compute(liquid_argon(16, seed=2))
     with pytest.raises(RunawayError, match="runaway at step 1.*atoms 0 and 1"):
         sim.run(3)
+
+
+def test_configuration_error_mid_run_propagates_as_input_error_not_a_runaway():
+    from systems.catalogue import oscillator_1d
+    from systems.errors import InputError
+
+    from .recorder import Recorder
+
+    system, potential = oscillator_1d("harmonic", x0=np.linspace(-1.0, 1.0, 4))
+    system.cell[:] = np.eye(3) * 10.0
+    system.pbc[:] = True  # a box, so the driver asks for the stress that a 1D external field does not have
+    sim = Simulation(system, VelocityVerlet(potential, timestep=0.01), [Recorder(2, fields={"stress"})],
+                     report_initial=False)
+    with pytest.raises(InputError, match="Harmonic1D: an external 1D potential has no stress") as info:
+        sim.run(4)
+    assert not isinstance(info.value, RunawayError)
+    assert sim.step == 1  # the first step ran; the second, whose state is reported with stress, was refused
+
+
+def test_non_finite_state_mid_run_is_a_runaway_naming_the_atom():
+    system = liquid_argon(32, seed=2)
+    sim = Simulation(system, VelocityVerlet(LennardJones.argon(), timestep_fs=1.0))
+    sim.run(2)
+    system.velocities[7] = np.inf  # the provider then refuses the positions with an InputError
+    with pytest.raises(RunawayError, match=r"runaway at step 3: position of atom 7 is not finite") as info:
+        sim.run(2)
+    assert info.value.step == 3 and info.value.atoms == (7,)

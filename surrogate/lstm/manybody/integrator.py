@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from integrators.integrator_base import Integrator
 from systems.errors import InputError
 from systems.forces import ForceResult
 from systems.state import System
@@ -17,7 +18,8 @@ from ..warmup import verlet_warmup
 from .data import graph
 from .model import load_manybody
 
-class ManyBodyOperatorIntegrator:
+
+class ManyBodyOperatorIntegrator(Integrator):
     """Integrator protocol for :class:`ManyBodyOperator` (any N, same species).
 
     The first window comes from velocity Verlet with ``warmup_provider`` at
