@@ -31,8 +31,9 @@ them back unchanged. XTC/TRR store the three vectors as given.
 
 The file is created at the first frame (so a writer that fails before writing
 leaves no empty or half-written header behind); if writing the first frame
-fails, the new file is removed. ``append=True`` continues an existing extxyz,
-traj, xtc or trr file (an incomplete last XTC frame is cut off first).
+fails, the new file is removed. ``append=True`` continues an existing file of
+any format but h5 (an incomplete last XTC frame is cut off first). To continue
+from a checkpoint, first cut the file back with :func:`truncate_trajectory`.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from __future__ import annotations
 import os
 import tempfile
 import warnings
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import numpy as np
 
@@ -57,9 +58,9 @@ WRITABLE_FORMATS = {
     ("ase", "traj"): True,
     ("mdtraj", "xtc"): True,
     ("mdtraj", "trr"): True,
-    ("mdtraj", "dcd"): False,
-    ("mdtraj", "nc"): False,
-    ("mdtraj", "pdb"): False,
+    ("mdtraj", "dcd"): True,
+    ("mdtraj", "nc"): True,
+    ("mdtraj", "pdb"): True,
     ("mdtraj", "h5"): False,
 }
 
@@ -72,7 +73,7 @@ class TrajectoryWriter:
     topology : ``mdtraj.Topology`` or a PDB path, for pdb/h5 atom names; else
         one is built from the atomic numbers (one residue per atom).
     format : override the extension (``"xtc"``, ``"extxyz"``, ...).
-    append : continue an existing file (extxyz, traj, xtc, trr).
+    append : continue an existing file (every format but h5).
     overwrite : if False, an existing file (without ``append``) is an error.
 
     Use as a context manager, or call :meth:`close`.
@@ -98,7 +99,7 @@ class TrajectoryWriter:
                 raise InputError(
                     f"{self.path}: writing HDF5 trajectories needs PyTables (pip install tables)"
                 ) from None
-        self.append = bool(append and exists)
+        self.append = bool(append and exists and os.path.getsize(self.path) > 0)
         self._numbers = None if numbers is None else np.asarray(numbers, dtype=np.int64).reshape(-1)
         self._topology = _resolve_topology(topology, self.path)
         if self._topology is not None and self._numbers is not None and self._topology.n_atoms != len(self._numbers):
@@ -423,13 +424,18 @@ def _xtc_frame_length(path: str, offset: int) -> int:
 
 
 class _DCDBackend(_Backend):
-    """DCD (Å). MDTraj's DCD plugin writes each frame straight to the file and updates the header count."""
+    """DCD (Å). MDTraj's DCD plugin writes each frame straight to the file and updates the header count;
+    appending goes through :class:`_DCDAppender`."""
 
     def __init__(self, path, topology, append):
         super().__init__(path, topology, append)
         from mdtraj.formats import DCDTrajectoryFile
 
-        self.file = DCDTrajectoryFile(path, "w", force_overwrite=True)
+        if append:
+            self.file = _DCDAppender(path)
+            self.has_cell = self.file.has_cell
+        else:
+            self.file = DCDTrajectoryFile(path, "w", force_overwrite=True)
 
     def write(self, frame: Frame, result) -> None:
         cell = self._check_cell(frame)
@@ -440,6 +446,45 @@ class _DCDBackend(_Backend):
         self.file.close()
 
 
+class _DCDAppender:
+    """Append DCD frames: MDTraj encodes each frame into a scratch file, its frame records (after the
+    header) are appended here, then the frame count (NSET) and last step (NSTEP) in the header are updated.
+    An incomplete last frame is cut off first."""
+
+    def __init__(self, path: str):
+        self.path = path
+        frames, torn = _scan_dcd(path)
+        if torn:
+            warnings.warn(f"{path}: cutting off an incomplete last frame before appending")
+            _cut_dcd(path, frames, len(frames))
+        self.n_frames = len(frames)
+        self.has_cell = bool(_dcd_layout(path)[3][10])
+        self.scratch_dir = os.path.dirname(os.path.abspath(path))
+
+    def write(self, xyz, lengths, angles) -> None:
+        from mdtraj.formats import DCDTrajectoryFile
+
+        fd, scratch = tempfile.mkstemp(suffix=".dcd", dir=self.scratch_dir)
+        os.close(fd)
+        try:
+            with DCDTrajectoryFile(scratch, "w", force_overwrite=True) as fh:
+                fh.write(xyz, lengths, angles)
+            header = _dcd_layout(scratch)[1]
+            with open(scratch, "rb") as fh:
+                fh.seek(header)
+                data = fh.read()
+        finally:
+            os.remove(scratch)
+        with open(self.path, "ab") as fh:
+            fh.write(data)
+        self.n_frames += 1
+        frames, _ = _scan_dcd(self.path)
+        _cut_dcd(self.path, frames, self.n_frames)  # writes the header count; cuts nothing
+
+    def close(self) -> None:
+        pass
+
+
 class _NetCDFBackend(_Backend):
     """AMBER NetCDF (Å, ps)."""
 
@@ -447,6 +492,10 @@ class _NetCDFBackend(_Backend):
         super().__init__(path, topology, append)
         from mdtraj.formats import NetCDFTrajectoryFile
 
+        if append:
+            self.file = _NetCDFAppender(path)
+            self.has_cell = self.file.has_cell
+            return
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*netCDF4.*")
             self.file = NetCDFTrajectoryFile(path, "w", force_overwrite=True)
@@ -462,6 +511,36 @@ class _NetCDFBackend(_Backend):
         self.file.close()
 
 
+class _NetCDFAppender:
+    """Append frames to an AMBER NetCDF file with ``scipy.io.netcdf_file`` in mode 'a' (the record
+    dimension grows; each flush rewrites the file, as MDTraj's scipy fallback does)."""
+
+    def __init__(self, path: str):
+        from scipy.io import netcdf_file
+
+        try:
+            self.nc = netcdf_file(path, "a", mmap=False)
+        except (OSError, ValueError, TypeError) as err:
+            raise InputError(f"{path}: cannot append to this NetCDF trajectory ({err})") from None
+        self.has_cell = "cell_lengths" in self.nc.variables
+
+    def write(self, xyz, time, cell_lengths, cell_angles) -> None:
+        variables = self.nc.variables
+        n = variables["coordinates"].shape[0]
+        variables["coordinates"][n] = xyz[0]
+        if "time" in variables:
+            variables["time"][n] = time[0]
+        if cell_lengths is not None and self.has_cell:
+            variables["cell_lengths"][n] = cell_lengths[0]
+            variables["cell_angles"][n] = cell_angles[0]
+
+    def flush(self) -> None:
+        self.nc.flush()
+
+    def close(self) -> None:
+        self.nc.close()
+
+
 class _PDBBackend(_Backend):
     """Multi-model PDB (Å) with the topology's atom names."""
 
@@ -469,18 +548,55 @@ class _PDBBackend(_Backend):
         super().__init__(path, topology, append)
         from mdtraj.formats import PDBTrajectoryFile
 
-        self.file = PDBTrajectoryFile(path, "w", force_overwrite=True)
+        self.first_model = 0
+        if append:  # continue after the last whole MODEL, without the END/CONECT footer
+            frames, _torn = _scan_pdb(path)
+            _cut_pdb(path, frames, len(frames))
+            self.first_model = len(frames)
+            self.file = _PDBAppender(path, topology)
+        else:
+            self.file = PDBTrajectoryFile(path, "w", force_overwrite=True)
 
     def write(self, frame: Frame, result) -> None:
         cell = self._check_cell(frame)
         lengths, angles = (None, None) if cell is None else _lengths_angles(cell)
-        self.file.write(frame.positions, self.topology, modelIndex=frame.index,
+        self.file.write(frame.positions, self.topology, modelIndex=self.first_model + frame.index,
                         unitcell_lengths=None if lengths is None else tuple(lengths[0]),
                         unitcell_angles=None if angles is None else tuple(angles[0]))
         self.file._file.flush()  # PDBTrajectoryFile exposes no flush(); its text handle does
 
     def close(self) -> None:
         self.file.close()
+
+
+class _PDBAppender:
+    """Append MODEL blocks: MDTraj writes each into a scratch PDB, whose MODEL … ENDMDL lines are
+    appended here; ``close`` adds the END line."""
+
+    def __init__(self, path: str, topology):
+        self.path = path
+        self._file = open(path, "a")
+        self.scratch_dir = os.path.dirname(os.path.abspath(path))
+
+    def write(self, positions, topology, **kwargs) -> None:
+        from mdtraj.formats import PDBTrajectoryFile
+
+        fd, scratch = tempfile.mkstemp(suffix=".pdb", dir=self.scratch_dir)
+        os.close(fd)
+        try:
+            with PDBTrajectoryFile(scratch, "w", force_overwrite=True) as fh:
+                fh.write(positions, topology, **kwargs)
+            with open(scratch) as fh:
+                text = fh.read()
+        finally:
+            os.remove(scratch)
+        start, end = text.index("MODEL"), text.index("ENDMDL")
+        self._file.write(text[start:text.index("\n", end) + 1])
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self._file.write("END\n")
+            self._file.close()
 
 
 class _HDF5Backend(_Backend):
@@ -532,3 +648,306 @@ def _ev_per_a_per_kj_mol_nm() -> float:
     from ase import units
 
     return units.kJ / units.mol / ANGSTROM_PER_NM
+
+
+# ------------------------------------------------------------------------------- truncation
+class Truncation(NamedTuple):
+    """What :func:`truncate_trajectory` did to a file.
+
+    kept : complete frames left in the file; dropped : complete frames removed;
+    torn : True if an incomplete last frame (a write cut off by a kill) was removed too.
+    """
+
+    kept: int
+    dropped: int
+    torn: bool
+
+
+#: formats whose frames carry a time (the others are cut by frame count only)
+TIMED_FORMATS = frozenset({"extxyz", "traj", "xtc", "trr", "nc", "h5"})
+
+
+def truncate_trajectory(path, *, after_time: Optional[float] = None, max_frames: Optional[int] = None,
+                        time_tolerance: float = 0.0, format: Optional[str] = None) -> Truncation:
+    """Cut a trajectory back to its leading frames, in place; an incomplete last frame is always removed.
+
+    Keeps the frames, from the first, while their time is ≤ ``after_time +
+    time_tolerance`` (ASE time units; only formats in :data:`TIMED_FORMATS`
+    store times) and their number is ≤ ``max_frames``; everything from the
+    first frame that fails either test is removed. Use it to bring a file back
+    to a checkpoint before appending (e.g. after the writing process was
+    killed): pass ``time_tolerance`` of about half a timestep, since xtc, trr
+    and nc store times as float32 ps.
+
+    How each format is cut: extxyz, xtc, trr, pdb at a frame's byte offset;
+    dcd likewise, with the frame count in its header corrected; traj and nc
+    are rewritten (atomically) with the frames kept. Returns a
+    :class:`Truncation`. A missing file is an :class:`InputError`.
+    """
+    path = os.fspath(path)
+    if after_time is None and max_frames is None:
+        raise InputError(f"{path}: truncate_trajectory needs `after_time` or `max_frames`")
+    if max_frames is not None and (int(max_frames) != max_frames or max_frames < 0):
+        raise InputError(f"{path}: `max_frames` must be a whole number ≥ 0, got {max_frames!r}")
+    if not os.path.isfile(path):
+        raise InputError(f"{path}: no trajectory file to truncate")
+    library, fmt = detect_format(path, format)
+    if fmt not in _TRUNCATORS:
+        raise InputError(f"{path}: cannot truncate {fmt} trajectories")
+    if after_time is not None and fmt not in TIMED_FORMATS:
+        if max_frames is None:
+            raise InputError(f"{path}: {fmt} files store no frame times; give `max_frames`")
+        after_time = None
+    scan, cut = _TRUNCATORS[fmt]
+    frames, torn = scan(path)  # frames: [(time in ASE units or None, end byte or None)] of the complete frames
+    keep = len(frames)
+    if max_frames is not None:
+        keep = min(keep, int(max_frames))
+    if after_time is not None:
+        limit = after_time + time_tolerance
+        for k in range(keep):
+            if frames[k][0] is not None and frames[k][0] > limit:
+                keep = k
+                break
+    if keep < len(frames) or torn:
+        cut(path, frames, keep)
+    return Truncation(keep, len(frames) - keep, bool(torn))
+
+
+def _cut_bytes(path: str, frames, keep: int, start: int = 0) -> None:
+    """Truncate ``path`` just after frame ``keep - 1`` (at ``start``, the header's end, if none is kept)."""
+    os.truncate(path, frames[keep - 1][1] if keep > 0 else start)
+
+
+def _scan_extxyz(path: str):
+    """Complete extxyz frames: a count line, a comment line and that many atom lines, each ended by a newline."""
+    import re
+
+    time_re = re.compile(rb"(?:^|\s)time=([^\s\"]+)")
+    frames, torn = [], False
+    with open(path, "rb") as fh:
+        pos = 0
+        while True:
+            first = fh.readline()
+            if not first:
+                break
+            if not first.endswith(b"\n") or not first.strip().isdigit():
+                torn = True  # a cut count line (or garbage after the last frame)
+                break
+            n = int(first)
+            comment = fh.readline()
+            complete = comment.endswith(b"\n")
+            for _ in range(n):
+                if not complete:
+                    break
+                complete = fh.readline().endswith(b"\n")
+            if not complete:
+                torn = True
+                break
+            match = time_re.search(comment)
+            time = None
+            if match is not None:
+                try:
+                    time = float(match.group(1))
+                except ValueError:
+                    time = None
+            pos = fh.tell()
+            frames.append((time, pos))
+    return frames, torn
+
+
+def _scan_xtc_frames(path: str):
+    scan = _scan_xtc(path) if os.path.getsize(path) > 0 else None
+    if scan is None:
+        return [], False
+    from .trajectory_reader import _XTC_HEADER
+
+    frames = []
+    with open(path, "rb") as fh:
+        ends = list(scan.offsets[1:]) + [scan.end]
+        for offset, end in zip(scan.offsets, ends):
+            fh.seek(int(offset))
+            time_ps = _XTC_HEADER.unpack(fh.read(_XTC_HEADER.size))[3]
+            frames.append((float(time_ps) * TIME_PER_PS, int(end)))
+    return frames, scan.truncated is not None
+
+
+_TRR_MAGIC = 1993
+
+
+def _scan_trr(path: str):
+    """TRR frames from their headers (GROMACS layout: magic, version string, 13 size/count ints, t, lambda)."""
+    import struct
+
+    size = os.path.getsize(path)
+    frames, torn, pos = [], False, 0
+    with open(path, "rb") as fh:
+        while pos < size:
+            fh.seek(pos)
+            head = fh.read(24)
+            if len(head) < 24:
+                torn = True
+                break
+            magic, _slen, strlen = struct.unpack(">iii", head[:12])
+            if magic != _TRR_MAGIC or not 0 <= strlen <= 1024:
+                raise InputError(f"{path}: TRR frame {len(frames)} at byte {pos} is corrupt (bad magic {magic})")
+            fh.seek(pos + 12 + (strlen + 3) // 4 * 4)
+            ints = fh.read(13 * 4)
+            if len(ints) < 13 * 4:
+                torn = True
+                break
+            (ir, e, box, vir, pres, top, sym, x, v, f, natoms, _step, _nre) = struct.unpack(">13i", ints)
+            blocks = (ir, e, box, vir, pres, top, sym, x, v, f)
+            if natoms <= 0 or any(b < 0 for b in blocks):
+                raise InputError(f"{path}: TRR frame {len(frames)} at byte {pos} is corrupt (sizes {blocks})")
+            real = box // 9 if box else (x or v or f) // (3 * natoms)
+            if real not in (4, 8):
+                raise InputError(f"{path}: TRR frame {len(frames)} at byte {pos} is corrupt (precision {real})")
+            scalars = fh.read(2 * real)
+            if len(scalars) < 2 * real:
+                torn = True
+                break
+            time_ps = struct.unpack(">d" if real == 8 else ">f", scalars[:real])[0]
+            end = pos + 12 + (strlen + 3) // 4 * 4 + 13 * 4 + 2 * real + sum(blocks)
+            if end > size:
+                torn = True
+                break
+            frames.append((float(time_ps) * TIME_PER_PS, end))
+            pos = end
+    return frames, torn
+
+
+def _dcd_layout(path: str):
+    """(endian, header bytes, frame bytes, control-ints offset) of a DCD file written by MDTraj/CHARMM."""
+    import struct
+
+    with open(path, "rb") as fh:
+        head = fh.read(8192)
+    for endian in ("<", ">"):
+        if len(head) >= 96 and struct.unpack_from(endian + "i", head, 0)[0] == 84:
+            break
+    else:
+        raise InputError(f"{path}: not a DCD file this package can truncate (no 84-byte header record)")
+    control = struct.unpack_from(endian + "20i", head, 8)
+    title_len = struct.unpack_from(endian + "i", head, 92)[0]
+    atoms_at = 92 + 4 + title_len + 4
+    if title_len < 0 or atoms_at + 12 > len(head):
+        raise InputError(f"{path}: DCD header is corrupt (title block of {title_len} bytes)")
+    n_atoms = struct.unpack_from(endian + "i", head, atoms_at + 4)[0]
+    frame = 3 * (8 + 4 * n_atoms) + (8 + 48 if control[10] else 0) + ((8 + 4 * n_atoms) if control[11] else 0)
+    return endian, atoms_at + 12, frame, control
+
+
+def _scan_dcd(path: str):
+    _endian, header, frame, _control = _dcd_layout(path)
+    n, partial = divmod(os.path.getsize(path) - header, frame)
+    return [(None, header + (k + 1) * frame) for k in range(n)], partial > 0
+
+
+def _cut_dcd(path: str, frames, keep: int) -> None:
+    """Cut after ``keep`` frames and write that count (NSET) and the last step (NSTEP) into the header."""
+    import struct
+
+    endian, header, _frame, control = _dcd_layout(path)
+    os.truncate(path, frames[keep - 1][1] if keep > 0 else header)
+    istart, nsavc = control[1], control[2]
+    with open(path, "r+b") as fh:
+        fh.seek(8)
+        fh.write(struct.pack(endian + "i", keep))
+        fh.seek(20)
+        fh.write(struct.pack(endian + "i", istart + keep * nsavc if nsavc else keep))
+
+
+def _scan_pdb(path: str):
+    """One frame per MODEL … ENDMDL block; the byte after each ENDMDL line ends a frame."""
+    frames, in_model = [], False
+    with open(path, "rb") as fh:
+        for line in iter(fh.readline, b""):
+            if line.startswith(b"MODEL"):
+                in_model = True
+            elif line.startswith(b"ENDMDL") and line.endswith(b"\n"):
+                in_model = False
+                frames.append((None, fh.tell()))
+    return frames, in_model
+
+
+def _cut_pdb(path: str, frames, keep: int) -> None:
+    """Cut after the ``keep``-th ENDMDL (dropping the END/CONECT footer); nothing kept: an empty file."""
+    os.truncate(path, frames[keep - 1][1] if keep > 0 else 0)
+
+
+def _scan_traj(path: str):
+    from ase.io.trajectory import Trajectory
+
+    with Trajectory(path, "r") as traj:
+        frames = [(traj[k].info.get("time"), None) for k in range(len(traj))]
+    return frames, False
+
+
+def _rewrite_traj(path: str, frames, keep: int) -> None:
+    from ase.io.trajectory import Trajectory
+
+    from .atomic_file import atomic_write
+
+    fd, scratch = tempfile.mkstemp(suffix=".traj", dir=os.path.dirname(os.path.abspath(path)))
+    os.close(fd)
+    try:
+        with Trajectory(path, "r") as src, Trajectory(scratch, "w") as dst:
+            for k in range(keep):
+                dst.write(src[k])  # with its info (time) and SinglePointCalculator results
+        with open(scratch, "rb") as fh:
+            data = fh.read()
+        atomic_write(path, lambda handle: handle.write(data))
+    finally:
+        os.remove(scratch)
+
+
+def _scan_nc(path: str):
+    from scipy.io import netcdf_file
+
+    try:
+        with netcdf_file(path, "r", mmap=False) as nc:
+            times = np.array(nc.variables["time"][:], dtype=np.float64) if "time" in nc.variables else None
+            n = nc.variables["coordinates"].shape[0]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise InputError(f"{path}: cannot read this NetCDF trajectory to truncate it ({err})") from None
+    return [(None if times is None else float(times[k]) * TIME_PER_PS, None) for k in range(n)], False
+
+
+def _rewrite_nc(path: str, frames, keep: int) -> None:
+    """Copy the first ``keep`` frames of every per-frame variable into a new file, then replace ``path``."""
+    from scipy.io import netcdf_file
+
+    from .atomic_file import atomic_write
+
+    fd, scratch = tempfile.mkstemp(suffix=".nc", dir=os.path.dirname(os.path.abspath(path)))
+    os.close(fd)
+    try:
+        with netcdf_file(path, "r", mmap=False) as src, netcdf_file(scratch, "w", version=2) as dst:
+            dst._attributes.update(src._attributes)
+            for name, length in src.dimensions.items():
+                dst.createDimension(name, length)
+            for name, var in src.variables.items():
+                new = dst.createVariable(name, var.data.dtype, var.dimensions)
+                new._attributes.update(var._attributes)
+                if var.dimensions and var.dimensions[0] == "frame":
+                    new[:keep] = var.data[:keep]
+                else:
+                    new[...] = var.data
+        with open(scratch, "rb") as fh:
+            data = fh.read()
+        atomic_write(path, lambda handle: handle.write(data))
+    finally:
+        os.remove(scratch)
+
+
+#: format -> (scan(path) -> (frames, torn), cut(path, frames, keep))
+_TRUNCATORS = {
+    "extxyz": (_scan_extxyz, _cut_bytes),
+    "xtc": (_scan_xtc_frames, _cut_bytes),
+    "trr": (_scan_trr, _cut_bytes),
+    "dcd": (_scan_dcd, _cut_dcd),
+    "pdb": (_scan_pdb, _cut_pdb),
+    "traj": (_scan_traj, _rewrite_traj),
+    "nc": (_scan_nc, _rewrite_nc),
+}
