@@ -32,7 +32,7 @@ them back unchanged. XTC/TRR store the three vectors as given.
 The file is created at the first frame (so a writer that fails before writing
 leaves no empty or half-written header behind); if writing the first frame
 fails, the new file is removed. ``append=True`` continues an existing file of
-any format but h5 (an incomplete last XTC frame is cut off first). To continue
+any format (an incomplete last frame is cut off first). To continue
 from a checkpoint, first cut the file back with :func:`truncate_trajectory`.
 """
 
@@ -61,7 +61,7 @@ WRITABLE_FORMATS = {
     ("mdtraj", "dcd"): True,
     ("mdtraj", "nc"): True,
     ("mdtraj", "pdb"): True,
-    ("mdtraj", "h5"): False,
+    ("mdtraj", "h5"): True,
 }
 
 
@@ -73,7 +73,7 @@ class TrajectoryWriter:
     topology : ``mdtraj.Topology`` or a PDB path, for pdb/h5 atom names; else
         one is built from the atomic numbers (one residue per atom).
     format : override the extension (``"xtc"``, ``"extxyz"``, ...).
-    append : continue an existing file (every format but h5).
+    append : continue an existing file (any format).
     overwrite : if False, an existing file (without ``append``) is an error.
 
     Use as a context manager, or call :meth:`close`.
@@ -303,8 +303,10 @@ class _XTCBackend(_Backend):
         super().__init__(path, topology, append)
         from mdtraj.formats import XTCTrajectoryFile
 
+        self.first_index = 0
         if append:
             self.file = _XDRAppender(path, "xtc")
+            self.first_index = self.file.first_index
         else:
             self.file = XTCTrajectoryFile(path, "w", force_overwrite=True)
 
@@ -314,7 +316,7 @@ class _XTCBackend(_Backend):
         self.file.write(
             (frame.positions * NM_PER_ANGSTROM)[None].astype(np.float32),
             time=np.array([_time_ps(frame)], dtype=np.float32),
-            step=np.array([frame.index], dtype=np.int32),
+            step=np.array([self.first_index + frame.index], dtype=np.int32),
             box=box.astype(np.float32),
         )
         self.file.flush()
@@ -342,7 +344,7 @@ class _TRRBackend(_Backend):
         self.file.write_trr(
             (frame.positions * NM_PER_ANGSTROM)[None].astype(np.float32),
             np.array([_time_ps(frame)], dtype=np.float32),
-            np.array([frame.index], dtype=np.int32),
+            np.array([self.file.first_index + frame.index], dtype=np.int32),
             box.astype(np.float32),
             velocities,
             forces,
@@ -365,12 +367,13 @@ class _XDRAppender:
     def __init__(self, path: str, kind: str, truncate: bool = False):
         self.path = path
         self.kind = kind
-        if kind == "xtc" and not truncate and os.path.exists(path) and os.path.getsize(path) > 0:
-            scan = _scan_xtc(path)
-            if scan.truncated is not None:
-                end = int(scan.offsets[-1]) + _xtc_frame_length(path, int(scan.offsets[-1]))
-                warnings.warn(f"{path}: cutting off an incomplete last frame ({scan.truncated}) before appending")
-                os.truncate(path, end)
+        self.first_index = 0  # frames already in the file: the step field of new frames continues from it
+        if not truncate and os.path.exists(path) and os.path.getsize(path) > 0:
+            frames, torn = (_scan_xtc_frames if kind == "xtc" else _scan_trr)(path)
+            if torn:
+                warnings.warn(f"{path}: cutting off an incomplete last frame before appending")
+                _cut_bytes(path, frames, len(frames))
+            self.first_index = len(frames)
         self.fh = open(path, "wb" if truncate else "ab")
         self.scratch_dir = os.path.dirname(os.path.abspath(path))
 
@@ -408,19 +411,6 @@ class _XDRAppender:
 
     def close(self) -> None:
         self.fh.close()
-
-
-def _xtc_frame_length(path: str, offset: int) -> int:
-    """Byte length of the (validated) XTC frame at ``offset``."""
-    from .trajectory_reader import _XTC_COMPRESSED, _XTC_HEADER
-
-    with open(path, "rb") as fh:
-        fh.seek(offset)
-        natoms = _XTC_HEADER.unpack(fh.read(_XTC_HEADER.size))[1]
-        if natoms <= 9:
-            return _XTC_HEADER.size + 12 * natoms
-        n_bytes = _XTC_COMPRESSED.unpack(fh.read(_XTC_COMPRESSED.size))[-1]
-        return _XTC_HEADER.size + _XTC_COMPRESSED.size + (n_bytes + 3) // 4 * 4
 
 
 class _DCDBackend(_Backend):
@@ -606,8 +596,12 @@ class _HDF5Backend(_Backend):
         super().__init__(path, topology, append)
         from mdtraj.formats import HDF5TrajectoryFile
 
-        self.file = HDF5TrajectoryFile(path, "w", force_overwrite=True)
-        self.file.topology = topology
+        if append:
+            self.file = HDF5TrajectoryFile(path, "a")
+            self.has_cell = "cell_lengths" in self.file.root
+        else:
+            self.file = HDF5TrajectoryFile(path, "w", force_overwrite=True)
+            self.file.topology = topology
 
     def write(self, frame: Frame, result) -> None:
         from ase import units
@@ -650,6 +644,16 @@ def _ev_per_a_per_kj_mol_nm() -> float:
     return units.kJ / units.mol / ANGSTROM_PER_NM
 
 
+def pdb_text(traj) -> str:
+    """An ``mdtraj.Trajectory`` as PDB text, for :func:`systems.atomic_file.atomic_write_text`
+    (MDTraj writes PDB only to a path: a scratch directory here)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "frame.pdb")
+        traj.save_pdb(path)
+        with open(path) as fh:
+            return fh.read()
+
+
 # ------------------------------------------------------------------------------- truncation
 class Truncation(NamedTuple):
     """What :func:`truncate_trajectory` did to a file.
@@ -680,8 +684,8 @@ def truncate_trajectory(path, *, after_time: Optional[float] = None, max_frames:
     and nc store times as float32 ps.
 
     How each format is cut: extxyz, xtc, trr, pdb at a frame's byte offset;
-    dcd likewise, with the frame count in its header corrected; traj and nc
-    are rewritten (atomically) with the frames kept. Returns a
+    dcd likewise, with the frame count in its header corrected; h5 arrays are
+    shortened in place; traj and nc are rewritten (atomically) with the frames kept. Returns a
     :class:`Truncation`. A missing file is an :class:`InputError`.
     """
     path = os.fspath(path)
@@ -757,10 +761,19 @@ def _scan_extxyz(path: str):
 
 
 def _scan_xtc_frames(path: str):
-    scan = _scan_xtc(path) if os.path.getsize(path) > 0 else None
-    if scan is None:
-        return [], False
+    """Complete XTC frames (time, end byte) from :func:`_scan_xtc`'s header walk, and whether a torn one follows."""
     from .trajectory_reader import _XTC_HEADER
+
+    if os.path.getsize(path) == 0:
+        return [], False
+    try:
+        scan = _scan_xtc(path)
+    except InputError:
+        with open(path, "rb") as fh:  # only part of a first frame, written by a killed process?
+            head = fh.read(4)
+        if len(head) < 4 or int.from_bytes(head, "big") == 1995:
+            return [], True
+        raise
 
     frames = []
     with open(path, "rb") as fh:
@@ -941,6 +954,29 @@ def _rewrite_nc(path: str, frames, keep: int) -> None:
         os.remove(scratch)
 
 
+def _scan_h5(path: str):
+    import tables
+
+    try:
+        with tables.open_file(path, "r") as h5:
+            times = h5.root.time[:] if "/time" in h5 else None
+            n = h5.root.coordinates.shape[0]
+    except (OSError, tables.NoSuchNodeError, tables.HDF5ExtError) as err:
+        raise InputError(f"{path}: cannot read this HDF5 trajectory to truncate it ({err})") from None
+    return [(None if times is None else float(times[k]) * TIME_PER_PS, None) for k in range(n)], False
+
+
+def _cut_h5(path: str, frames, keep: int) -> None:
+    """Shorten every per-frame array (coordinates, time, cell, velocities, energies) in place."""
+    import tables
+
+    n = len(frames)
+    with tables.open_file(path, "a") as h5:
+        for node in h5.walk_nodes("/", classname="EArray"):
+            if node.shape and node.shape[0] == n:
+                node.truncate(keep)
+
+
 #: format -> (scan(path) -> (frames, torn), cut(path, frames, keep))
 _TRUNCATORS = {
     "extxyz": (_scan_extxyz, _cut_bytes),
@@ -950,4 +986,5 @@ _TRUNCATORS = {
     "pdb": (_scan_pdb, _cut_pdb),
     "traj": (_scan_traj, _rewrite_traj),
     "nc": (_scan_nc, _rewrite_nc),
+    "h5": (_scan_h5, _cut_h5),
 }

@@ -12,13 +12,13 @@ reporter, which ``compare`` picks up.
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import sys
 import time
 from pathlib import Path
 
 from systems import units
+from systems.atomic_file import atomic_write_text
 from systems.errors import InputError
 
 from ..config import write_resolved_config
@@ -29,10 +29,8 @@ CHECKPOINT = "checkpoint.npz"
 
 
 def write_json(path: Path, payload: dict) -> Path:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=1) + "\n")
-    os.replace(tmp, path)
-    return path
+    """``payload`` as indented JSON, written atomically."""
+    return atomic_write_text(path, json.dumps(payload, indent=1) + "\n")
 
 
 def run_simulation(args, setup, integrator, *, description: dict, equilibrate_timestep_fs: float | None = None) -> dict:
@@ -139,7 +137,6 @@ def _default_eq_timestep(setup) -> float:
 
 def _write_topology(setup, path: Path) -> None:
     """The first frame with bonds, so ``compare`` finds bond and angle distributions."""
-    traj = setup.system.to_mdtraj(setup.topology)
-    tmp = path.with_name("topology.tmp.pdb")
-    traj.save_pdb(str(tmp))
-    os.replace(tmp, path)
+    from systems.trajectory_writer import pdb_text
+
+    atomic_write_text(path, pdb_text(setup.system.to_mdtraj(setup.topology)))

@@ -3,6 +3,7 @@ an incomplete last frame (a write cut off by kill -9) is removed, and the file s
 
 from __future__ import annotations
 
+import importlib.util
 import warnings
 
 import numpy as np
@@ -17,7 +18,8 @@ from systems.units import fs
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*netCDF4.*")
 
-FORMATS = ["extxyz", "traj", "xtc", "trr", "dcd", "nc", "pdb"]
+FORMATS = ["extxyz", "traj", "xtc", "trr", "dcd", "nc", "pdb"] + (
+    ["h5"] if importlib.util.find_spec("tables") is not None else [])
 N_ATOMS = 12
 DT = 10.0 * fs  # time between frames
 ATOL = {"xtc": 6e-3, "pdb": 1e-3}  # XTC keeps 0.001 nm, PDB 0.001 Å; the others float32 or better
