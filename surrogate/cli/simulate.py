@@ -37,9 +37,21 @@ def run_simulation(args, setup, integrator, *, description: dict, equilibrate_ti
     """Equilibrate (``--equilibrate-ps``), then run production with trajectory,
     thermo log, progress bar and optional checkpoints; returns the run metadata.
 
+    Holds the lock of ``--out`` throughout (a second process writing there is
+    refused). With ``--resume`` the trajectory and log are first cut back to the
+    checkpoint's step.
+
     equilibrate_timestep_fs : Langevin timestep of the equilibration (default:
         the production timestep; the system's default for MC and learned operators).
     """
+    from systems.output_lock import output_lock
+
+    command = "surrogate " + " ".join(map(str, getattr(args, "_argv", [])))
+    with output_lock(args.out, command):
+        return _run_simulation(args, setup, integrator, description, equilibrate_timestep_fs)
+
+
+def _run_simulation(args, setup, integrator, description: dict, equilibrate_timestep_fs: float | None) -> dict:
     from integrators import (CheckpointReporter, ProgressReporter, RunawayError, Simulation, ThermoLogReporter,
                              TrajectoryReporter)
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from systems.errors import InputError
+from systems.output_lock import holds_output_lock
 
 from ..config import write_resolved_config
 from .builders import check_device
@@ -168,6 +169,7 @@ def _data(args) -> object:
     return frames
 
 
+@holds_output_lock
 def main_egnn(args) -> int:
     if not 0.0 <= args.val_fraction < 1.0:
         raise InputError(f"--val-fraction must be in [0, 1), got {args.val_fraction}")
@@ -186,6 +188,7 @@ def main_egnn(args) -> int:
     return 0
 
 
+@holds_output_lock
 def main_lstm(args) -> int:
     if not 0.0 < args.val_fraction < 1.0:
         raise InputError(f"--val-fraction must be in (0, 1), got {args.val_fraction}")
