@@ -24,28 +24,26 @@ ARGON = ["--system", "liquid-argon", "--n-atoms", "32", "--equilibrate-ps", "0",
 
 @pytest.fixture(scope="session")
 def models(tmp_path_factory):
-    """A tiny EGNN (one epoch on 11 frames of 32 argon atoms) and a tiny flat LSTM operator (8-atom LJ
-    cluster, one epoch), trained in-process with the CLI."""
+    """A tiny EGNN and a tiny many-body LSTM operator (Δ_R = 50 fs), one epoch each on 1 ps of 32 argon
+    atoms, trained in-process with the CLI."""
     root = tmp_path_factory.mktemp("kill_resume_models")
-    assert cli_main(["generate", *ARGON, "--integrator", "verlet", "--steps", "100", "--traj-interval", "10",
-                     "--out", str(root / "ref")]) == 0
-    assert cli_main(["train", "egnn", str(root / "ref" / "trajectory.extxyz"), "--max-epochs", "1", "--hidden", "8",
-                     "--layers", "1", "--cutoff", "4.0", "--no-progress", "--out", str(root / "egnn")]) == 0
-    assert cli_main(["train", "lstm", "--generate", "lj-cluster", "--n-particles", "8", "--n-trajectories", "4",
-                     "--t-max", "3", "--stride-steps", "100", "--max-epochs", "1", "--no-progress",
-                     "--out", str(root / "lstm")]) == 0
+    ref = root / "ref" / "trajectory.extxyz"
+    assert cli_main(["generate", *ARGON, "--integrator", "verlet", "--time-ps", "1", "--out", str(ref.parent)]) == 0
+    assert cli_main(["train", "egnn", str(ref), "--stride", "10", "--max-epochs", "1", "--hidden", "8", "--layers",
+                     "1", "--cutoff", "4.0", "--no-progress", "--out", str(root / "egnn")]) == 0
+    assert cli_main(["train", "lstm", str(ref), "--stride-fs", "50", "--max-epochs", "1", "--hidden", "8",
+                     "--layers", "1", "--no-progress", "--out", str(root / "lstm")]) == 0
     return root
 
 
 def _cases(models):
     """name -> (run arguments, trajectory format, seed of the kill points, kills, tear the tail by hand?)"""
     return {
-        "verlet": ([*ARGON, "--integrator", "verlet", "--steps", "400"], "xtc", 1, 1, True),
-        "langevin": ([*ARGON, "--integrator", "langevin", "--steps", "400"], "extxyz", 2, 2, False),
-        "egnn": ([*ARGON, "--integrator", "verlet", "--model", str(models / "egnn" / "best.pt"), "--steps", "120"],
-                 "extxyz", 3, 1, True),
-        "lstm": (["--integrator", "lstm", "--model", str(models / "lstm" / "best.pt"), "--system", "lj-cluster",
-                  "--n-atoms", "8", "--equilibrate-ps", "0", "--no-progress", "--seed", "3", "--steps", "120"],
+        "verlet": ([*ARGON, "--integrator", "verlet", "--steps", "150"], "xtc", 1, 1, True),
+        "langevin": ([*ARGON, "--integrator", "langevin", "--steps", "150"], "extxyz", 2, 2, True),
+        "egnn": ([*ARGON, "--integrator", "verlet", "--model", str(models / "egnn" / "best.pt"), "--steps", "60"],
+                 "extxyz", 3, 1, False),
+        "lstm": ([*ARGON, "--integrator", "lstm", "--model", str(models / "lstm" / "best.pt"), "--steps", "24"],
                  "xtc", 4, 1, False),
     }
 
@@ -58,9 +56,9 @@ def _env():
 
 
 def _command(args, fmt, out, resume=False):
-    interval = "4" if "lstm" in args else "10"
-    return [sys.executable, "-m", "surrogate.cli", "run", *args, "--format", fmt, "--traj-interval", interval,
-            "--checkpoint-interval", "30" if interval == "10" else "12", "--out", str(out)] + (
+    traj, checkpoint = ("2", "6") if "lstm" in args else ("10", "30")  # LSTM steps are 50 fs strides
+    return [sys.executable, "-m", "surrogate.cli", "run", *args, "--format", fmt, "--traj-interval", traj,
+            "--checkpoint-interval", checkpoint, "--out", str(out)] + (
         ["--resume"] if resume else [])
 
 
