@@ -42,7 +42,7 @@ def output_lock(directory, command: Optional[str] = None) -> Iterator[Path]:
     raises :class:`InputError` naming the directory and that process's PID.
     """
     path = Path(directory)
-    created = not path.exists()
+    created = [p for p in [path, *path.parents] if not p.exists()]  # made here: removed again if left empty
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -124,17 +124,17 @@ def _acquire(path: Path, command: str) -> int:
     raise InputError(f"output directory {path}: could not take its lock (it kept being replaced)")
 
 
-def _release(path: Path, fd: int, created: bool) -> None:
+def _release(path: Path, fd: int, created: list) -> None:
     try:
         os.unlink(path / LOCK_NAME)  # while still holding it, so nobody locks a file about to vanish
     except OSError:
         pass
     os.close(fd)
-    if created:
+    for folder in created:  # deepest first; only if empty: the command failed before writing anything
         try:
-            path.rmdir()  # only if empty: the command failed before writing anything
+            folder.rmdir()
         except OSError:
-            pass
+            break
 
 
 def _read_fd(fd: int) -> str:
