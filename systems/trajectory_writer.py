@@ -890,10 +890,15 @@ def _cut_pdb(path: str, frames, keep: int) -> None:
 
 
 def _scan_traj(path: str):
+    """ASE ``.traj`` (ulm) frames. A ulm file's header is updated only after an item is complete, so the
+    bytes of a frame cut off by a kill are invisible here (and harmless to a later append)."""
     from ase.io.trajectory import Trajectory
 
-    with Trajectory(path, "r") as traj:
-        frames = [(traj[k].info.get("time"), None) for k in range(len(traj))]
+    try:
+        with Trajectory(path, "r") as traj:
+            frames = [(traj[k].info.get("time"), None) for k in range(len(traj))]
+    except (OSError, ValueError, KeyError) as err:  # JSONDecodeError is a ValueError
+        raise InputError(f"{path}: cannot read this ASE trajectory to truncate it ({err})") from None
     return frames, False
 
 

@@ -96,16 +96,28 @@ def test_torn_last_frame_is_removed(tmp_path, fmt, fraction):
     _write(whole, states)
     _write(four, states[:4])
     data, n4 = whole.read_bytes(), four.stat().st_size
-    if fmt == "dcd":  # the header of a 5-frame file says 5; what the killed writer left says 4
-        data = four.read_bytes()[:n4] + data[n4:]
-    if fmt == "pdb":  # MDTraj writes the END footer on close only
-        data = data.replace(b"END\n", b"").replace(b"CONECT", b"XXXXXX")
     torn = tmp_path / f"torn.{fmt}"
-    torn.write_bytes(data[:n4 if fmt != "pdb" else None][: n4] + data[n4:n4 + int(fraction * (len(data) - n4))]
-                     if fmt != "pdb" else _pdb_torn(whole.read_bytes(), fraction))
+    if fmt == "pdb":  # the footer (CONECT, END) comes at close: four whole MODELs, then part of the fifth
+        torn.write_bytes(_pdb_torn(data, fraction))
+    else:  # the four-frame file (its DCD header counts 4), then part of the fifth frame's bytes
+        torn.write_bytes(four.read_bytes() + data[n4:n4 + max(1, int(fraction * (len(data) - n4)))])
     result = truncate_trajectory(torn, after_time=1e9, max_frames=None if fmt in TIMED_FORMATS else 10)
     assert result.kept == 4 and result.dropped == 0 and result.torn
     _check(_read(torn), states[:4], fmt)
+
+
+def test_torn_ase_traj_frame_is_invisible_and_appending_continues(tmp_path):
+    """ulm updates its header after each complete item: the bytes of a frame being written when the process
+    died are not counted, and the next append continues after the frames the header lists."""
+    states = _states(4)
+    whole, torn = tmp_path / "whole.traj", tmp_path / "torn.traj"
+    _write(whole, states[:3])
+    _write(torn, states[:2])
+    data = whole.read_bytes()
+    torn.write_bytes(torn.read_bytes() + data[torn.stat().st_size:][:700])
+    assert tuple(truncate_trajectory(torn, after_time=1e9)) == (2, 0, False)
+    _write(torn, states[2:], append=True)
+    _check(_read(torn), states, "traj")
 
 
 def _pdb_torn(data: bytes, fraction: float) -> bytes:
