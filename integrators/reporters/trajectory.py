@@ -50,7 +50,7 @@ class TrajectoryReporter(IntervalReporter):
         """
         if not self.append or not self.path.exists():
             return None
-        from systems.trajectory_writer import TIMED_FORMATS, truncate_trajectory
+        from systems.trajectory_truncate import TIMED_FORMATS, truncate_trajectory
 
         timestep = float(simulation.integrator.timestep)
         if timestep > 0 and self.format in TIMED_FORMATS:

@@ -128,7 +128,7 @@ def test_resume_after_kill_equals_the_uninterrupted_run(models, tmp_path, name):
 def test_resume_message_counts_what_was_dropped(tmp_path, capsys):
     """A run whose checkpoint is at step 30 but whose files reach step 60 (and a torn frame after step 50):
     the resume keeps 4 frames and 4 rows, says how many it dropped, and ends equal to the full run."""
-    from systems.trajectory_writer import _scan_extxyz
+    from systems.trajectory_truncate import _scan_extxyz
 
     def run(out, steps, *extra):
         return cli_main(["run", *ARGON, "--integrator", "verlet", "--steps", str(steps), "--traj-interval", "10",

@@ -13,7 +13,8 @@ from systems.errors import InputError
 from systems.forces import ForceResult
 from systems.state import System, topology_from_numbers
 from systems.trajectory_reader import read_frames
-from systems.trajectory_writer import TIMED_FORMATS, TrajectoryWriter, truncate_trajectory
+from systems.trajectory_truncate import TIMED_FORMATS, truncate_trajectory
+from systems.trajectory_writer import TrajectoryWriter
 from systems.units import fs
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*netCDF4.*")
