@@ -44,16 +44,17 @@ class TrajectoryReporter(IntervalReporter):
         """Cut the file back to the frames at or before ``simulation``'s step (a killed run may have
         written more after its last checkpoint, and an incomplete last frame); returns what was done.
 
-        Formats with frame times (extxyz, traj, xtc, trr, nc) are cut by time, with half a timestep of
+        Formats with frame times (extxyz, traj, xtc, trr, nc, h5) are cut by time, with half a timestep of
         slack for float32 times; the others (dcd, pdb), and Monte Carlo runs whose time does not
         advance, by count: the frames of steps 0, interval, 2·interval, … up to the checkpoint's step.
         """
         if not self.append or not self.path.exists():
             return None
+        from systems.trajectory_reader import detect_format
         from systems.trajectory_truncate import TIMED_FORMATS, truncate_trajectory
 
         timestep = float(simulation.integrator.timestep)
-        if timestep > 0 and self.format in TIMED_FORMATS:
+        if timestep > 0 and detect_format(self.path, self.format)[1] in TIMED_FORMATS:
             cut = truncate_trajectory(self.path, after_time=simulation.time, time_tolerance=0.5 * timestep,
                                       format=self.format)
         else:
