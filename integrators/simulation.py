@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -212,6 +213,8 @@ class Simulation:
 
         Restores the system, step, integrator state (RNG, cached forces) and the
         provider's neighbor-list reference, so the run continues bit for bit.
+        Each reporter's ``resume`` then cuts its files back to the checkpoint's
+        step (frames and rows a killed run wrote after it); its note goes to stderr.
         """
         checkpoint = load_checkpoint(path)
         sim = cls(checkpoint.system, integrator, reporters, runaway=runaway, provider=provider, report_initial=False)
@@ -220,6 +223,10 @@ class Simulation:
             load_provider_state(sim.provider, checkpoint.provider_state)
         sim.step = checkpoint.step
         sim._initialized = True
+        for r in sim.reporters:
+            note = r.resume(sim) if callable(getattr(r, "resume", None)) else None
+            if note:
+                print(f"resuming at step {sim.step}: {note}", file=sys.stderr)
         return sim
 
     # ------------------------------------------------------------- lifecycle

@@ -31,8 +31,10 @@ them back unchanged. XTC/TRR store the three vectors as given.
 
 The file is created at the first frame (so a writer that fails before writing
 leaves no empty or half-written header behind); if writing the first frame
-fails, the new file is removed. ``append=True`` continues an existing extxyz,
-traj, xtc or trr file (an incomplete last XTC frame is cut off first).
+fails, the new file is removed. ``append=True`` continues an existing file of
+any format (an incomplete last frame is cut off first). To continue from a
+checkpoint, first cut the file back with
+:func:`systems.trajectory_truncate.truncate_trajectory`.
 """
 
 from __future__ import annotations
@@ -48,7 +50,9 @@ from .errors import InputError
 from .forces import ForceResult
 from .frame import Frame
 from .state import System, topology_from_numbers
-from .trajectory_reader import _scan_xtc, detect_format, load_topology
+from .trajectory_reader import detect_format, load_topology
+from .trajectory_truncate import (_cut_bytes, _cut_dcd, _cut_pdb, _dcd_layout, _scan_dcd, _scan_pdb, _scan_trr,
+                                  _scan_xtc_frames)
 from .units import ANGSTROM_PER_NM, NM_PER_ANGSTROM, TIME_PER_PS
 
 #: format -> may an existing file be appended to?
@@ -57,10 +61,10 @@ WRITABLE_FORMATS = {
     ("ase", "traj"): True,
     ("mdtraj", "xtc"): True,
     ("mdtraj", "trr"): True,
-    ("mdtraj", "dcd"): False,
-    ("mdtraj", "nc"): False,
-    ("mdtraj", "pdb"): False,
-    ("mdtraj", "h5"): False,
+    ("mdtraj", "dcd"): True,
+    ("mdtraj", "nc"): True,
+    ("mdtraj", "pdb"): True,
+    ("mdtraj", "h5"): True,
 }
 
 
@@ -72,7 +76,7 @@ class TrajectoryWriter:
     topology : ``mdtraj.Topology`` or a PDB path, for pdb/h5 atom names; else
         one is built from the atomic numbers (one residue per atom).
     format : override the extension (``"xtc"``, ``"extxyz"``, ...).
-    append : continue an existing file (extxyz, traj, xtc, trr).
+    append : continue an existing file (any format).
     overwrite : if False, an existing file (without ``append``) is an error.
 
     Use as a context manager, or call :meth:`close`.
@@ -98,7 +102,7 @@ class TrajectoryWriter:
                 raise InputError(
                     f"{self.path}: writing HDF5 trajectories needs PyTables (pip install tables)"
                 ) from None
-        self.append = bool(append and exists)
+        self.append = bool(append and exists and os.path.getsize(self.path) > 0)
         self._numbers = None if numbers is None else np.asarray(numbers, dtype=np.int64).reshape(-1)
         self._topology = _resolve_topology(topology, self.path)
         if self._topology is not None and self._numbers is not None and self._topology.n_atoms != len(self._numbers):
@@ -302,8 +306,10 @@ class _XTCBackend(_Backend):
         super().__init__(path, topology, append)
         from mdtraj.formats import XTCTrajectoryFile
 
+        self.first_index = 0
         if append:
             self.file = _XDRAppender(path, "xtc")
+            self.first_index = self.file.first_index
         else:
             self.file = XTCTrajectoryFile(path, "w", force_overwrite=True)
 
@@ -313,7 +319,7 @@ class _XTCBackend(_Backend):
         self.file.write(
             (frame.positions * NM_PER_ANGSTROM)[None].astype(np.float32),
             time=np.array([_time_ps(frame)], dtype=np.float32),
-            step=np.array([frame.index], dtype=np.int32),
+            step=np.array([self.first_index + frame.index], dtype=np.int32),
             box=box.astype(np.float32),
         )
         self.file.flush()
@@ -341,7 +347,7 @@ class _TRRBackend(_Backend):
         self.file.write_trr(
             (frame.positions * NM_PER_ANGSTROM)[None].astype(np.float32),
             np.array([_time_ps(frame)], dtype=np.float32),
-            np.array([frame.index], dtype=np.int32),
+            np.array([self.file.first_index + frame.index], dtype=np.int32),
             box.astype(np.float32),
             velocities,
             forces,
@@ -364,12 +370,13 @@ class _XDRAppender:
     def __init__(self, path: str, kind: str, truncate: bool = False):
         self.path = path
         self.kind = kind
-        if kind == "xtc" and not truncate and os.path.exists(path) and os.path.getsize(path) > 0:
-            scan = _scan_xtc(path)
-            if scan.truncated is not None:
-                end = int(scan.offsets[-1]) + _xtc_frame_length(path, int(scan.offsets[-1]))
-                warnings.warn(f"{path}: cutting off an incomplete last frame ({scan.truncated}) before appending")
-                os.truncate(path, end)
+        self.first_index = 0  # frames already in the file: the step field of new frames continues from it
+        if not truncate and os.path.exists(path) and os.path.getsize(path) > 0:
+            frames, torn = (_scan_xtc_frames if kind == "xtc" else _scan_trr)(path)
+            if torn:
+                warnings.warn(f"{path}: cutting off an incomplete last frame before appending")
+                _cut_bytes(path, frames, len(frames))
+            self.first_index = len(frames)
         self.fh = open(path, "wb" if truncate else "ab")
         self.scratch_dir = os.path.dirname(os.path.abspath(path))
 
@@ -409,27 +416,19 @@ class _XDRAppender:
         self.fh.close()
 
 
-def _xtc_frame_length(path: str, offset: int) -> int:
-    """Byte length of the (validated) XTC frame at ``offset``."""
-    from .trajectory_reader import _XTC_COMPRESSED, _XTC_HEADER
-
-    with open(path, "rb") as fh:
-        fh.seek(offset)
-        natoms = _XTC_HEADER.unpack(fh.read(_XTC_HEADER.size))[1]
-        if natoms <= 9:
-            return _XTC_HEADER.size + 12 * natoms
-        n_bytes = _XTC_COMPRESSED.unpack(fh.read(_XTC_COMPRESSED.size))[-1]
-        return _XTC_HEADER.size + _XTC_COMPRESSED.size + (n_bytes + 3) // 4 * 4
-
-
 class _DCDBackend(_Backend):
-    """DCD (Å). MDTraj's DCD plugin writes each frame straight to the file and updates the header count."""
+    """DCD (Å). MDTraj's DCD plugin writes each frame straight to the file and updates the header count;
+    appending goes through :class:`_DCDAppender`."""
 
     def __init__(self, path, topology, append):
         super().__init__(path, topology, append)
         from mdtraj.formats import DCDTrajectoryFile
 
-        self.file = DCDTrajectoryFile(path, "w", force_overwrite=True)
+        if append:
+            self.file = _DCDAppender(path)
+            self.has_cell = self.file.has_cell
+        else:
+            self.file = DCDTrajectoryFile(path, "w", force_overwrite=True)
 
     def write(self, frame: Frame, result) -> None:
         cell = self._check_cell(frame)
@@ -440,6 +439,45 @@ class _DCDBackend(_Backend):
         self.file.close()
 
 
+class _DCDAppender:
+    """Append DCD frames: MDTraj encodes each frame into a scratch file, its frame records (after the
+    header) are appended here, then the frame count (NSET) and last step (NSTEP) in the header are updated.
+    An incomplete last frame is cut off first."""
+
+    def __init__(self, path: str):
+        self.path = path
+        frames, torn = _scan_dcd(path)
+        if torn:
+            warnings.warn(f"{path}: cutting off an incomplete last frame before appending")
+            _cut_dcd(path, frames, len(frames))
+        self.n_frames = len(frames)
+        self.has_cell = bool(_dcd_layout(path)[3][10])
+        self.scratch_dir = os.path.dirname(os.path.abspath(path))
+
+    def write(self, xyz, lengths, angles) -> None:
+        from mdtraj.formats import DCDTrajectoryFile
+
+        fd, scratch = tempfile.mkstemp(suffix=".dcd", dir=self.scratch_dir)
+        os.close(fd)
+        try:
+            with DCDTrajectoryFile(scratch, "w", force_overwrite=True) as fh:
+                fh.write(xyz, lengths, angles)
+            header = _dcd_layout(scratch)[1]
+            with open(scratch, "rb") as fh:
+                fh.seek(header)
+                data = fh.read()
+        finally:
+            os.remove(scratch)
+        with open(self.path, "ab") as fh:
+            fh.write(data)
+        self.n_frames += 1
+        frames, _ = _scan_dcd(self.path)
+        _cut_dcd(self.path, frames, self.n_frames)  # writes the header count; cuts nothing
+
+    def close(self) -> None:
+        pass
+
+
 class _NetCDFBackend(_Backend):
     """AMBER NetCDF (Å, ps)."""
 
@@ -447,6 +485,10 @@ class _NetCDFBackend(_Backend):
         super().__init__(path, topology, append)
         from mdtraj.formats import NetCDFTrajectoryFile
 
+        if append:
+            self.file = _NetCDFAppender(path)
+            self.has_cell = self.file.has_cell
+            return
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*netCDF4.*")
             self.file = NetCDFTrajectoryFile(path, "w", force_overwrite=True)
@@ -462,6 +504,36 @@ class _NetCDFBackend(_Backend):
         self.file.close()
 
 
+class _NetCDFAppender:
+    """Append frames to an AMBER NetCDF file with ``scipy.io.netcdf_file`` in mode 'a' (the record
+    dimension grows; each flush rewrites the file, as MDTraj's scipy fallback does)."""
+
+    def __init__(self, path: str):
+        from scipy.io import netcdf_file
+
+        try:
+            self.nc = netcdf_file(path, "a", mmap=False)
+        except (OSError, ValueError, TypeError) as err:
+            raise InputError(f"{path}: cannot append to this NetCDF trajectory ({err})") from None
+        self.has_cell = "cell_lengths" in self.nc.variables
+
+    def write(self, xyz, time, cell_lengths, cell_angles) -> None:
+        variables = self.nc.variables
+        n = variables["coordinates"].shape[0]
+        variables["coordinates"][n] = xyz[0]
+        if "time" in variables:
+            variables["time"][n] = time[0]
+        if cell_lengths is not None and self.has_cell:
+            variables["cell_lengths"][n] = cell_lengths[0]
+            variables["cell_angles"][n] = cell_angles[0]
+
+    def flush(self) -> None:
+        self.nc.flush()
+
+    def close(self) -> None:
+        self.nc.close()
+
+
 class _PDBBackend(_Backend):
     """Multi-model PDB (Å) with the topology's atom names."""
 
@@ -469,18 +541,55 @@ class _PDBBackend(_Backend):
         super().__init__(path, topology, append)
         from mdtraj.formats import PDBTrajectoryFile
 
-        self.file = PDBTrajectoryFile(path, "w", force_overwrite=True)
+        self.first_model = 0
+        if append:  # continue after the last whole MODEL, without the END/CONECT footer
+            frames, _torn = _scan_pdb(path)
+            _cut_pdb(path, frames, len(frames))
+            self.first_model = len(frames)
+            self.file = _PDBAppender(path, topology)
+        else:
+            self.file = PDBTrajectoryFile(path, "w", force_overwrite=True)
 
     def write(self, frame: Frame, result) -> None:
         cell = self._check_cell(frame)
         lengths, angles = (None, None) if cell is None else _lengths_angles(cell)
-        self.file.write(frame.positions, self.topology, modelIndex=frame.index,
+        self.file.write(frame.positions, self.topology, modelIndex=self.first_model + frame.index,
                         unitcell_lengths=None if lengths is None else tuple(lengths[0]),
                         unitcell_angles=None if angles is None else tuple(angles[0]))
         self.file._file.flush()  # PDBTrajectoryFile exposes no flush(); its text handle does
 
     def close(self) -> None:
         self.file.close()
+
+
+class _PDBAppender:
+    """Append MODEL blocks: MDTraj writes each into a scratch PDB, whose MODEL … ENDMDL lines are
+    appended here; ``close`` adds the END line."""
+
+    def __init__(self, path: str, topology):
+        self.path = path
+        self._file = open(path, "a")
+        self.scratch_dir = os.path.dirname(os.path.abspath(path))
+
+    def write(self, positions, topology, **kwargs) -> None:
+        from mdtraj.formats import PDBTrajectoryFile
+
+        fd, scratch = tempfile.mkstemp(suffix=".pdb", dir=self.scratch_dir)
+        os.close(fd)
+        try:
+            with PDBTrajectoryFile(scratch, "w", force_overwrite=True) as fh:
+                fh.write(positions, topology, **kwargs)
+            with open(scratch) as fh:
+                text = fh.read()
+        finally:
+            os.remove(scratch)
+        start, end = text.index("MODEL"), text.index("ENDMDL")
+        self._file.write(text[start:text.index("\n", end) + 1])
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self._file.write("END\n")
+            self._file.close()
 
 
 class _HDF5Backend(_Backend):
@@ -490,8 +599,12 @@ class _HDF5Backend(_Backend):
         super().__init__(path, topology, append)
         from mdtraj.formats import HDF5TrajectoryFile
 
-        self.file = HDF5TrajectoryFile(path, "w", force_overwrite=True)
-        self.file.topology = topology
+        if append:
+            self.file = HDF5TrajectoryFile(path, "a")
+            self.has_cell = "cell_lengths" in self.file.root
+        else:
+            self.file = HDF5TrajectoryFile(path, "w", force_overwrite=True)
+            self.file.topology = topology
 
     def write(self, frame: Frame, result) -> None:
         from ase import units
@@ -532,3 +645,13 @@ def _ev_per_a_per_kj_mol_nm() -> float:
     from ase import units
 
     return units.kJ / units.mol / ANGSTROM_PER_NM
+
+
+def pdb_text(traj) -> str:
+    """An ``mdtraj.Trajectory`` as PDB text, for :func:`systems.atomic_file.atomic_write_text`
+    (MDTraj writes PDB only to a path: a scratch directory here)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "frame.pdb")
+        traj.save_pdb(path)
+        with open(path) as fh:
+            return fh.read()

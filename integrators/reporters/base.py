@@ -64,6 +64,11 @@ class Reporter(Protocol):
 
     def report(self, simulation: "Simulation", snapshot: Snapshot) -> None: ...
 
+    def resume(self, simulation: "Simulation") -> str | None:
+        """Called by :meth:`Simulation.from_checkpoint` before any report: drop what this reporter wrote
+        after the checkpoint's step (``simulation.step``, ``simulation.time``); returns a note for the user
+        (what was kept and dropped) or None."""
+
     def close(self) -> None: ...
 
 
@@ -85,6 +90,10 @@ class IntervalReporter:
 
     def report(self, simulation, snapshot: Snapshot) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def resume(self, simulation) -> str | None:
+        """Nothing to cut back by default (see :meth:`Reporter.resume`)."""
+        return None
 
     def close(self) -> None:
         self.closed = True

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 from systems import units
+from systems.errors import InputError
 
 from .base import IntervalReporter, Snapshot
 
@@ -62,10 +64,56 @@ class ThermoLogReporter(IntervalReporter):
         self._stream.write(",".join(_format(row.get(c)) for c in self._columns) + "\n")
         self._stream.flush()
 
+    def resume(self, simulation) -> str | None:
+        """Cut the log back to its rows of steps ≤ ``simulation.step`` (rows a killed run wrote after its
+        last checkpoint, and a half-written last row, are dropped); returns what was done."""
+        if not self._owned or not self._header_written:
+            return None
+        self._stream.flush()
+        kept, dropped, torn, end = _rows_up_to(self.path, simulation.step)
+        os.truncate(self.path, end)
+        self._header_written = end > 0
+        torn = " and an incomplete last row" if torn else ""
+        return f"{self.path.name}: kept {kept} rows, dropped {dropped} written after step {simulation.step}{torn}"
+
     def close(self) -> None:
         if self._owned and not self._stream.closed:
             self._stream.close()
         super().close()
+
+
+def _rows_up_to(path: Path, step: int) -> tuple:
+    """(rows kept, whole rows dropped, incomplete last line?, byte to cut at) for the rows of steps ≤ ``step``.
+
+    The first column is ``step``; rows follow in step order, so everything from the first row past
+    ``step`` goes. A last line without its newline was cut off by a kill and goes too (with the header,
+    if that is the line).
+    """
+    kept = dropped = 0
+    end, torn = 0, False
+    with open(path, "rb") as fh:
+        header = fh.readline()
+        if not header.endswith(b"\n"):
+            return 0, 0, bool(header), 0
+        end = fh.tell()
+        for line in iter(fh.readline, b""):
+            if not line.endswith(b"\n"):
+                torn = True
+                break
+            if dropped:
+                dropped += 1
+                continue
+            try:
+                row_step = int(line.split(b",", 1)[0])
+            except ValueError:
+                raise InputError(f"{path}: row {kept + 1} does not start with a step number: "
+                                 f"{line[:40].decode(errors='replace')!r}") from None
+            if row_step > step:
+                dropped += 1
+                continue
+            kept += 1
+            end = fh.tell()
+    return kept, dropped, torn, end
 
 
 def _format(value) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from systems.atomic_file import atomic_write_text
+
 from .base import IntervalReporter, Snapshot
 
 #: Formats that store energies, forces and velocities next to positions (ASE).
@@ -38,6 +40,30 @@ class TrajectoryReporter(IntervalReporter):
                                 else {"positions"})
         self._writer = None
 
+    def resume(self, simulation) -> str | None:
+        """Cut the file back to the frames at or before ``simulation``'s step (a killed run may have
+        written more after its last checkpoint, and an incomplete last frame); returns what was done.
+
+        Formats with frame times (extxyz, traj, xtc, trr, nc, h5) are cut by time, with half a timestep of
+        slack for float32 times; the others (dcd, pdb), and Monte Carlo runs whose time does not
+        advance, by count: the frames of steps 0, interval, 2·interval, … up to the checkpoint's step.
+        """
+        if not self.append or not self.path.exists():
+            return None
+        from systems.trajectory_reader import detect_format
+        from systems.trajectory_truncate import TIMED_FORMATS, truncate_trajectory
+
+        timestep = float(simulation.integrator.timestep)
+        if timestep > 0 and detect_format(self.path, self.format)[1] in TIMED_FORMATS:
+            cut = truncate_trajectory(self.path, after_time=simulation.time, time_tolerance=0.5 * timestep,
+                                      format=self.format)
+        else:
+            cut = truncate_trajectory(self.path, max_frames=simulation.step // self.interval + 1,
+                                      format=self.format)
+        torn = " and an incomplete last frame" if cut.torn else ""
+        return (f"{self.path.name}: kept {cut.kept} frames, dropped {cut.dropped} written after step "
+                f"{simulation.step}{torn}")
+
     @property
     def n_written(self) -> int:
         return 0 if self._writer is None else self._writer.n_written
@@ -54,24 +80,17 @@ class TrajectoryReporter(IntervalReporter):
 
     def _write_topology(self, system) -> None:
         """The first frame as PDB (atom names for MDTraj), written atomically."""
-        import os
-        import tempfile
+        from systems.trajectory_writer import pdb_text
 
         topology = self.topology
         if isinstance(topology, (str, Path)):
             import mdtraj
 
             topology = mdtraj.load_topology(str(topology))
-        fd, tmp = tempfile.mkstemp(suffix=".pdb", dir=self.topology_path.parent)
-        os.close(fd)
-        try:
-            system.to_mdtraj(topology).save_pdb(tmp)
-            os.replace(tmp, self.topology_path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        atomic_write_text(self.topology_path, pdb_text(system.to_mdtraj(topology)))
 
     def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
         super().close()
+

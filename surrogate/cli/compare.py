@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from systems.errors import InputError
+from systems.output_lock import holds_output_lock
 
 from ..compare.distances import Tolerances, parse_tolerance
 from ..config import load_yaml_mapping, write_resolved_config
@@ -101,6 +102,7 @@ def tolerances_from_args(args) -> Tolerances:
     return tol
 
 
+@holds_output_lock
 def main(args) -> int:
     from ..compare import compare_trajectories
     from ..compare.run_data import load_run

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from systems.errors import InputError
+from systems.output_lock import holds_output_lock
 
 from .options import HelpFormatter, add_config_option
 
@@ -98,6 +99,7 @@ def run_demo(out_dir="surrogate-demo", quick: bool = False, seed: int = 0, devic
     return html
 
 
+@holds_output_lock
 def main(args) -> int:
     from .builders import check_device
 

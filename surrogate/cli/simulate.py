@@ -12,13 +12,13 @@ reporter, which ``compare`` picks up.
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import sys
 import time
 from pathlib import Path
 
 from systems import units
+from systems.atomic_file import atomic_write_text
 from systems.errors import InputError
 
 from ..config import write_resolved_config
@@ -29,19 +29,29 @@ CHECKPOINT = "checkpoint.npz"
 
 
 def write_json(path: Path, payload: dict) -> Path:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=1) + "\n")
-    os.replace(tmp, path)
-    return path
+    """``payload`` as indented JSON, written atomically."""
+    return atomic_write_text(path, json.dumps(payload, indent=1) + "\n")
 
 
 def run_simulation(args, setup, integrator, *, description: dict, equilibrate_timestep_fs: float | None = None) -> dict:
     """Equilibrate (``--equilibrate-ps``), then run production with trajectory,
     thermo log, progress bar and optional checkpoints; returns the run metadata.
 
+    Holds the lock of ``--out`` throughout (a second process writing there is
+    refused). With ``--resume`` the trajectory and log are first cut back to the
+    checkpoint's step.
+
     equilibrate_timestep_fs : Langevin timestep of the equilibration (default:
         the production timestep; the system's default for MC and learned operators).
     """
+    from systems.output_lock import output_lock
+
+    command = "surrogate " + " ".join(map(str, getattr(args, "_argv", [])))
+    with output_lock(args.out, command):
+        return _run_simulation(args, setup, integrator, description, equilibrate_timestep_fs)
+
+
+def _run_simulation(args, setup, integrator, description: dict, equilibrate_timestep_fs: float | None) -> dict:
     from integrators import (CheckpointReporter, ProgressReporter, RunawayError, Simulation, ThermoLogReporter,
                              TrajectoryReporter)
 
@@ -140,7 +150,6 @@ def _default_eq_timestep(setup) -> float:
 
 def _write_topology(setup, path: Path) -> None:
     """The first frame with bonds, so ``compare`` finds bond and angle distributions."""
-    traj = setup.system.to_mdtraj(setup.topology)
-    tmp = path.with_name("topology.tmp.pdb")
-    traj.save_pdb(str(tmp))
-    os.replace(tmp, path)
+    from systems.trajectory_writer import pdb_text
+
+    atomic_write_text(path, pdb_text(setup.system.to_mdtraj(setup.topology)))

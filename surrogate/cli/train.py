@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from systems.errors import InputError
+from systems.output_lock import holds_output_lock
 
 from ..config import write_resolved_config
 from .options import (POTENTIALS, HelpFormatter, add_config_option, add_size_options, non_negative_float,
@@ -210,6 +211,7 @@ def _check_egnn_size(args) -> None:
                                        f"(--stride {args.stride}, --cutoff {args.cutoff:g}, --hidden {args.hidden})")
 
 
+@holds_output_lock
 def main_egnn(args) -> int:
     if not 0.0 <= args.val_fraction < 1.0:
         raise InputError(f"--val-fraction must be in [0, 1), got {args.val_fraction}")
@@ -230,6 +232,7 @@ def main_egnn(args) -> int:
     return 0
 
 
+@holds_output_lock
 def main_lstm(args) -> int:
     if not 0.0 < args.val_fraction < 1.0:
         raise InputError(f"--val-fraction must be in (0, 1), got {args.val_fraction}")

@@ -140,3 +140,50 @@ def test_thermo_log_of_an_open_system_has_no_pressure_and_verlet_follows_the_osc
     assert len(rows) == 11 and all(r["pressure_GPa"] == "" for r in rows)
     assert system.positions[0, 0] == pytest.approx(np.cos(2.0), abs=1e-6)
     assert np.ptp([float(r["conserved_eV"]) for r in rows]) < 2.0 * (2.0 * 0.001) ** 2  # E·(ωΔ)², E = 2 eV
+
+
+def _resumable_run(path, fmt, steps, resume_from=None, checkpoint_interval=20):
+    """A 32-atom Langevin run writing ``path/run.<fmt>`` and ``path/thermo.csv`` every 5 steps with a
+    checkpoint every ``checkpoint_interval``; from ``resume_from`` (a checkpoint) if given. Returns the
+    progress reporter (for its bar) after the run."""
+    from integrators import CheckpointReporter
+
+    system = liquid_argon(32, temperature_K=90.0, seed=4)
+    integrator = LangevinBAOAB(LennardJones.argon(), timestep_fs=5.0, temperature_K=90.0, friction_per_fs=0.005,
+                               seed=5)
+    progress = ProgressReporter(steps, interval=5, disable=True)
+    reporters = [TrajectoryReporter(path / f"run.{fmt}", 5, append=resume_from is not None),
+                 ThermoLogReporter(path / "thermo.csv", 5, append=resume_from is not None), progress,
+                 CheckpointReporter(path / "checkpoint.npz", checkpoint_interval)]
+    if resume_from is None:
+        sim = Simulation(system, integrator, reporters)
+    else:
+        sim = Simulation.from_checkpoint(resume_from, integrator, reporters)
+        assert progress.step == sim.step  # the bar continues from the checkpoint
+    with sim:
+        sim.run(steps - sim.step)
+    assert progress.step == steps
+    return progress
+
+
+@pytest.mark.parametrize("fmt", ["xtc", "extxyz", "dcd", "nc"])
+def test_from_checkpoint_cuts_files_back_and_continues_like_one_run(tmp_path, capsys, fmt):
+    """A library run that got to step 35 with its last checkpoint at 20 (as after kill -9): from_checkpoint
+    cuts frames and log rows of steps 25..35 and the continued run's files equal an uninterrupted run's.
+    dcd stores no times: it is cut by count (frames of steps 0, 5, ..., 20)."""
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    whole.mkdir(), killed.mkdir()
+    _resumable_run(whole, fmt, 60)
+    _resumable_run(killed, fmt, 35)
+    capsys.readouterr()
+    _resumable_run(killed, fmt, 60, resume_from=killed / "checkpoint.npz")
+    err = capsys.readouterr().err
+    assert f"resuming at step 20: run.{fmt}: kept 5 frames, dropped 3 written after step 20" in err
+    assert "resuming at step 20: thermo.csv: kept 5 rows, dropped 3 written after step 20" in err
+    assert (killed / "thermo.csv").read_bytes() == (whole / "thermo.csv").read_bytes()
+    top = str(whole / "run.pdb") if fmt != "extxyz" else None
+    a, b = list(read_frames(whole / f"run.{fmt}", top)), list(read_frames(killed / f"run.{fmt}", top))
+    assert len(a) == len(b) == 13
+    np.testing.assert_array_equal([f.positions for f in a], [f.positions for f in b])
+    if fmt != "dcd":
+        assert np.all(np.diff([f.time for f in b]) > 0)

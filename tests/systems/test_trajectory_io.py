@@ -407,8 +407,6 @@ def test_writer_refuses_bad_requests(reference, tmp_path):
     with pytest.raises(InputError, match="exists.xtc already exists"):
         TrajectoryWriter(path, overwrite=False)
     assert path.stat().st_size == size
-    with pytest.raises(InputError, match="appending to dcd"):
-        TrajectoryWriter(tmp_path / "exists.dcd", append=True)
     with pytest.raises(InputError, match="cannot write"):
         TrajectoryWriter(tmp_path / "out.gro")
     with pytest.raises(InputError, match="topology has 10 atoms but `numbers` has 22"):

@@ -119,9 +119,9 @@ class ManyBodyOperatorIntegrator(Integrator):
         system.velocities[:] = new_v
         system.time += self.timestep
         self.n_strides += 1
-        if self.force_input or self.energy_correction:
-            # The one force evaluation of this stride (positions are final; the correction only rescales v).
-            self.last_result = self.provider.compute(system)
+        # The one force evaluation of this stride (positions are final; the correction only rescales v);
+        # without one, None: the driver evaluates what its reporters need (not the warm-up's stale result).
+        self.last_result = self.provider.compute(system) if self.force_input or self.energy_correction else None
         if self.energy_correction:
             self._correct_energy(system)
         self._xw = np.concatenate([self._xw[:, 1:], system.positions[:, None]], 1)
