@@ -10,7 +10,9 @@ CUDA (double backward through the force loss).
 
     python benchmarks/gpu_check.py [--quick]
 
-Needs a CUDA device; exits with status 3 and says so when none is present.
+Needs a CUDA device; without one it says so, writes nothing and exits 0 (``--device cpu`` dry-runs the
+script into ``results/gpu_check_dryrun.json``). Every target is a same-run measurement: the speed target is the
+GPU over the same model on this machine's CPU, at the largest N.
 """
 
 from __future__ import annotations
@@ -49,8 +51,9 @@ def main() -> None:
     import torch
 
     if args.device == "cuda" and not torch.cuda.is_available():
-        print("no CUDA device: nothing to check")
-        sys.exit(3)
+        # Not a failure of the code under test: nothing ran and no result file is written.
+        print("no CUDA device: nothing to check, no result written (--device cpu dry-runs this script)")
+        return
     from scipy.spatial.transform import Rotation
 
     from surrogate.egnn.autograd_forces import energy_forces_stress
@@ -124,12 +127,11 @@ def main() -> None:
     # --- speed in float32 --------------------------------------------------------------
     sizes = [256, 2048] if args.quick else [256, 2048, 16384]
     figures["speed"] = {}
+    figures["cpu_torch_threads"] = torch.get_num_threads()
     for n in sizes:
         s = liquid_argon(n, seed=0)
         row = {}
         for label, dev in (("gpu", args.device), ("cpu", "cpu")):
-            if label == "cpu" and n > 2048:
-                continue
             m = EGNNEnergyModel([18], cutoff=5.0, hidden=64, layers=4, dtype=torch.float32, device=dev)
             prov = EGNNForceProvider(m, device=dev, dtype="float32")
             g = single_batch(build_graph(s.numbers, s.positions, s.cell, s.pbc, 5.0))
@@ -138,13 +140,13 @@ def main() -> None:
             t_prov = timed(lambda: prov.compute(s), dsync, repeats=10 if dev == "cuda" else 3)
             row[f"{label}_model_atom_steps_per_s"] = n / t_model
             row[f"{label}_provider_atom_steps_per_s"] = n / t_prov
-        if "cpu_model_atom_steps_per_s" in row:
-            row["gpu_over_cpu_model"] = row["gpu_model_atom_steps_per_s"] / row["cpu_model_atom_steps_per_s"]
+        row["gpu_over_cpu_model"] = row["gpu_model_atom_steps_per_s"] / row["cpu_model_atom_steps_per_s"]
         figures["speed"][str(n)] = row
         print(n, {k: round(v, 1) for k, v in row.items()})
     big = str(sizes[-1])
-    targets.append(target(f"GPU model atom-steps/s at N={big} over naive CPU floor 3800",
-                          figures["speed"][big]["gpu_model_atom_steps_per_s"] / 3800.0, 5.0, "higher"))
+    # A same-run ratio: the same model and code on this machine's CPU.
+    targets.append(target(f"GPU / CPU ({torch.get_num_threads()} threads) model atom-steps/s, same run, N={big}",
+                          figures["speed"][big]["gpu_over_cpu_model"], 5.0, "higher"))
 
     # --- LSTM operator: batched-ensemble rollout on CUDA against the CPU ----------------------
     from surrogate.lstm.integrator import rollout

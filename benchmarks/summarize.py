@@ -2,7 +2,8 @@
 
     python benchmarks/summarize.py > /tmp/table.md
 
-Reads ``benchmarks/results/*.json`` (the shape written by ``_common.write_result``).
+Reads ``benchmarks/results/*.json`` (the shape written by ``_common.write_result``). A target that
+``requires`` others is shown "no (X: not met)" where its own goal is reached but a target it stands on is not.
 """
 
 from __future__ import annotations
@@ -24,9 +25,12 @@ def main() -> None:
         print(f"- date: {data['date']}")
         print(f"- command: `{data['command']}`\n")
         print("| target | value | goal | met |\n|---|---|---|---|")
+        met = {t["name"]: t["met"] for t in data["targets"]}
         for t in data["targets"]:
             op = "≤" if t["better"] == "lower" else "≥"
-            print(f"| {t['name']} | {fmt(t['value'])} | {op} {fmt(t['target'])} | {'yes' if t['met'] else 'no'} |")
+            unmet = [name for name in t.get("requires", ()) if not met.get(name, False)]
+            verdict = "yes" if t["met"] else "no" + (f" ({'; '.join(unmet)}: not met)" if unmet else "")
+            print(f"| {t['name']} | {fmt(t['value'])} | {op} {fmt(t['target'])} | {verdict} |")
         print()
 
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -50,10 +53,22 @@ def test_every_command_explains_itself(argv, phrase, capsys):
     assert "usage: surrogate" in out
 
 
+def console_script(name: str) -> str | None:
+    """The installed console script ``name`` of the interpreter running the tests, or None.
+
+    Looked for beside ``sys.executable`` first (the venv's bin folder, found without activating the venv,
+    as under ``.venv/bin/python -m pytest``), then on PATH.
+    """
+    beside = Path(sys.executable).parent / name
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    return shutil.which(name)
+
+
 def test_console_script_is_installed():
-    exe = shutil.which("surrogate")
+    exe = console_script("surrogate")
     if exe is None:
-        pytest.skip("package not installed with its console script")
+        pytest.skip("package not installed with its console script (none beside sys.executable nor on PATH)")
     done = subprocess.run([exe, "compare"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert "give a reference trajectory REF" in done.stderr and "Traceback" not in done.stderr
