@@ -4,7 +4,7 @@ Formats
 -------
 MDTraj (nm and ps are converted to Å and ASE time here, at the edge):
     xtc, trr (with velocities and forces when present), dcd, nc/netcdf/ncdf
-    (AMBER), lammpstrj/dump, pdb, gro, h5 (needs PyTables) and any other
+    (AMBER), lammpstrj/dump, pdb, gro, h5 (PyTables, a dependency) and any other
     extension MDTraj registers except xyz. Formats without atom types (xtc,
     trr, dcd, nc, lammpstrj, ...) need ``top``: a PDB path, an
     ``mdtraj.Topology`` or an ``mdtraj.Trajectory``.
