@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Iterator
 
 import numpy as np
@@ -19,6 +20,14 @@ def ase_frames(path: str, fmt: str, start: int, stop, stride: int) -> Iterator[F
     """
     import ase.io
 
+    cut_at = _last_complete_xyz_frame(path) if fmt in ("extxyz", "xyz") else None
+    if cut_at is not None:
+        # the last line has no newline: the file may end inside a number, so its last frame is not read
+        if cut_at == 0:
+            raise InputError(f"{path}: no complete {fmt} frame (the file ends inside frame 0, "
+                             f"without a final newline)")
+        cut_reached = stop is None or stop > cut_at
+        stop = cut_at if stop is None else min(stop, cut_at)
     index = slice(start, stop, stride)
     frames = ase.io.iread(path, index=index, format=fmt)
     k = 0
@@ -28,6 +37,8 @@ def ase_frames(path: str, fmt: str, start: int, stop, stride: int) -> Iterator[F
             atoms = next(frames)
             frame = frame_from_atoms(atoms, file_index)
         except StopIteration:
+            if cut_at is not None and cut_reached:
+                warn_truncated(path, k, cut_at, "the file ends without a final newline, inside this frame")
             return
         except Exception as err:  # noqa: BLE001 - ASE raises many types for bad files
             reason = f"{type(err).__name__}: {err}"
@@ -60,7 +71,11 @@ def frame_from_atoms(atoms, index: int) -> Frame:
 
 
 def count_xyz_frames(path: str) -> int:
-    """Count complete (ext)xyz frames by skipping atom lines (a blank line or the end of the file stops)."""
+    """Count complete (ext)xyz frames by skipping atom lines (a blank line or the end of the file stops).
+
+    A frame is complete when all its lines end with a newline: a file cut inside its last line does not
+    count that frame. A frame that does not start with an atom count is an :class:`InputError`.
+    """
     n = 0
     with open(path, "rb") as fh:
         while True:
@@ -71,7 +86,25 @@ def count_xyz_frames(path: str) -> int:
                 n_atoms = int(line)
             except ValueError:
                 raise InputError(f"{path}: frame {n} does not start with an atom count (got {line[:40]!r})") from None
+            if n_atoms < 0:
+                raise InputError(f"{path}: frame {n} has a negative atom count ({n_atoms})")
             for _ in range(n_atoms + 1):
-                if not fh.readline():
+                if not fh.readline().endswith(b"\n"):
                     return n
             n += 1
+
+
+def _last_complete_xyz_frame(path: str):
+    """None for a file ending with a newline; else the number of complete frames before the cut last line
+    (None as well when the frames cannot be counted: the reader then reports the damage itself)."""
+    with open(path, "rb") as fh:
+        fh.seek(0, os.SEEK_END)
+        if fh.tell() == 0:
+            return None
+        fh.seek(-1, os.SEEK_END)
+        if fh.read(1) == b"\n":
+            return None
+    try:
+        return count_xyz_frames(path)
+    except InputError:
+        return None
