@@ -16,7 +16,7 @@ ASE:
     masses come through when the file has them.
 
 Streaming: xtc, trr, dcd, nc and lammpstrj are read in chunks of
-``CHUNK_FRAMES`` frames; ASE formats through ``ase.io.iread``. PDB and GRO are
+``systems.trajectory_io.formats.CHUNK_FRAMES`` frames; ASE formats through ``ase.io.iread``. PDB and GRO are
 read whole by MDTraj (they are text files with topology, rarely large).
 
 Damaged files (policy)
@@ -42,6 +42,10 @@ Damaged files (policy)
   read: from the outside, a truncated tail and a damaged tail look alike.
 - A frame with NaN or inf positions, cell, velocities, forces, energy or time
   raises :class:`InputError` naming the file, frame and atom.
+- extxyz/xyz: a file that does not end with a newline may end inside a
+  number, so its last frame is not read (the warning above says so).
+- A non-empty file in which the reader finds no frame at all is an
+  :class:`InputError` (its content is not the format its suffix names).
 - A file whose bytes cannot be its format (a directory, an empty file, a text
   file renamed ``.xtc``, a binary file under a text suffix, a PDB without
   atoms) raises :class:`InputError` naming the file before any reader sees it
@@ -65,16 +69,15 @@ from .frame import Frame
 from .state import System
 from .trajectory_io.ase_reader import ase_frames, count_xyz_frames
 from .trajectory_io.damage import TruncatedTrajectoryWarning, check_finite, check_slice
-from .trajectory_io.formats import CHUNK_FRAMES, check_content, detect_format
+from .trajectory_io.formats import check_content, detect_format
 from .trajectory_io.mdtraj_reader import count_fileobject_frames, mdtraj_frames
 from .trajectory_io.topology import load_topology
-from .trajectory_io.xtc_scan import XTC_COMPRESSED as _XTC_COMPRESSED
-from .trajectory_io.xtc_scan import XTC_HEADER as _XTC_HEADER
+from .trajectory_io.xtc_scan import XTC_COMPRESSED as _XTC_COMPRESSED  # noqa: F401 - for trajectory_writer
+from .trajectory_io.xtc_scan import XTC_HEADER as _XTC_HEADER  # noqa: F401 - for trajectory_writer
 from .trajectory_io.xtc_scan import scan_xtc as _scan_xtc
 
 __all__ = [
     "read_frames", "read_systems", "count_frames", "detect_format", "load_topology", "TruncatedTrajectoryWarning",
-    "CHUNK_FRAMES",
 ]
 # _scan_xtc, _XTC_HEADER and _XTC_COMPRESSED stay importable from here for systems.trajectory_writer.
 
@@ -110,9 +113,19 @@ def read_frames(path, top=None, *, start: int = 0, stop: Optional[int] = None, s
         frames = ase_frames(path, fmt, start, stop, stride)
     else:
         frames = mdtraj_frames(path, fmt, top, start, stop, stride)
+    n = 0
     for frame in frames:
         check_finite(path, frame)
+        n += 1
         yield frame
+    if n == 0 and start == 0 and stop != 0:
+        raise _no_frames(path, fmt)
+
+
+def _no_frames(path: str, fmt: str) -> InputError:
+    # a non-empty file in which the reader found nothing: its content is not what the format name says
+    return InputError(f"{path}: no frame found in its {os.path.getsize(path)} bytes read as {fmt}: "
+                      f"the content does not match the format (pass format= if the suffix is wrong)")
 
 
 def read_systems(path, top=None, **kw) -> Iterator[System]:
@@ -128,6 +141,20 @@ def count_frames(path, top=None, format: Optional[str] = None) -> int:
     index) and extxyz (a line scan); other formats are read through once.
     """
     path, library, fmt = _open_checked(path, format)
+    n = _cheap_count(path, library, fmt)
+    if n is None:
+        n = 0
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", TruncatedTrajectoryWarning)
+            for _ in read_frames(path, top, format=format):
+                n += 1
+    if n == 0:
+        raise _no_frames(path, fmt)
+    return n
+
+
+def _cheap_count(path: str, library: str, fmt: str) -> Optional[int]:
+    """Frame count from an index or header scan, or None where the format has no cheap count."""
     try:
         if library == "mdtraj" and fmt == "xtc":
             return len(_scan_xtc(path).offsets)
@@ -144,9 +171,4 @@ def count_frames(path, top=None, format: Optional[str] = None) -> int:
         raise
     except Exception as err:  # noqa: BLE001 - any reader failure becomes a named input error
         raise InputError(f"{path}: cannot read {fmt} file: {type(err).__name__}: {err}") from None
-    n = 0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", TruncatedTrajectoryWarning)
-        for _ in read_frames(path, top, format=format):
-            n += 1
-    return n
+    return None

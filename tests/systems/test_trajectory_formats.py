@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import mdtraj
 import numpy as np
 import pytest
@@ -72,6 +70,15 @@ def test_empty_files_are_named_empty(tmp_path):
         path = tmp_path / f"empty.{suffix}"
         path.write_bytes(b"")
         _refused(path, rf"empty.{suffix} is empty \(0 bytes\)", top=str(PDB))
+
+
+@needs_data
+def test_file_where_the_reader_finds_no_frame_is_named(tmp_path):
+    """A PDB saved as .out is sniffed by ASE as espresso output, which finds nothing in it: an error, not 0 frames."""
+    path = tmp_path / "log.out"
+    path.write_bytes(PDB.read_bytes())
+    _refused(path, r"log.out: no frame found in its 1749 bytes read as espresso-out: the content does not match")
+    assert list(read_frames(PDB, stop=0)) == []  # an empty slice is not an error
 
 
 def test_pdb_without_atoms_is_named(tmp_path):
