@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import os
-from typing import Iterator
+import io
+from typing import Iterator, NamedTuple, Optional
 
 import numpy as np
 
@@ -16,20 +16,34 @@ def ase_frames(path: str, fmt: str, start: int, stop, stride: int) -> Iterator[F
     """Frames ``start:stop:stride`` of ``path`` read by ASE as format ``fmt``, in ASE units.
 
     A failure before the first frame is an :class:`InputError`; after it, the
-    truncation warning ends the stream.
+    truncation warning ends the stream. (ext)xyz files are walked first
+    (:func:`scan_xyz`): ASE would trust a damaged atom count (one of 10^11 reads
+    that many lines, forever) and stop silently at a blank line.
     """
+    damage = None
+    source = path
+    if fmt in ("extxyz", "xyz"):
+        scan = scan_xyz(path)
+        damage = scan.damage
+        if damage is not None:
+            if scan.n_complete == 0:
+                raise InputError(f"{path}: no complete {fmt} frame ({damage})")
+            if stop is not None and stop <= scan.n_complete:
+                damage = None  # the slice ends before the damage
+            stop = scan.n_complete if stop is None else min(stop, scan.n_complete)
+            # ASE reads the header of the frame after `stop` too: it sees only the complete frames
+            source = io.TextIOWrapper(io.BufferedReader(_FilePrefix(path, scan.end)), encoding="utf-8")
+    try:
+        yield from _iread(path, source, fmt, start, stop, stride, damage)
+    finally:
+        if source is not path:
+            source.close()
+
+
+def _iread(path, source, fmt, start, stop, stride, damage) -> Iterator[Frame]:
     import ase.io
 
-    cut_at = _last_complete_xyz_frame(path) if fmt in ("extxyz", "xyz") else None
-    if cut_at is not None:
-        # the last line has no newline: the file may end inside a number, so its last frame is not read
-        if cut_at == 0:
-            raise InputError(f"{path}: no complete {fmt} frame (the file ends inside frame 0, "
-                             f"without a final newline)")
-        cut_reached = stop is None or stop > cut_at
-        stop = cut_at if stop is None else min(stop, cut_at)
-    index = slice(start, stop, stride)
-    frames = ase.io.iread(path, index=index, format=fmt)
+    frames = ase.io.iread(source, index=slice(start, stop, stride), format=fmt)
     k = 0
     while True:
         file_index = start + k * stride
@@ -37,8 +51,8 @@ def ase_frames(path: str, fmt: str, start: int, stop, stride: int) -> Iterator[F
             atoms = next(frames)
             frame = frame_from_atoms(atoms, file_index)
         except StopIteration:
-            if cut_at is not None and cut_reached:
-                warn_truncated(path, k, cut_at, "the file ends without a final newline, inside this frame")
+            if damage is not None:
+                warn_truncated(path, k, stop, damage)
             return
         except Exception as err:  # noqa: BLE001 - ASE raises many types for bad files
             reason = f"{type(err).__name__}: {err}"
@@ -48,6 +62,39 @@ def ase_frames(path: str, fmt: str, start: int, stop, stride: int) -> Iterator[F
             return
         yield frame
         k += 1
+
+
+class _FilePrefix(io.RawIOBase):
+    """The first ``size`` bytes of a file, as a seekable read-only raw stream."""
+
+    def __init__(self, path: str, size: int):
+        super().__init__()
+        self._fh = open(path, "rb")
+        self._size = size
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        n = max(0, min(len(buffer), self._size - self._fh.tell()))
+        data = self._fh.read(n)
+        buffer[: len(data)] = data
+        return len(data)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_END:
+            offset, whence = self._size + offset, io.SEEK_SET
+        return self._fh.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._fh.tell()
+
+    def close(self) -> None:
+        self._fh.close()
+        super().close()
 
 
 def frame_from_atoms(atoms, index: int) -> Frame:
@@ -71,40 +118,53 @@ def frame_from_atoms(atoms, index: int) -> Frame:
 
 
 def count_xyz_frames(path: str) -> int:
-    """Count complete (ext)xyz frames by skipping atom lines (a blank line or the end of the file stops).
+    """Number of complete (ext)xyz frames (see :func:`scan_xyz`); :class:`InputError` if there is none."""
+    scan = scan_xyz(path)
+    if scan.n_complete == 0 and scan.damage is not None:
+        raise InputError(f"{path}: no complete xyz frame ({scan.damage})")
+    return scan.n_complete
 
-    A frame is complete when all its lines end with a newline: a file cut inside its last line does not
-    count that frame. A frame that does not start with an atom count is an :class:`InputError`.
+
+class XYZScan(NamedTuple):
+    """What :func:`scan_xyz` found."""
+
+    n_complete: int  # complete frames from the start of the file
+    damage: Optional[str]  # why the walk stopped at frame n_complete, or None for a whole file
+    end: int  # byte just after the last complete frame
+
+
+def scan_xyz(path: str) -> XYZScan:
+    """Walk the frames of an (ext)xyz file by their atom counts.
+
+    A frame is complete when its count line is a non-negative integer and its
+    comment and atom lines all end with a newline (a file cut inside its last
+    line may end inside a number). The walk stops cleanly at the end of the
+    file (trailing blank lines allowed), and with ``damage`` at: a count line
+    that is not a count, the end of the file inside a frame, or a blank line
+    with frames after it. Reads lines only, never more than the file holds.
     """
     n = 0
     with open(path, "rb") as fh:
         while True:
+            at = fh.tell()
             line = fh.readline()
-            if not line or not line.strip():
-                return n
+            if not line:
+                return XYZScan(n, None, at)
+            if not line.strip():
+                rest = fh.read()
+                if rest.strip():
+                    return XYZScan(n, f"a blank line at byte {at} is followed by {len(rest)} more bytes", at)
+                return XYZScan(n, None, at)
             try:
                 n_atoms = int(line)
             except ValueError:
-                raise InputError(f"{path}: frame {n} does not start with an atom count (got {line[:40]!r})") from None
+                return XYZScan(n, f"frame {n} at byte {at} does not start with an atom count (got {line[:40]!r})", at)
             if n_atoms < 0:
-                raise InputError(f"{path}: frame {n} has a negative atom count ({n_atoms})")
+                return XYZScan(n, f"frame {n} at byte {at} has a negative atom count ({n_atoms})", at)
             for _ in range(n_atoms + 1):
-                if not fh.readline().endswith(b"\n"):
-                    return n
+                if not line.endswith(b"\n"):
+                    return XYZScan(n, f"the file ends inside frame {n} (at byte {at}, {n_atoms} atoms)", at)
+                line = fh.readline()
+            if not line.endswith(b"\n"):
+                return XYZScan(n, f"the file ends inside frame {n} (at byte {at}, {n_atoms} atoms)", at)
             n += 1
-
-
-def _last_complete_xyz_frame(path: str):
-    """None for a file ending with a newline; else the number of complete frames before the cut last line
-    (None as well when the frames cannot be counted: the reader then reports the damage itself)."""
-    with open(path, "rb") as fh:
-        fh.seek(0, os.SEEK_END)
-        if fh.tell() == 0:
-            return None
-        fh.seek(-1, os.SEEK_END)
-        if fh.read(1) == b"\n":
-            return None
-    try:
-        return count_xyz_frames(path)
-    except InputError:
-        return None

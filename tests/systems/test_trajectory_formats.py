@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import mdtraj
 import numpy as np
 import pytest
@@ -114,7 +116,7 @@ def test_extxyz_cut_inside_its_last_line_drops_that_frame(tmp_path):
     text = "".join(frames_text)
     path = tmp_path / "cut.extxyz"
     path.write_text(text[:-2])
-    with pytest.warns(UserWarning, match=r"cut.extxyz: reading stopped at frame 2 .*final newline.*2 complete"):
+    with pytest.warns(UserWarning, match=r"cut.extxyz: reading stopped at frame 2 \(the file ends inside frame 2.*2 complete"):
         frames = list(read_frames(path))
     assert [f.positions[1, 2] for f in frames] == [0.25, 1.25]
     assert count_frames(path) == 2
@@ -123,6 +125,29 @@ def test_extxyz_cut_inside_its_last_line_drops_that_frame(tmp_path):
     one.write_text(frames_text[0][:-2])
     with pytest.raises(InputError, match=r"one.extxyz: no complete extxyz frame"):
         list(read_frames(one))
+
+
+def test_extxyz_with_a_damaged_atom_count_or_a_blank_line_stops_there(tmp_path):
+    """ASE reads as many lines as a count says (10^11: forever) and stops silently at a blank line; we name both."""
+    frames_text = [f"2\nProperties=species:S:1:pos:R:3\nAr 0 0 {k}.25\nAr 1 1 {k}.25\n" for k in range(3)]
+    huge = tmp_path / "huge.extxyz"
+    huge.write_text(frames_text[0] + "99999999992" + "".join(frames_text[1:])[1:])
+    with pytest.warns(UserWarning, match=r"huge.extxyz: reading stopped at frame 1 \(the file ends inside frame 1"):
+        assert len(list(read_frames(huge))) == 1
+    assert count_frames(huge) == 1
+    blank = tmp_path / "blank.extxyz"
+    blank.write_text(frames_text[0] + "\n" + "".join(frames_text[1:]))
+    with pytest.warns(UserWarning, match=r"blank.extxyz: .*frame 1 \(a blank line at byte \d+ is followed by"):
+        assert len(list(read_frames(blank))) == 1
+    garbage = tmp_path / "garbage.extxyz"
+    garbage.write_text("two\n" + "".join(frames_text))
+    with pytest.raises(InputError, match=r"garbage.extxyz: no complete extxyz frame \(frame 0 at byte 0 does not start"):
+        list(read_frames(garbage))
+    trailing = tmp_path / "trailing.extxyz"
+    trailing.write_text("".join(frames_text) + "\n\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(list(read_frames(trailing))) == count_frames(trailing) == 3
 
 
 def test_cli_names_an_empty_pdb_with_exit_status_2(tmp_path, capsys):
