@@ -208,7 +208,7 @@ def load_run(path, *, name: str | None = None, top=None, log=None, info=None, dt
     info : run metadata JSON; default ``run_info.json`` beside the trajectory if present.
     dt_ps : frame interval for files whose frames carry no time.
     """
-    from systems.trajectory_reader import count_frames, read_frames
+    from systems.trajectory_reader import count_frames, load_topology, read_frames
 
     path = Path(path)
     if not path.exists():
@@ -221,11 +221,9 @@ def load_run(path, *, name: str | None = None, top=None, log=None, info=None, dt
                 top = candidate
                 break
     if top is not None:
-        import mdtraj
-
         if not Path(top).exists():
             raise InputError(f"topology file {str(top)!r} does not exist")
-        topology = mdtraj.load_topology(str(top))
+        topology = load_topology(str(top), path)  # an empty or atom-less PDB is a named InputError
     frames = read_frames(path, top=top, start=start, stop=stop, stride=stride, format=fmt)
     if progress:
         from tqdm.auto import tqdm
