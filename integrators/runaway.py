@@ -48,7 +48,12 @@ class RunawayGuard:
     """Checks every ``interval`` steps and before every report (so no bad state is ever checkpointed).
 
     Always: positions, velocities, energy and forces finite.
-    ``max_temperature_K``: stop above this instantaneous temperature (K).
+    ``max_temperature_K``: stop above this instantaneous temperature (K) once it
+    has stayed above it for ``temperature_patience`` steps (0: at the first check
+    above it). A patience of a few thermostat relaxation times lets a run that
+    starts away from equilibrium (a lattice start, a strained cell) release its
+    potential energy without being stopped, while a run whose surrogate keeps
+    heating against the thermostat is still stopped.
     ``min_distance``: stop when two atoms are closer than this, Å: one distance
     for every pair, or a mapping ``{(Z1, Z2): Å}`` per pair of elements (see
     :func:`contact_distances`; a pair of elements it does not list is not
@@ -57,7 +62,8 @@ class RunawayGuard:
     """
 
     def __init__(self, max_temperature_K: float | None = None,
-                 min_distance: float | Mapping[tuple[int, int], float] | None = None, interval: int = 10):
+                 min_distance: float | Mapping[tuple[int, int], float] | None = None, interval: int = 10,
+                 temperature_patience: int = 0):
         if max_temperature_K is not None and not (np.isfinite(max_temperature_K) and max_temperature_K > 0):
             raise InputError(f"RunawayGuard: `max_temperature_K` must be positive and finite or None, "
                              f"got {max_temperature_K!r}")
@@ -75,9 +81,14 @@ class RunawayGuard:
                              f"got {min_distance!r}")
         if int(interval) != interval or interval < 1:
             raise InputError(f"RunawayGuard: `interval` must be a positive whole number of steps, got {interval!r}")
+        if int(temperature_patience) != temperature_patience or temperature_patience < 0:
+            raise InputError(f"RunawayGuard: `temperature_patience` must be a non-negative whole number of steps, "
+                             f"got {temperature_patience!r}")
         self.max_temperature_K = max_temperature_K
         self.min_distance = min_distance
         self.interval = int(interval)
+        self.temperature_patience = int(temperature_patience)
+        self._hot_since: int | None = None  # first checked step of the current run of checks above the limit
 
     def check(self, system: System, step: int, temperature_K: float, result=None) -> None:
         """Raise :class:`RunawayError` if the state at ``step`` has run away."""
@@ -96,12 +107,25 @@ class RunawayGuard:
                     atoms = np.flatnonzero(bad)
                     raise RunawayError(f"runaway at step {step}: forces on {len(atoms)} atoms are not finite "
                                        f"(first: atom {atoms[0]})", step, atoms[:10])
-        if self.max_temperature_K is not None and temperature_K > self.max_temperature_K:
-            hottest = int(np.argmax(system.masses * (system.velocities**2).sum(axis=1)))
-            raise RunawayError(f"runaway at step {step}: temperature {temperature_K:.4g} K exceeds the limit "
-                               f"{self.max_temperature_K:.4g} K (fastest atom {hottest})", step, [hottest])
+        if self.max_temperature_K is not None:
+            self._check_temperature(system, step, temperature_K)
         if self.min_distance is not None and system.n_atoms > 1:
             self._check_contacts(system, step)
+
+    def _check_temperature(self, system: System, step: int, temperature_K: float) -> None:
+        if not temperature_K > self.max_temperature_K:
+            self._hot_since = None
+            return
+        if self._hot_since is None or step < self._hot_since:  # a new streak (or a resumed run)
+            self._hot_since = step
+        if step - self._hot_since < self.temperature_patience:
+            return
+        hottest = int(np.argmax(system.masses * (system.velocities**2).sum(axis=1)))
+        held = f" since step {self._hot_since}" if self.temperature_patience else ""
+        raise RunawayError(f"runaway at step {step}: temperature {temperature_K:.4g} K exceeds the limit "
+                           f"{self.max_temperature_K:.4g} K{held} (fastest atom {hottest}; a start far from "
+                           "equilibrium heats too: equilibrate it first, or give the check a temperature patience)",
+                           step, [hottest])
 
     def _check_contacts(self, system: System, step: int) -> None:
         from systems.neighbor_list import build_pairs

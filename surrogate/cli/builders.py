@@ -424,7 +424,8 @@ def runaway_guard(args, system: System, integrator):
     """The runaway monitor of ``run`` / ``generate`` from the --runaway-* options.
 
     Thermostatted runs (langevin, bussi) stop when the temperature exceeds both
-    factor × target and target + margin (not for reduced-unit particles, Z = 0); every run stops when two atoms come
+    factor × target and target + margin for --runaway-temperature-patience-fs (not for reduced-unit particles,
+    Z = 0); every run stops when two atoms come
     closer than --runaway-contact-fraction of their covalent radii sum (≥ 0.3 Å).
     With --no-runaway-check only non-finite positions, velocities, energies
     and forces stop a run.
@@ -438,6 +439,8 @@ def runaway_guard(args, system: System, integrator):
     if args.integrator in ("langevin", "bussi") and not reduced_units:
         target = float(args.temperature_K)
         max_t = max(args.runaway_temperature_factor * target, target + args.runaway_temperature_margin_K)
+    timestep = float(integrator.timestep)
+    patience = int(round(args.runaway_temperature_patience_fs * units.fs / timestep)) if timestep > 0 else 0
     return RunawayGuard(max_temperature_K=max_t,
                         min_distance=contact_distances(system.numbers, args.runaway_contact_fraction),
-                        interval=args.runaway_interval)
+                        interval=args.runaway_interval, temperature_patience=patience)

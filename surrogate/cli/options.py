@@ -171,6 +171,9 @@ def add_runaway_options(parser: argparse.ArgumentParser) -> None:
                         "multiple of --temperature-K and --temperature-K plus --runaway-temperature-margin-K")
     g.add_argument("--runaway-temperature-margin-K", type=non_negative_float, default=500.0,
                    help="see --runaway-temperature-factor (K)")
+    g.add_argument("--runaway-temperature-patience-fs", type=non_negative_float, default=0.0,
+                   help="stop only once the temperature has stayed above the limit this long (fs); for a start "
+                        "far from equilibrium that heats while it relaxes (better: --equilibrate-ps)")
     g.add_argument("--runaway-contact-fraction", type=positive_float, default=0.5,
                    help="stop when two atoms are closer than this fraction of the sum of their covalent radii "
                         "(at least 0.3 Å): closer than any physical bond")

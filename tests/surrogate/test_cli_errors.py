@@ -148,7 +148,7 @@ def test_an_output_folder_that_cannot_be_made_is_named(out, named, reason, tmp_p
         out, named = str(tmp_path / out), str(tmp_path / named)
     status, err = run_cli(["generate", "--n-atoms", 32, *QUICK, "--out", out], capsys)
     assert status == 2
-    assert f"surrogate generate: error: {named}" in err and reason in err
+    assert err.startswith("surrogate generate: error: ") and named in err and reason in err
 
 
 def test_a_full_disk_is_named(tmp_path, capsys, monkeypatch):

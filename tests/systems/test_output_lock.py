@@ -121,7 +121,8 @@ def test_two_runs_on_one_out_the_second_exits_2_and_the_first_is_intact(tmp_path
 
     out = tmp_path / "K"
     argv = ["run", "--system", "liquid-argon", "--n-atoms", "32", "--integrator", "langevin", "--equilibrate-ps",
-            "0", "--traj-interval", "10", "--no-progress", "--out", str(out)]
+            "0", "--traj-interval", "10", "--no-progress", "--out", str(out),
+            "--runaway-temperature-patience-fs", "2000"]  # the unequilibrated lattice start heats for ~1 ps
     first = subprocess.Popen([sys.executable, "-m", "surrogate.cli", *argv, "--seed", "1", "--steps", "400"],
                              env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
