@@ -204,3 +204,15 @@ def test_malicious_pickle_refusal_does_not_suggest_the_unsafe_retry(tmp_path):
     assert "weights_only" not in message and "trusted source" not in message and "Re-running" not in message
     assert info.value.__cause__ is None and info.value.__suppress_context__  # torch's advice is not chained either
     assert not marker.exists()
+
+
+def test_malicious_pickle_is_refused_even_after_mace_forces_unsafe_loads(tmp_path, monkeypatch):
+    # `import mace` sets TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1 for the whole process; our explicit
+    # weights_only=True must still win, so a user who has MACE loaded runs no code from a model file.
+    monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
+    marker = tmp_path / "pwned"
+    bad = tmp_path / "evil.pt"
+    torch.save({"header_json": "{}", "state_dict": {"x": _Evil(marker)}}, bad)
+    with pytest.raises(ModelFileError, match="evil.pt"):
+        load_model_file(bad)
+    assert not marker.exists()
