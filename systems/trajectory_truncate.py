@@ -9,6 +9,7 @@ h5 arrays are shortened in place; ASE ``.traj`` and NetCDF are rewritten (atomic
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from typing import NamedTuple, Optional
@@ -195,24 +196,14 @@ def _scan_trr(path: str):
 
 
 def _dcd_layout(path: str):
-    """(endian, header bytes, frame bytes, control-ints offset) of a DCD file written by MDTraj/CHARMM."""
-    import struct
+    """(endian, header bytes, frame bytes, control ints) of a DCD file written by MDTraj/CHARMM."""
+    from .trajectory_io.dcd_tail import dcd_layout
 
-    with open(path, "rb") as fh:
-        head = fh.read(8192)
-    for endian in ("<", ">"):
-        if len(head) >= 96 and struct.unpack_from(endian + "i", head, 0)[0] == 84:
-            break
-    else:
-        raise InputError(f"{path}: not a DCD file this package can truncate (no 84-byte header record)")
-    control = struct.unpack_from(endian + "20i", head, 8)
-    title_len = struct.unpack_from(endian + "i", head, 92)[0]
-    atoms_at = 92 + 4 + title_len + 4
-    if title_len < 0 or atoms_at + 12 > len(head):
-        raise InputError(f"{path}: DCD header is corrupt (title block of {title_len} bytes)")
-    n_atoms = struct.unpack_from(endian + "i", head, atoms_at + 4)[0]
-    frame = 3 * (8 + 4 * n_atoms) + (8 + 48 if control[10] else 0) + ((8 + 4 * n_atoms) if control[11] else 0)
-    return endian, atoms_at + 12, frame, control
+    layout = dcd_layout(path)
+    if layout is None:
+        raise InputError(f"{path}: not a DCD file this package can truncate (no 84-byte header record, "
+                         "or a corrupt title block)")
+    return layout
 
 
 def _scan_dcd(path: str):
@@ -266,22 +257,30 @@ def _scan_traj(path: str):
     return frames, False
 
 
-def _rewrite_traj(path: str, frames, keep: int) -> None:
-    from ase.io.trajectory import Trajectory
-
+@contextlib.contextmanager
+def _replaced_through_scratch(path: str, suffix: str):
+    """Yield a scratch file beside ``path``; when the block ends without error, its bytes replace ``path``
+    atomically (:func:`~systems.atomic_file.atomic_write`). The scratch file is always removed."""
     from .atomic_file import atomic_write
 
-    fd, scratch = tempfile.mkstemp(suffix=".traj", dir=os.path.dirname(os.path.abspath(path)))
+    fd, scratch = tempfile.mkstemp(suffix=suffix, dir=os.path.dirname(os.path.abspath(path)))
     os.close(fd)
     try:
-        with Trajectory(path, "r") as src, Trajectory(scratch, "w") as dst:
-            for k in range(keep):
-                dst.write(src[k])  # with its info (time) and SinglePointCalculator results
+        yield scratch
         with open(scratch, "rb") as fh:
             data = fh.read()
         atomic_write(path, lambda handle: handle.write(data))
     finally:
         os.remove(scratch)
+
+
+def _rewrite_traj(path: str, frames, keep: int) -> None:
+    from ase.io.trajectory import Trajectory
+
+    with _replaced_through_scratch(path, ".traj") as scratch:
+        with Trajectory(path, "r") as src, Trajectory(scratch, "w") as dst:
+            for k in range(keep):
+                dst.write(src[k])  # with its info (time) and SinglePointCalculator results
 
 
 def _scan_nc(path: str):
@@ -300,11 +299,7 @@ def _rewrite_nc(path: str, frames, keep: int) -> None:
     """Copy the first ``keep`` frames of every per-frame variable into a new file, then replace ``path``."""
     from scipy.io import netcdf_file
 
-    from .atomic_file import atomic_write
-
-    fd, scratch = tempfile.mkstemp(suffix=".nc", dir=os.path.dirname(os.path.abspath(path)))
-    os.close(fd)
-    try:
+    with _replaced_through_scratch(path, ".nc") as scratch:
         with netcdf_file(path, "r", mmap=False) as src, netcdf_file(scratch, "w", version=2) as dst:
             dst._attributes.update(src._attributes)
             for name, length in src.dimensions.items():
@@ -316,11 +311,6 @@ def _rewrite_nc(path: str, frames, keep: int) -> None:
                     new[:keep] = var.data[:keep]
                 else:
                     new[...] = var.data
-        with open(scratch, "rb") as fh:
-            data = fh.read()
-        atomic_write(path, lambda handle: handle.write(data))
-    finally:
-        os.remove(scratch)
 
 
 def _scan_h5(path: str):
