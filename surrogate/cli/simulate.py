@@ -56,9 +56,13 @@ def _run_simulation(args, setup, integrator, description: dict, equilibrate_time
                              TrajectoryReporter)
 
     out = Path(args.out)
+    system = setup.system
+    if not args.resume and setup.provider is not None:
+        # One evaluation of the start state before anything is written into --out: atoms on top of each other
+        # or non-finite input are refused here and leave no config.yaml or empty thermo.csv behind.
+        setup.provider.compute(system)
     out.mkdir(parents=True, exist_ok=True)
     write_resolved_config(args, out)
-    system = setup.system
     is_md = float(integrator.timestep) > 0
     timestep_fs = float(integrator.timestep) / units.fs
     n_steps = simulated_steps(args, timestep_fs if is_md else 1.0, not is_md)

@@ -116,6 +116,7 @@ def test_two_atoms_at_one_position_are_named(tmp_path, capsys):
     status, err = run_cli(["run", "--system", tmp_path / "dup.extxyz", *QUICK, "--out", tmp_path / "o"], capsys)
     assert status == 2
     assert "atoms 3 and 7 are at one position" in err
+    assert not (tmp_path / "o").exists()  # refused before anything was written
 
 
 def test_a_flat_cell_in_compare_is_named(tmp_path, capsys):
