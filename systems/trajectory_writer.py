@@ -363,7 +363,8 @@ class _XDRAppender:
 
     MDTraj's XDR classes can only create files (mode 'w') and its TRR class has
     no flush, so each frame is encoded by MDTraj into a scratch file in the
-    same directory and its bytes appended here. XDR frames are self-contained
+    system's temporary folder (never the output folder, where a kill would leave
+    it among the user's files) and its bytes appended here. XDR frames are self-contained
     records, so concatenation is a valid file.
     """
 
@@ -378,10 +379,9 @@ class _XDRAppender:
                 _cut_bytes(path, frames, len(frames))
             self.first_index = len(frames)
         self.fh = open(path, "wb" if truncate else "ab")
-        self.scratch_dir = os.path.dirname(os.path.abspath(path))
 
     def _encode(self, write) -> bytes:
-        fd, scratch = tempfile.mkstemp(suffix="." + self.kind, dir=self.scratch_dir)
+        fd, scratch = tempfile.mkstemp(prefix="surrogate-frame-", suffix="." + self.kind)
         os.close(fd)
         try:
             write(scratch)
@@ -452,12 +452,11 @@ class _DCDAppender:
             _cut_dcd(path, frames, len(frames))
         self.n_frames = len(frames)
         self.has_cell = bool(_dcd_layout(path)[3][10])
-        self.scratch_dir = os.path.dirname(os.path.abspath(path))
 
     def write(self, xyz, lengths, angles) -> None:
         from mdtraj.formats import DCDTrajectoryFile
 
-        fd, scratch = tempfile.mkstemp(suffix=".dcd", dir=self.scratch_dir)
+        fd, scratch = tempfile.mkstemp(prefix="surrogate-frame-", suffix=".dcd")
         os.close(fd)
         try:
             with DCDTrajectoryFile(scratch, "w", force_overwrite=True) as fh:
@@ -569,12 +568,11 @@ class _PDBAppender:
     def __init__(self, path: str, topology):
         self.path = path
         self._file = open(path, "a")
-        self.scratch_dir = os.path.dirname(os.path.abspath(path))
 
     def write(self, positions, topology, **kwargs) -> None:
         from mdtraj.formats import PDBTrajectoryFile
 
-        fd, scratch = tempfile.mkstemp(suffix=".pdb", dir=self.scratch_dir)
+        fd, scratch = tempfile.mkstemp(prefix="surrogate-frame-", suffix=".pdb")
         os.close(fd)
         try:
             with PDBTrajectoryFile(scratch, "w", force_overwrite=True) as fh:
