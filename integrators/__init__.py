@@ -7,19 +7,19 @@ integrators.runaway import RunawayError`` does not compile Numba kernels.
 
 from __future__ import annotations
 
-import importlib
+from systems.lazy_exports import lazy_exports
 
 #: Public name -> the submodule that defines it.
 _EXPORTS = {
-    "AseCalculatorProvider": "ase_provider", "Bussi": "bussi",
-    "load_checkpoint": "checkpoint", "save_checkpoint": "checkpoint",
-    "LangevinBAOAB": "langevin", "MetropolisMC": "monte_carlo",
-    "ForceProvider": "protocols", "Integrator": "protocols",
-    "CheckpointReporter": "reporters", "ProgressReporter": "reporters", "Reporter": "reporters",
-    "ReportRequest": "reporters", "Snapshot": "reporters", "ThermoLogReporter": "reporters",
-    "TrajectoryReporter": "reporters",
-    "RunawayError": "runaway", "RunawayGuard": "runaway",
-    "Simulation": "simulation", "VelocityVerlet": "verlet",
+    "AseCalculatorProvider": ".ase_provider", "Bussi": ".bussi",
+    "load_checkpoint": ".checkpoint", "save_checkpoint": ".checkpoint",
+    "LangevinBAOAB": ".langevin", "MetropolisMC": ".monte_carlo",
+    "ForceProvider": ".protocols", "Integrator": ".protocols",
+    "CheckpointReporter": ".reporters", "ProgressReporter": ".reporters", "Reporter": ".reporters",
+    "ReportRequest": ".reporters", "Snapshot": ".reporters", "ThermoLogReporter": ".reporters",
+    "TrajectoryReporter": ".reporters",
+    "RunawayError": ".runaway", "RunawayGuard": ".runaway",
+    "Simulation": ".simulation", "VelocityVerlet": ".verlet",
 }
 
 __all__ = [
@@ -31,13 +31,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'integrators' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -9,7 +9,7 @@ The names below are imported on first use (module ``__getattr__``), so
 
 from __future__ import annotations
 
-import importlib
+from systems.lazy_exports import lazy_exports
 from importlib.metadata import PackageNotFoundError, version
 
 try:
@@ -28,14 +28,4 @@ _EXPORTS = {
 __all__ = ["__version__", *_EXPORTS]
 
 
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'surrogate' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -9,19 +9,19 @@ Numba, ASE or MDTraj.
 
 from __future__ import annotations
 
-import importlib
+from .lazy_exports import lazy_exports
 
 #: Public name -> the submodule that defines it.
 _EXPORTS = {
     "units": None,
-    "InputError": "errors", "CloseContactError": "errors",
-    "ForceResult": "forces",
-    "NeighborList": "neighbor_list", "Neighbors": "neighbor_list", "build_pairs": "neighbor_list",
-    "Frame": "frame",
-    "System": "state",
-    "TruncatedTrajectoryWarning": "trajectory_reader", "count_frames": "trajectory_reader",
-    "detect_format": "trajectory_reader", "read_frames": "trajectory_reader", "read_systems": "trajectory_reader",
-    "TrajectoryWriter": "trajectory_writer",
+    "InputError": ".errors", "CloseContactError": ".errors",
+    "ForceResult": ".forces",
+    "NeighborList": ".neighbor_list", "Neighbors": ".neighbor_list", "build_pairs": ".neighbor_list",
+    "Frame": ".frame",
+    "System": ".state",
+    "TruncatedTrajectoryWarning": ".trajectory_reader", "count_frames": ".trajectory_reader",
+    "detect_format": ".trajectory_reader", "read_frames": ".trajectory_reader", "read_systems": ".trajectory_reader",
+    "TrajectoryWriter": ".trajectory_writer",
 }
 
 __all__ = [
@@ -31,16 +31,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'systems' has no attribute {name!r}")
-    module = _EXPORTS[name]
-    value = importlib.import_module(f".{name}" if module is None else f".{module}", __name__)
-    if module is not None:
-        value = getattr(value, name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

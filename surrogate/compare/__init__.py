@@ -8,19 +8,14 @@ thermodynamics, cost, distances with tolerances, and a report.
 
 from __future__ import annotations
 
-import importlib
+from systems.lazy_exports import lazy_exports
 
 #: Public name -> the submodule that defines it (imported on first use, PEP 562: the CLI's parser
 #: needs only the tolerance names, not the analysis and its plotting).
-_EXPORTS = {"compare_trajectories": "comparison", "ComparisonResult": "comparison", "RunMetrics": "comparison",
-            "Distance": "distances", "Tolerances": "distances", "RunData": "run_data", "load_run": "run_data"}
+_EXPORTS = {"compare_trajectories": ".comparison", "ComparisonResult": ".comparison", "RunMetrics": ".comparison",
+            "Distance": ".distances", "Tolerances": ".distances", "RunData": ".run_data", "load_run": ".run_data"}
 
 __all__ = ["compare_trajectories", "ComparisonResult", "RunMetrics", "RunData", "load_run", "Tolerances", "Distance"]
 
 
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'surrogate.compare' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
