@@ -270,6 +270,14 @@ class HeaderCheck:
         """The error for header field ``field`` (to ``raise``)."""
         return ModelFileError(f"model file {self.path}: header field {field!r} {problem}")
 
+    def architecture_version(self, expected: int, model: str) -> None:
+        """Refuse a header whose ``architecture_version`` is not ``expected`` (``model`` names the kind)."""
+        version = self.header.get("architecture_version")
+        if version != expected:
+            raise ModelFileError(f"model file {self.path}: {model} architecture version {version!r} is incompatible "
+                                 f"with this surrogate-md (reads version {expected}); retrain, or use surrogate-md "
+                                 f"{self.header.get('package_version', '?')}")
+
     # ------------------------------------------------------------ values
     def get(self, field: str, default=_MISSING):
         """Value of the dotted ``field``; ``default`` when absent (if given), else an error naming it."""

@@ -72,14 +72,11 @@ from .trajectory_io.damage import TruncatedTrajectoryWarning, check_finite, chec
 from .trajectory_io.formats import check_content, detect_format
 from .trajectory_io.mdtraj_reader import count_fileobject_frames, mdtraj_frames
 from .trajectory_io.topology import load_topology
-from .trajectory_io.xtc_scan import XTC_COMPRESSED as _XTC_COMPRESSED  # noqa: F401 - for trajectory_writer
-from .trajectory_io.xtc_scan import XTC_HEADER as _XTC_HEADER  # noqa: F401 - for trajectory_writer
 from .trajectory_io.xtc_scan import scan_xtc as _scan_xtc
 
 __all__ = [
     "read_frames", "read_systems", "count_frames", "detect_format", "load_topology", "TruncatedTrajectoryWarning",
 ]
-# _scan_xtc, _XTC_HEADER and _XTC_COMPRESSED stay importable from here for systems.trajectory_writer.
 
 
 def _open_checked(path, format: Optional[str]) -> tuple:

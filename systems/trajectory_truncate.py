@@ -17,7 +17,8 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from .errors import InputError
-from .trajectory_reader import _scan_xtc, detect_format
+from .trajectory_io.xtc_scan import XTC_HEADER, scan_xtc
+from .trajectory_reader import detect_format
 from .units import TIME_PER_PS
 
 class Truncation(NamedTuple):
@@ -126,13 +127,13 @@ def _scan_extxyz(path: str):
 
 
 def _scan_xtc_frames(path: str):
-    """Complete XTC frames (time, end byte) from :func:`_scan_xtc`'s header walk, and whether a torn one follows."""
-    from .trajectory_reader import _XTC_HEADER
+    """Complete XTC frames (time, end byte) from the header walk of
+    :func:`~systems.trajectory_io.xtc_scan.scan_xtc`, and whether a torn one follows."""
 
     if os.path.getsize(path) == 0:
         return [], False
     try:
-        scan = _scan_xtc(path)
+        scan = scan_xtc(path)
     except InputError:
         with open(path, "rb") as fh:  # only part of a first frame, written by a killed process?
             head = fh.read(4)
@@ -145,7 +146,7 @@ def _scan_xtc_frames(path: str):
         ends = list(scan.offsets[1:]) + [scan.end]
         for offset, end in zip(scan.offsets, ends):
             fh.seek(int(offset))
-            time_ps = _XTC_HEADER.unpack(fh.read(_XTC_HEADER.size))[3]
+            time_ps = XTC_HEADER.unpack(fh.read(XTC_HEADER.size))[3]
             frames.append((float(time_ps) * TIME_PER_PS, int(end)))
     return frames, scan.truncated is not None
 

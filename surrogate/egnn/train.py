@@ -162,11 +162,7 @@ def validate_egnn_header(path, header: dict, state: dict) -> tuple[dict, torch.d
     before the header is known to describe the tensors in the file.
     """
     check = HeaderCheck(path, header, state)
-    version = header.get("architecture_version")
-    if version != ARCHITECTURE_VERSION:
-        raise ModelFileError(f"model file {path}: EGNN architecture version {version!r} is incompatible with "
-                             f"this surrogate-md (reads version {ARCHITECTURE_VERSION}); retrain or use "
-                             f"surrogate-md {header.get('package_version', '?')}")
+    check.architecture_version(ARCHITECTURE_VERSION, "EGNN")
     check.get("architecture")
     species = check.int_list("architecture.species", 1, 118)
     if len(set(species)) != len(species) or species != sorted(species):

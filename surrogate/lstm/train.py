@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from surrogate.dtypes import resolve_dtype
-from surrogate.model_file import HeaderCheck, ModelFileError, data_hash, load_model_file, save_model_file
+from surrogate.model_file import HeaderCheck, data_hash, load_model_file, save_model_file
 from surrogate.training.trainer import BEST_NAME, Trainer, TrainConfig, unwrap_model
 from systems.errors import InputError
 
@@ -187,10 +187,7 @@ def validate_lstm_header(path, header: dict, state: dict) -> tuple[dict, torch.d
     stride leave no trace in the weights: the file's content hash covers them.
     """
     check = HeaderCheck(path, header, state)
-    version = header.get("architecture_version")
-    if version != ARCHITECTURE_VERSION:
-        raise ModelFileError(f"model file {path}: LSTM architecture version {version!r}, "
-                             f"this package reads version {ARCHITECTURE_VERSION}")
+    check.architecture_version(ARCHITECTURE_VERSION, "LSTM")
     check.get("architecture")
     dim = check.choice("architecture.dim", (1, 2, 3))
     n_particles = check.positive_int("architecture.n_particles")

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from surrogate.egnn.layer import EGNNLayer
-from surrogate.model_file import HeaderCheck, ModelFileError, load_model_file
+from surrogate.model_file import HeaderCheck, load_model_file
 from systems.errors import InputError
 
 MODEL_KIND = "lstm_manybody"
@@ -143,10 +143,7 @@ def validate_manybody_header(path, header: dict, state: dict) -> dict:
     content hash covers it.
     """
     check = HeaderCheck(path, header, state)
-    version = header.get("architecture_version")
-    if version != ARCHITECTURE_VERSION:
-        raise ModelFileError(f"model file {path}: many-body architecture version {version!r}, this package reads "
-                             f"version {ARCHITECTURE_VERSION}")
+    check.architecture_version(ARCHITECTURE_VERSION, "many-body")
     check.get("architecture")
     args = {"cutoff": check.positive_float("architecture.cutoff", unit="Å"),
             "stride": check.positive_float("architecture.stride", unit="ASE time"),
