@@ -74,6 +74,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="EGNN model files whose forces are compared with REF's on REF's own frames (force parity); "
                         "the label defaults to the SURR run made with that model, else the file name")
     p.add_argument("--device", default="cpu", help="torch device for --force-model")
+    p.add_argument("--no-progress", action="store_true", help="draw no progress bar")
     g = p.add_argument_group("analysis")
     g.add_argument("--rdf-r-max", type=positive_float, default=None,
                    help="largest RDF radius (Å); default half the smallest box spacing")
@@ -122,7 +123,7 @@ def main(args) -> int:
     logs = [args.ref_log] + (args.surr_log or [None] * (n - 1))
     infos = [args.ref_info] + (args.surr_info or [None] * (n - 1))
     runs = [load_run(path, name=label, top=args.top, log=log, info=info, dt_ps=args.dt_ps, start=args.start,
-                     stride=args.stride, progress=True)
+                     stride=args.stride, progress=not args.no_progress)
             for path, label, log, info in zip([args.ref, *args.surr], labels, logs, infos)]
     providers = force_models(args.force_model or [], runs[1:], args.device)
     out = Path(args.out)
@@ -130,7 +131,7 @@ def main(args) -> int:
     result = compare_trajectories(runs[0], runs[1:], tolerances=tolerances, out_dir=out, force_providers=providers,
                                   rdf_r_max=args.rdf_r_max, rdf_bin_width=args.rdf_bin_width,
                                   msd_fit_fraction=tuple(args.msd_fit), vacf_window_ps=args.vacf_window_ps,
-                                  vacf_max_lag_ps=args.vacf_max_lag_ps)
+                                  vacf_max_lag_ps=args.vacf_max_lag_ps, progress=not args.no_progress)
     print_summary(result, sys.stdout)
     return 0 if result.passed else 1
 

@@ -10,12 +10,17 @@ import numpy as np
 from systems.errors import InputError
 
 from . import cost as cost_mod
+from .connectivity import is_single_molecule, run_bonds
 from .distances import (DIFFUSION_FLOOR_A2_PER_PS, VACF_WINDOW_PS, Distance, Tolerances, density_difference,
                         force_parity, relative_error, rdf_error, same_frames, vacf_error)
 from .dynamics import Diffusion, VACF, diffusion, vacf
 from .run_data import RunData, load_run
-from .structure import bond_and_angle_distributions, radial_distributions
-from .thermo import ThermoSeries, ThermoSummary, summarize, thermo_series
+from .structure import bond_and_angle_distributions, radial_distributions, rdf, pair_distance_distribution
+from .thermo import (ThermoSeries, ThermoSummary, summarize, temperature_rule, thermo_series, thermostat_of)
+from .uncertainty import CURVE_BLOCKS, band, block_slices
+
+#: A block (for error bars and noise bands) needs at least this many frames.
+MIN_BLOCK_FRAMES = 10
 
 
 @dataclass
@@ -70,6 +75,11 @@ class ComparisonResult:
     force_parity_data: dict = field(default_factory=dict)
     files: dict = field(default_factory=dict)
     noise: dict = field(default_factory=dict)
+    bands: dict = field(default_factory=dict)
+    compared_ps: float | None = None
+    length_note: str = ""
+    temperature_dof: dict = field(default_factory=dict)
+    bond_source: str = ""
 
     @property
     def runs(self) -> list:
@@ -80,23 +90,37 @@ class ComparisonResult:
         return all(d.passed is not False for ds in self.distances.values() for d in ds)
 
     def failures(self) -> list[str]:
-        return [f"{name}: {d.name} = {d.value:.4g} > {d.tolerance:g}"
+        return [f"{name}: {d.name} = {d.value:.4g} > {d.limit:.4g}"
+                + (f" (tolerance {d.tolerance:g}, reference noise {d.noise:.3g})" if d.limit != d.tolerance else "")
                 for name, ds in self.distances.items() for d in ds if d.passed is False]
 
     def to_json(self) -> dict:
         def curves(table):
             return {key: {run.name: c.to_json() for run, c in zip(self.runs, cs)} for key, cs in table.items()}
 
+        def bands(value):
+            if isinstance(value, dict):
+                return {k: bands(v) for k, v in value.items()}
+            return None if value is None else [None if not np.isfinite(x) else float(x) for x in value]
+
         return {
             "passed": self.passed,
             "reference": self.reference.name,
             "tolerances": self.tolerances.to_json(),
+            "compared_ps": self.compared_ps,
+            "equal_lengths": self.length_note,
+            "temperature_dof": self.temperature_dof,
             "runs": {m.name: m.to_json() for m in self.runs},
             "distances": {name: {d.name: d.to_json() for d in ds} for name, ds in self.distances.items()},
+            "force_parity": {name: force_parity(f_ref, f_other)
+                             for name, (f_ref, f_other) in self.force_parity_data.items()},
             "speedup": self.speedups,
             "reference_noise": self.noise,
+            "reference_bands": {"what": f"standard error of the reference curve from {CURVE_BLOCKS} blocks of "
+                                        "its frames, on the reference curve's grid", **bands(self.bands)},
             "structure": {"kind": self.rdf_kind, "r_max_A": self.rdf_r_max, "rdf": curves(self.rdfs),
-                          "bond_length_A": curves(self.bonds), "angle_deg": curves(self.angles)},
+                          "bond_length_A": curves(self.bonds), "angle_deg": curves(self.angles),
+                          "bonds_from": self.bond_source},
             "files": {k: str(v) for k, v in self.files.items()},
         }
 
@@ -163,6 +187,8 @@ def compare_trajectories(reference, others, *, names: list[str] | None = None, t
     if not isinstance(tolerances, Tolerances):
         tolerances = Tolerances.from_mapping(tolerances)
 
+    from tqdm.auto import tqdm
+
     runs = [_as_run(v, nm, top, lg, inf, dt, progress)
             for v, nm, lg, inf, dt in zip([reference, *others], names, logs, infos, dts)]
     _unique_names(runs)
@@ -171,44 +197,121 @@ def compare_trajectories(reference, others, *, names: list[str] | None = None, t
         if run.n_atoms != ref.n_atoms or np.any(run.numbers != ref.numbers):
             raise InputError(f"compare: {run.name} ({run.source or 'in memory'}) has {run.n_atoms} atoms with "
                              f"different elements from the reference {ref.name} ({ref.n_atoms} atoms)")
-
-    metrics = [_run_metrics(r, msd_fit_fraction, vacf_max_lag_ps) for r in runs]
+    stages = tqdm(total=len(runs) + 5 + bool(report and out_dir is not None), desc="compare", unit="step",
+                  disable=not progress, leave=False)
+    runs, compared_ps, length_notes = equal_lengths(runs)
+    ref = runs[0]
+    com_fixed, dof_reason = temperature_rule(runs)
+    bonds, bond_source = run_bonds(ref)
+    single_molecule = is_single_molecule(ref, bonds)
+    metrics = []
+    for run in runs:
+        stages.set_postfix_str(f"dynamics and thermo of {run.name}")
+        metrics.append(_run_metrics(run, msd_fit_fraction, vacf_max_lag_ps, com_fixed, single_molecule))
+        stages.update()
+    for m in metrics:
+        if m.name in length_notes:
+            m.notes.append(length_notes[m.name])
+    stages.set_postfix_str("RDFs")
     rdf_kind, r_max, rdfs = radial_distributions(runs, rdf_r_max, rdf_bin_width)
-    bonds, angles = bond_and_angle_distributions(runs)
-    result = ComparisonResult(metrics[0], metrics[1:], tolerances, rdf_kind, r_max, rdfs, bonds, angles)
+    stages.update()
+    stages.set_postfix_str("bonds and angles")
+    bond_curves, angles = bond_and_angle_distributions(runs, bonds)
+    stages.update()
+    result = ComparisonResult(metrics[0], metrics[1:], tolerances, rdf_kind, r_max, rdfs, bond_curves, angles)
+    result.compared_ps = compared_ps
+    result.length_note = ("; ".join(length_notes.values()) if length_notes
+                          else f"every run covers {compared_ps:.4g} ps")
+    dof = int(__import__("systems.state", fromlist=["degrees_of_freedom"]).degrees_of_freedom(
+        ref.n_atoms, com_fixed=com_fixed))
+    result.temperature_dof = {"com_fixed": com_fixed, "degrees_of_freedom": dof, "rule": dof_reason}
+    result.bond_source = bond_source if len(bonds) else ""
+    stages.set_postfix_str("reference noise")
+    result.noise = _reference_noise(result, rdf_bin_width, msd_fit_fraction, vacf_window_ps, com_fixed)
+    result.bands = _reference_bands(result, bonds, rdf_bin_width, msd_fit_fraction)
+    stages.update()
+    stages.set_postfix_str("distances")
     for k, m in enumerate(metrics[1:], start=1):
         result.distances[m.name] = _distances(result, metrics[0], m, k, vacf_window_ps)
         result.speedups[m.name] = cost_mod.speedup(metrics[0].cost, m.cost)
+    stages.update()
+    stages.set_postfix_str("force parity")
     for name, provider in (force_providers or {}).items():
         _model_parity(result, ref, name, provider)
-    result.noise = _reference_noise(result, rdf_bin_width, msd_fit_fraction)
+    stages.update()
     if report and out_dir is not None:
         from .report import write_report
 
+        stages.set_postfix_str("report")
         write_report(result, Path(out_dir))
+        stages.update()
+    stages.close()
     return result
 
 
-def _run_metrics(run: RunData, fit_fraction, vacf_max_lag_ps) -> RunMetrics:
+def equal_lengths(runs: list[RunData]) -> tuple[list[RunData], float, dict]:
+    """Every run cut to the shortest simulated time among them (from each run's first frame), so that
+    no run is judged on more or less sampling than another. Returns the runs, that time in ps, and
+    ``{name: note}`` for each run that was cut."""
+    durations = [r.duration_ps for r in runs]
+    shortest = min(durations)
+    out, notes = [], {}
+    for run, duration in zip(runs, durations):
+        if duration > shortest * (1 + 1e-6) + 1e-12:
+            cut = run.window(float(run.times_ps[0]), float(run.times_ps[0]) + shortest)
+            notes[run.name] = (f"compared over its first {shortest:.4g} ps ({cut.n_frames} of {run.n_frames} "
+                               f"frames; it has {duration:.4g} ps): every run is cut to the shortest")
+            run = cut
+        out.append(run)
+    return out, float(shortest), notes
+
+
+#: Why diffusion is not judged for one molecule in vacuum.
+SINGLE_MOLECULE_NOTE = ("diffusion skipped: a single molecule without a periodic box (one connected molecule) "
+                        "has no self-diffusion to compare; its MSD is rotation and vibration about a fixed centre")
+
+
+def _run_metrics(run: RunData, fit_fraction, vacf_max_lag_ps, com_fixed: bool = True,
+                 single_molecule: bool = False) -> RunMetrics:
     m = RunMetrics(run)
-    try:
-        m.diffusion = diffusion(run, fit_fraction)
-    except InputError as exc:
-        m.notes.append(f"no MSD: {exc}")
+    if single_molecule:
+        m.notes.append(SINGLE_MOLECULE_NOTE)
+    else:
+        try:
+            m.diffusion = diffusion(run, fit_fraction)
+            m.diffusion.error = _block_error([diffusion(b, fit_fraction).D for b in _blocks(run)])
+        except InputError as exc:
+            m.notes.append(f"no MSD: {exc}")
     try:
         m.vacf = vacf(run, vacf_max_lag_ps)
         if m.vacf.source != "frames":
             m.notes.append("velocities estimated by central finite differences of positions")
     except InputError as exc:
         m.notes.append(f"no VACF: {exc}")
-    m.thermo = thermo_series(run)
+    m.thermo = thermo_series(run, com_fixed)
     m.thermo_summary = summarize(m.thermo)
     m.cost = cost_mod.run_cost(run)
     return m
 
 
+def _blocks(run: RunData, n_blocks: int = CURVE_BLOCKS) -> list[RunData]:
+    """Consecutive blocks of a run's frames (none when a block would have under MIN_BLOCK_FRAMES frames)."""
+    if run.n_frames < n_blocks * MIN_BLOCK_FRAMES:
+        return []
+    return [run.frames(s) for s in block_slices(run.n_frames, n_blocks)]
+
+
+def _block_error(values: list) -> float | None:
+    """Standard error of a full-run quantity from its values on blocks: std (ddof=1) / √blocks."""
+    values = np.asarray(values, dtype=np.float64)
+    if len(values) < 2 or not np.all(np.isfinite(values)):
+        return None
+    return float(values.std(ddof=1) / np.sqrt(len(values)))
+
+
 def _distances(result: ComparisonResult, ref: RunMetrics, other: RunMetrics, k: int, vacf_window_ps: float):
     tol = result.tolerances
+    noise = result.noise
     out = []
 
     def skipped(name, why):
@@ -219,26 +322,31 @@ def _distances(result: ComparisonResult, ref: RunMetrics, other: RunMetrics, k: 
     if per_pair:
         worst = max(per_pair, key=lambda p: per_pair[p])
         out.append(Distance("rdf", per_pair[worst], tol.rdf, {"per_pair": per_pair, "worst_pair": worst,
-                                                              "kind": result.rdf_kind}))
+                                                              "kind": result.rdf_kind}, noise=noise.get("rdf")))
     else:
         skipped("rdf", "no element pair with at least two atoms")
     for name, table in (("bond", result.bonds), ("angle", result.angles)):
         if table:
             per = {key: density_difference(c[0], c[k]) for key, c in table.items()}
             worst = max(per, key=lambda p: per[p])
-            out.append(Distance(name, per[worst], getattr(tol, name), {"per_type": per, "worst": worst}))
+            out.append(Distance(name, per[worst], getattr(tol, name),
+                                {"per_type": per, "worst": worst, "bonds_from": result.bond_source},
+                                noise=noise.get(name)))
     # dynamics
     if ref.diffusion is not None and other.diffusion is not None:
-        d_r, d_s = ref.diffusion.D, other.diffusion.D
-        out.append(Distance("diffusion", relative_error(d_r, d_s, DIFFUSION_FLOOR_A2_PER_PS), tol.diffusion,
-                            {"D_reference_A2_per_ps": d_r, "D_other_A2_per_ps": d_s,
-                             "floor_A2_per_ps": DIFFUSION_FLOOR_A2_PER_PS}))
+        d_r, d_s = ref.diffusion, other.diffusion
+        out.append(Distance("diffusion", relative_error(d_r.D, d_s.D, DIFFUSION_FLOOR_A2_PER_PS), tol.diffusion,
+                            {"D_reference_A2_per_ps": d_r.D, "D_reference_error_A2_per_ps": d_r.error,
+                             "D_other_A2_per_ps": d_s.D, "D_other_error_A2_per_ps": d_s.error,
+                             "floor_A2_per_ps": DIFFUSION_FLOOR_A2_PER_PS}, noise=noise.get("diffusion")))
+    elif any(SINGLE_MOLECULE_NOTE in m.notes for m in (ref, other)):
+        skipped("diffusion", "a single molecule without a periodic box")
     else:
         skipped("diffusion", "MSD unavailable for one of the runs")
     if ref.vacf is not None and other.vacf is not None:
         out.append(Distance("vacf", vacf_error(ref.vacf.vacf, other.vacf.vacf, vacf_window_ps), tol.vacf,
                             {"window_ps": vacf_window_ps, "velocity_source_reference": ref.vacf.source,
-                             "velocity_source_other": other.vacf.source}))
+                             "velocity_source_other": other.vacf.source}, noise=noise.get("vacf")))
     else:
         skipped("vacf", "VACF unavailable for one of the runs")
     # thermodynamics
@@ -246,13 +354,21 @@ def _distances(result: ComparisonResult, ref: RunMetrics, other: RunMetrics, k: 
     t_s = other.thermo_summary.stats.get("temperature_K")
     if t_r and t_s:
         out.append(Distance("temperature", relative_error(t_r["mean"], t_s["mean"]), tol.temperature,
-                            {"mean_reference_K": t_r["mean"], "mean_other_K": t_s["mean"]}))
+                            {"mean_reference_K": t_r["mean"], "error_reference_K": t_r["error"],
+                             "mean_other_K": t_s["mean"], "error_other_K": t_s["error"],
+                             "degrees_of_freedom": result.temperature_dof}, noise=noise.get("temperature")))
     else:
         skipped("temperature", "no temperature (velocities or log) for one of the runs")
     drift = other.thermo_summary.drift_eV_per_atom_per_ns
-    if drift is not None and np.isfinite(drift):
-        detail = {"drift_eV_per_atom_per_ns": drift, "reference_drift": ref.thermo_summary.drift_eV_per_atom_per_ns}
-        out.append(Distance("drift", abs(drift), tol.drift, detail))
+    thermostat = thermostat_of(other.run)
+    if thermostat is not None:
+        skipped("drift", f"thermostatted run ({thermostat}, from its run info): no conserved energy to judge")
+    elif drift is not None and np.isfinite(drift):
+        detail = {"drift_meV_per_atom_per_ps": drift,
+                  "error_meV_per_atom_per_ps": other.thermo_summary.drift_error_eV_per_atom_per_ns,
+                  "reference_drift_meV_per_atom_per_ps": ref.thermo_summary.drift_eV_per_atom_per_ns,
+                  "units": "meV/atom/ps (= eV/atom/ns)"}
+        out.append(Distance("drift", abs(drift), tol.drift, detail, noise=noise.get("drift")))
     else:
         skipped("drift", "no conserved energy for this run")
     # forces
@@ -282,24 +398,93 @@ def _model_parity(result: ComparisonResult, ref: RunData, name: str, provider) -
     rows[:] = [d for d in rows if d.name != "force"] + [distance]
 
 
-def _reference_noise(result: ComparisonResult, rdf_bin_width: float, fit_fraction) -> dict:
-    """The rdf and diffusion distances between the first and second half of the reference:
-    how far two runs of half its length differ by chance (a scale for the tolerances)."""
-    ref = result.reference.run
+def _reference_noise(result: ComparisonResult, rdf_bin_width: float, fit_fraction, vacf_window_ps: float,
+                     com_fixed: bool) -> dict:
+    """Each distance between the first and second half of the (equal-length) reference: how far two runs
+    differ by chance. A distance within it passes (see :class:`Distance`). The drift's noise is the
+    reference's own |drift| plus twice its block error (absent for a thermostatted reference)."""
+    ref_metrics = result.reference
+    ref = ref_metrics.run
+    noise = {"what": "distance between the first and second half of the reference run"}
+    summary = ref_metrics.thermo_summary
+    if thermostat_of(ref) is None and summary.drift_eV_per_atom_per_ns is not None \
+            and np.isfinite(summary.drift_eV_per_atom_per_ns):
+        error = summary.drift_error_eV_per_atom_per_ns
+        noise["drift"] = abs(summary.drift_eV_per_atom_per_ns) + (2 * error if error and np.isfinite(error) else 0)
     if ref.n_frames < 20:
-        return {}
+        return noise
+    t0, t1 = float(ref.times_ps[0]), float(ref.times_ps[-1])
     half = ref.n_frames // 2
     first, second = ref.frames(slice(0, half)), ref.frames(slice(half, 2 * half))
-    noise = {"what": "distance between the first and second half of the reference run"}
     try:
         _, _, curves = radial_distributions([first, second], result.rdf_r_max, rdf_bin_width)
         if curves:
             noise["rdf"] = max(rdf_error(c[0], c[1]) for c in curves.values())
     except InputError:
         pass
-    try:
-        d1, d2 = diffusion(first, fit_fraction).D, diffusion(second, fit_fraction).D
-        noise["diffusion"] = relative_error(d1, d2, DIFFUSION_FLOOR_A2_PER_PS)
-    except InputError:
-        pass
+    if result.bonds or result.angles:
+        bonds, angles = bond_and_angle_distributions([first, second], run_bonds(ref)[0],
+                                                     grids={k: c[0].x for k, c in result.bonds.items()})
+        for name, table in (("bond", bonds), ("angle", angles)):
+            if table:
+                noise[name] = max(density_difference(c[0], c[1]) for c in table.values())
+    if ref_metrics.diffusion is not None:
+        try:
+            d1, d2 = diffusion(first, fit_fraction).D, diffusion(second, fit_fraction).D
+            noise["diffusion"] = relative_error(d1, d2, DIFFUSION_FLOOR_A2_PER_PS)
+        except InputError:
+            pass
+    if ref_metrics.vacf is not None:
+        try:
+            noise["vacf"] = vacf_error(vacf(first).vacf, vacf(second).vacf, vacf_window_ps)
+        except InputError:
+            pass
+    # temperature over the two halves of the time span (the log's rows where there is a log)
+    t_mid = float(ref.times_ps[half - 1])
+    temps = []
+    for part in (ref.window(t0, t_mid), ref.window(float(ref.times_ps[half]), t1)):
+        stats = summarize(thermo_series(part, com_fixed)).stats.get("temperature_K")
+        temps.append(stats["mean"] if stats else None)
+    if all(t is not None for t in temps):
+        noise["temperature"] = relative_error(temps[0], temps[1])
     return noise
+
+
+def _reference_bands(result: ComparisonResult, bonds: np.ndarray, rdf_bin_width: float, fit_fraction) -> dict:
+    """Standard error of each reference curve from CURVE_BLOCKS blocks of its frames: ``{"rdf": {pair: [m]},
+    "bond": {...}, "angle": {...}, "msd": [m], "vacf": [m], "vdos": [m]}`` on the reference curves' grids."""
+    ref_metrics = result.reference
+    blocks = _blocks(ref_metrics.run)
+    if not blocks:
+        return {}
+    out = {}
+    fn = rdf if result.rdf_kind == "rdf" else pair_distance_distribution
+    rdf_bands = {}
+    for pair, curves in result.rdfs.items():
+        za, zb = (_number(sym) for sym in pair.split("-"))
+        rdf_bands[pair] = band(curves[0].x, [fn(b, za, zb, result.rdf_r_max, rdf_bin_width) for b in blocks])
+    out["rdf"] = rdf_bands
+    if result.bonds or result.angles:
+        b_curves, a_curves = bond_and_angle_distributions(blocks, bonds,
+                                                          grids={k: c[0].x for k, c in result.bonds.items()})
+        out["bond"] = {k: band(result.bonds[k][0].x, [c for c in b_curves[k]]) for k in result.bonds}
+        out["angle"] = {k: band(result.angles[k][0].x, [c for c in a_curves[k]]) for k in result.angles}
+    if ref_metrics.diffusion is not None:
+        try:
+            out["msd"] = band(ref_metrics.diffusion.msd.x, [diffusion(b, fit_fraction).msd for b in blocks])
+        except InputError:
+            pass
+    if ref_metrics.vacf is not None:
+        try:
+            parts = [vacf(b, float(ref_metrics.vacf.vacf.x[-1])) for b in blocks]
+            out["vacf"] = band(ref_metrics.vacf.vacf.x, [p.vacf for p in parts])
+            out["vdos"] = band(ref_metrics.vacf.spectrum.x, [p.spectrum for p in parts])
+        except InputError:
+            pass
+    return out
+
+
+def _number(symbol: str) -> int:
+    from ase.data import atomic_numbers
+
+    return int(atomic_numbers.get(symbol, 0))

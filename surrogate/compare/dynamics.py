@@ -89,9 +89,12 @@ class Diffusion:
     intercept: float
     fit_start_ps: float
     fit_end_ps: float
+    #: Standard error of D (Å²/ps) from the spread of D over blocks of the run, or None.
+    error: float | None = None
 
     def to_json(self) -> dict:
-        return {"D_A2_per_ps": self.D, "D_m2_per_s": self.D * 1e-8, "intercept_A2": self.intercept,
+        return {"D_A2_per_ps": self.D, "D_error_A2_per_ps": self.error, "D_m2_per_s": self.D * 1e-8,
+                "intercept_A2": self.intercept,
                 "fit_start_ps": self.fit_start_ps, "fit_end_ps": self.fit_end_ps, "msd": self.msd.to_json()}
 
 

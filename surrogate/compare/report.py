@@ -16,17 +16,19 @@ from systems.atomic_file import atomic_write, atomic_write_text
 
 from .dynamics import CM1_PER_THZ
 
+_BAND = "; shaded: the reference ± its standard error from 4 blocks of its frames (its own noise)"
 #: Plot files, in report order, with their captions.
 CAPTIONS = {
-    "rdf": "Radial distribution functions per element pair",
-    "bonds": "Bond-length distributions per bond type",
-    "angles": "Bond-angle distributions per angle type",
-    "msd": "Mean-squared displacement with the fitted diffusion line (dashed)",
-    "vacf": "Normalised velocity autocorrelation function",
-    "vdos": "Spectrum of the VACF (vibrational density of states)",
-    "thermo_distributions": "Distributions of potential energy, kinetic energy and temperature",
-    "energy_timeseries": "Conserved energy per atom relative to its first value",
-    "force_parity": "Force parity on the same configurations",
+    "rdf": "Radial distribution functions per element pair" + _BAND,
+    "bonds": "Bond-length distributions per bond type" + _BAND,
+    "angles": "Bond-angle distributions per angle type" + _BAND,
+    "msd": "Mean-squared displacement with the fitted diffusion line (dashed)" + _BAND,
+    "vacf": "Normalised velocity autocorrelation function" + _BAND,
+    "vdos": "Spectrum of the VACF (vibrational density of states)" + _BAND,
+    "thermo_distributions": "Distributions of potential energy, kinetic energy and temperature" + _BAND,
+    "energy_timeseries": "Conserved energy per atom relative to its first value; shaded: the reference's "
+                         "fluctuation about its drift line",
+    "force_parity": "Force parity on the same configurations (MAE and RMSE in the legend)",
     "cost": "Cost: simulated nanoseconds per day",
 }
 _MAX_PANELS = 6
@@ -58,10 +60,24 @@ def _panel_grid(n: int):
     return fig, axes.ravel()
 
 
-def _curve_panels(table: dict, runs, xlabel: str, ylabel: str, path: Path, reference_line: float | None = None):
+def _draw_band(ax, x, y, se, label: str = "reference noise (±1 s.e.)", step: str | None = None) -> None:
+    """Shade y ± se (the reference's own noise) where the error is known (``step="mid"`` for histograms)."""
+    if se is None:
+        return
+    se = np.asarray(se, dtype=np.float64)
+    ok = np.isfinite(se)
+    if ok.any():
+        ax.fill_between(np.asarray(x)[ok], (y - se)[ok], (y + se)[ok], color="0.5", alpha=0.3, lw=0, label=label,
+                        step=step)
+
+
+def _curve_panels(table: dict, runs, xlabel: str, ylabel: str, path: Path, reference_line: float | None = None,
+                  bands: dict | None = None):
     keys = list(table)[:_MAX_PANELS]
     fig, axes = _panel_grid(len(keys))
     for ax, key in zip(axes, keys):
+        ref_curve = table[key][0]
+        _draw_band(ax, ref_curve.x, ref_curve.y, (bands or {}).get(key))
         for k, (metrics, curve) in enumerate(zip(runs, table[key])):
             ax.plot(curve.x, curve.y, label=metrics.name, lw=1.6 if k == 0 else 1.2, ls="-" if k == 0 else "--")
         if reference_line is not None:
@@ -77,23 +93,29 @@ def make_plots(result, out_dir: Path) -> dict:
     """Write every plot the data allows; returns ``{name: path}`` in report order."""
     plt = _plt()
     runs = result.runs
+    bands = result.bands or {}
     out = {}
     if result.rdfs:
         ylabel = "g(r)" if result.rdf_kind == "rdf" else "p(r) (1/Å)"
         out["rdf"] = _curve_panels(result.rdfs, runs, "r (Å)", ylabel, out_dir / "rdf.png",
-                                   1.0 if result.rdf_kind == "rdf" else None)
+                                   1.0 if result.rdf_kind == "rdf" else None, bands.get("rdf"))
     if result.bonds:
-        out["bonds"] = _curve_panels(result.bonds, runs, "bond length (Å)", "density (1/Å)", out_dir / "bonds.png")
+        out["bonds"] = _curve_panels(result.bonds, runs, "bond length (Å)", "density (1/Å)", out_dir / "bonds.png",
+                                     bands=bands.get("bond"))
     if result.angles:
         out["angles"] = _curve_panels(result.angles, runs, "angle (degrees)", "density (1/degree)",
-                                      out_dir / "angles.png")
+                                      out_dir / "angles.png", bands=bands.get("angle"))
     if any(m.diffusion is not None for m in runs):
         fig, ax = plt.subplots(figsize=(5.5, 3.8), layout="constrained")
+        if result.reference.diffusion is not None:
+            msd = result.reference.diffusion.msd
+            _draw_band(ax, msd.x, msd.y, bands.get("msd"))
         for m in runs:
             if m.diffusion is None:
                 continue
             d = m.diffusion
-            (line,) = ax.plot(d.msd.x, d.msd.y, label=f"{m.name}: D = {d.D:.4g} Å²/ps")
+            error = f" ± {d.error:.2g}" if d.error is not None else ""
+            (line,) = ax.plot(d.msd.x, d.msd.y, label=f"{m.name}: D = {d.D:.4g}{error} Å²/ps")
             t = np.array([d.fit_start_ps, d.fit_end_ps])
             ax.plot(t, 6 * d.D * t + d.intercept, ls="--", color=line.get_color(), lw=1)
         ax.set_xlabel("lag time (ps)")
@@ -102,6 +124,9 @@ def make_plots(result, out_dir: Path) -> dict:
         out["msd"] = _save(fig, out_dir / "msd.png")
     if any(m.vacf is not None for m in runs):
         fig, ax = plt.subplots(figsize=(5.5, 3.8), layout="constrained")
+        if result.reference.vacf is not None:
+            ref_vacf = result.reference.vacf.vacf
+            _draw_band(ax, ref_vacf.x, ref_vacf.y, bands.get("vacf"))
         for m in runs:
             if m.vacf is not None:
                 ax.plot(m.vacf.vacf.x, m.vacf.vacf.y, label=f"{m.name} ({m.vacf.source})")
@@ -112,6 +137,9 @@ def make_plots(result, out_dir: Path) -> dict:
         out["vacf"] = _save(fig, out_dir / "vacf.png")
         fig, ax = plt.subplots(figsize=(5.5, 3.8), layout="constrained")
         f_max = 0.0
+        if result.reference.vacf is not None:
+            spectrum = result.reference.vacf.spectrum
+            _draw_band(ax, spectrum.x, spectrum.y, bands.get("vdos"))
         for m in runs:
             if m.vacf is None:
                 continue
@@ -139,6 +167,11 @@ def make_plots(result, out_dir: Path) -> dict:
             lo = min(v.min() for v in series.values())
             hi = max(v.max() for v in series.values())
             edges = np.linspace(lo, hi if hi > lo else lo + 1e-12, 41)  # shared bins: comparable heights
+            ref_values = series.get(result.reference.name)
+            if ref_values is not None:
+                centres = 0.5 * (edges[1:] + edges[:-1])
+                hist, se = histogram_band(ref_values, edges)
+                _draw_band(ax, centres, hist, se, step="mid")
             for name, values in series.items():
                 ax.hist(values, bins=edges, density=True, histtype="step", lw=1.4, label=name)
             ax.set_xlabel(lab)
@@ -147,13 +180,23 @@ def make_plots(result, out_dir: Path) -> dict:
             out["thermo_distributions"] = _save(fig, out_dir / "thermo_distributions.png")
     if any(m.thermo.conserved_eV is not None for m in runs):
         fig, ax = plt.subplots(figsize=(5.5, 3.8), layout="constrained")
-        for m in runs:
+        for k, m in enumerate(runs):
             th = m.thermo
             if th.conserved_eV is None:
                 continue
             drift = m.thermo_summary.drift_eV_per_atom_per_ns
-            label = m.name if drift is None else f"{m.name}: drift {drift:.3g} eV/atom/ns"
-            ax.plot(th.time_ps, (th.conserved_eV - th.conserved_eV[0]) / th.n_atoms, label=label)
+            error = m.thermo_summary.drift_error_eV_per_atom_per_ns
+            error = f" ± {error:.2g}" if error is not None and np.isfinite(error) else ""
+            label = m.name if drift is None else f"{m.name}: drift {drift:.3g}{error} meV/atom/ps"
+            relative = (th.conserved_eV - th.conserved_eV[0]) / th.n_atoms
+            if k == 0:  # the reference's own fluctuation about its drift line: its noise
+                ok = np.isfinite(relative) & np.isfinite(th.time_ps)
+                if ok.sum() >= 3:
+                    fit = np.polyval(np.polyfit(th.time_ps[ok], relative[ok], 1), th.time_ps)
+                    spread = float(np.std(relative[ok] - fit[ok]))
+                    _draw_band(ax, th.time_ps, fit, np.full(len(fit), spread),
+                               label="reference fluctuation (±1 std)")
+            ax.plot(th.time_ps, relative, label=label)
         ax.set_xlabel("time (ps)")
         ax.set_ylabel("E(t) − E(0) per atom (eV)")
         ax.legend(fontsize=8)
@@ -162,7 +205,7 @@ def make_plots(result, out_dir: Path) -> dict:
         fig, ax = plt.subplots(figsize=(4.5, 4.5), layout="constrained")
         lo, hi = np.inf, -np.inf
         for name, (f_ref, f_other) in result.force_parity_data.items():
-            ax.scatter(f_ref.ravel(), f_other.ravel(), s=2, alpha=0.4, label=name)
+            ax.scatter(f_ref.ravel(), f_other.ravel(), s=2, alpha=0.4, label=parity_label(name, f_ref, f_other))
             lo, hi = min(lo, f_ref.min(), f_other.min()), max(hi, f_ref.max(), f_other.max())
         ax.plot([lo, hi], [lo, hi], color="k", lw=0.8, label="y = x")
         ax.set_xlabel(f"{result.reference.name} force component (eV/Å)")
@@ -180,6 +223,25 @@ def make_plots(result, out_dir: Path) -> dict:
         ax.legend(fontsize=8)
         out["cost"] = _save(fig, out_dir / "cost.png")
     return out
+
+
+def histogram_band(values: np.ndarray, edges: np.ndarray, n_blocks: int = 4):
+    """Density histogram of ``values`` on ``edges`` and its standard error per bin from ``n_blocks``
+    consecutive blocks of the series (None when a block would hold under 10 values)."""
+    hist, _ = np.histogram(values, bins=edges, density=True)
+    from .uncertainty import block_slices
+
+    if len(values) < 10 * n_blocks:
+        return hist, None
+    parts = np.array([np.histogram(values[s], bins=edges, density=True)[0] for s in block_slices(len(values), n_blocks)])
+    return hist, parts.std(axis=0, ddof=1) / np.sqrt(n_blocks)
+
+
+def parity_label(name: str, f_ref: np.ndarray, f_other: np.ndarray) -> str:
+    """Legend text of a parity plot: ``"egnn: MAE 0.0123 eV/Å, RMSE 0.0171 eV/Å"`` (over force components)."""
+    diff = np.asarray(f_other, dtype=np.float64) - np.asarray(f_ref, dtype=np.float64)
+    return (f"{name}: MAE {float(np.mean(np.abs(diff))):.4g} eV/Å, "
+            f"RMSE {float(np.sqrt(np.mean(diff ** 2))):.4g} eV/Å")
 
 
 # ------------------------------------------------------------------ tables
@@ -203,7 +265,7 @@ def distance_rows(result) -> list[list[str]]:
     rows = []
     for name, ds in result.distances.items():
         for d in ds:
-            rows.append([name, d.name, _fmt(d.value), _fmt(d.tolerance), _status(d)])
+            rows.append([name, d.name, _fmt(d.value), _fmt(d.tolerance), _fmt(d.noise, ".3g"), _status(d)])
     return rows
 
 
@@ -213,10 +275,15 @@ def run_rows(result) -> list[list[str]]:
         stats = m.thermo_summary.stats if m.thermo_summary else {}
         t = stats.get("temperature_K", {}).get("mean")
         e = stats.get("epot_per_atom_eV", {}).get("mean")
+        t_err = stats.get("temperature_K", {}).get("error")
+        e_err = stats.get("epot_per_atom_eV", {}).get("error")
+        summary = m.thermo_summary
         rows.append([
             m.name, str(m.run.n_atoms), str(m.run.n_frames), _fmt(m.run.frame_interval_ps),
-            _fmt(m.diffusion.D if m.diffusion else None), _fmt(t), _fmt(e),
-            _fmt(m.thermo_summary.drift_eV_per_atom_per_ns if m.thermo_summary else None),
+            _pm(m.diffusion.D if m.diffusion else None, m.diffusion.error if m.diffusion else None),
+            _pm(t, t_err), _pm(e, e_err),
+            _pm(summary.drift_eV_per_atom_per_ns if summary else None,
+                summary.drift_error_eV_per_atom_per_ns if summary else None),
             _fmt(m.cost.wall_s_per_ns if m.cost else None), _fmt(m.cost.ns_per_day if m.cost else None),
             _fmt(result.speedups.get(m.name)) if m is not result.reference else "1",
         ])
@@ -224,8 +291,32 @@ def run_rows(result) -> list[list[str]]:
 
 
 RUN_HEADER = ["run", "atoms", "frames", "frame interval (ps)", "D (Å²/ps)", "⟨T⟩ (K)", "⟨Epot⟩/atom (eV)",
-              "drift (eV/atom/ns)", "wall s per ns", "ns/day", "speedup"]
-DIST_HEADER = ["run", "distance", "value", "tolerance", "status"]
+              "drift (meV/atom/ps)", "wall s per ns", "ns/day", "speedup"]
+
+
+def _pm(value, error) -> str:
+    """``value ± error`` (block-averaging standard error), or just the value when the error is unknown."""
+    if value is None or error is None or not np.isfinite(error):
+        return _fmt(value)
+    return f"{_fmt(value)} ± {_fmt(error, '.2g')}"
+
+
+def method_lines(result) -> list[str]:
+    """What was compared and how: equal lengths, the temperature rule, where bonds came from, error bars."""
+    lines = []
+    if result.compared_ps is not None:
+        lines.append(f"Equal lengths: every run is compared over {result.compared_ps:.4g} ps of simulated time "
+                     f"({result.length_note}).")
+    dof = result.temperature_dof
+    if dof:
+        lines.append(f"Temperature: T = 2 E_kin / (N_f k_B) with N_f = {dof['degrees_of_freedom']} for every run "
+                     f"(com_fixed = {dof['com_fixed']}: {dof['rule']}).")
+    if result.bond_source:
+        lines.append(f"Bonds and angles: connectivity from {result.bond_source}.")
+    lines.append("Error bars (±) are block-averaging standard errors; a distance passes when it is within "
+                 "max(tolerance, reference noise).")
+    return lines
+DIST_HEADER = ["run", "distance", "value", "tolerance", "reference noise", "status"]
 
 
 def command_rows(result) -> list[list[str]]:
@@ -235,16 +326,21 @@ def command_rows(result) -> list[list[str]]:
 
 def noise_text(result) -> str:
     noise = result.noise or {}
-    parts = [f"{k} {noise[k]:.3g}" for k in ("rdf", "diffusion") if k in noise]
+    parts = [f"{k} {noise[k]:.3g}" for k in ("rdf", "bond", "angle", "diffusion", "vacf", "temperature")
+             if k in noise]
     if not parts:
         return ""
     return ("Chance level: the first and second half of the reference differ by " + ", ".join(parts)
-            + "; distances near these values are noise, not error.")
+            + "; distances within these values are noise, not error, and pass.")
 
 
 def _noise_html(result) -> str:
     text = noise_text(result)
     return f"<p>{html.escape(text)}</p>" if text else ""
+
+
+def _methods_html(result) -> str:
+    return "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in method_lines(result)) + "</ul>"
 
 
 def _html_table(header, rows) -> str:
@@ -283,6 +379,7 @@ figure {{ margin: 1.5em 0; }} img {{ max-width: 100%; }} figcaption {{ color: #5
 <h2>Distances to the reference</h2>
 {_html_table(DIST_HEADER, distance_rows(result))}
 {_noise_html(result)}
+{_methods_html(result)}
 <h2>Runs</h2>
 {_html_table(RUN_HEADER, run_rows(result))}
 {_html_table(["run", "source", "command"], command_rows(result))}
@@ -305,7 +402,8 @@ def _md_table(header, rows) -> str:
 def write_markdown(result, plots: dict, path: Path) -> Path:
     verdict = "**PASS**" if result.passed else "**FAIL**: " + "; ".join(result.failures())
     parts = [f"# Comparison against `{result.reference.name}`", "", verdict, "", "## Distances to the reference", "",
-             _md_table(DIST_HEADER, distance_rows(result)), "", noise_text(result), "", "## Runs", "",
+             _md_table(DIST_HEADER, distance_rows(result)), "", noise_text(result), "",
+             *[f"- {line}" for line in method_lines(result)], "", "## Runs", "",
              _md_table(RUN_HEADER, run_rows(result)), "", _md_table(["run", "source", "command"], command_rows(result)),
              "", "## Plots", ""]
     for name, png in plots.items():

@@ -81,6 +81,23 @@ class RunData:
                        pick(self.cells), self.pbc, pick(self.energies_eV), pick(self.forces), pick(self.velocities),
                        self.topology, None, {}, self.source)
 
+    @property
+    def duration_ps(self) -> float:
+        """Simulated time from the first to the last frame, ps."""
+        return float(self.times_ps[-1] - self.times_ps[0]) if self.n_frames else 0.0
+
+    def window(self, start_ps: float, end_ps: float) -> "RunData":
+        """The frames with ``start_ps <= time <= end_ps`` (absolute times, ps, with a 1e-6 relative slack),
+        keeping the same span of the log and the metadata."""
+        slack = 1e-6 * max(abs(end_ps), abs(start_ps), self.frame_interval_ps, 1e-12)
+        keep = np.flatnonzero((self.times_ps >= start_ps - slack) & (self.times_ps <= end_ps + slack))
+        if len(keep) == 0:
+            raise InputError(f"{self.name}: no frames between {start_ps:g} and {end_ps:g} ps")
+        part = self.frames(slice(int(keep[0]), int(keep[-1]) + 1))
+        part.log = None if self.log is None else self.log.between(start_ps - slack, end_ps + slack)
+        part.info = self.info
+        return part
+
     def mdtraj_topology(self):
         """The run's topology, or one single-atom residue per atom named by element."""
         if self.topology is not None:
@@ -131,7 +148,7 @@ class RunData:
             if dt_ps is None:
                 if n_frames > 1:
                     raise InputError(f"{source or name}: frames carry no time; pass the frame interval "
-                                     "(`dt_ps` / --ref-dt-ps / --surr-dt-ps) in ps")
+                                     "(`dt_ps`, or --dt-ps of `surrogate compare`) in ps")
                 dt_ps = 0.0
             times_ps = np.arange(n_frames) * float(dt_ps)
         else:

@@ -129,12 +129,12 @@ def radial_distributions(runs: list[RunData], r_max: float | None = None, bin_wi
 
 
 # ------------------------------------------------------------------ molecules
-def bonded_groups(topology, numbers) -> tuple[dict, dict]:
-    """Bonds grouped by element pair and angles by element triplet, from a topology's bonds.
+def bonded_groups(bonds: np.ndarray, numbers) -> tuple[dict, dict]:
+    """Bonds grouped by element pair and angles by element triplet, from bonded pairs int [m, 2].
 
     Returns ``({"C-H": int [m, 2]}, {"H-C-H": int [m, 3]})``; an angle (i, j, k) has j at its vertex.
     """
-    bonds = np.array([[b[0].index, b[1].index] for b in topology.bonds], dtype=np.int64).reshape(-1, 2)
+    bonds = np.asarray(bonds, dtype=np.int64).reshape(-1, 2)
     bond_groups: dict = {}
     for i, j in bonds:
         a, b = sorted((int(numbers[i]), int(numbers[j])))
@@ -155,8 +155,8 @@ def bonded_groups(topology, numbers) -> tuple[dict, dict]:
     return ({k: np.array(v) for k, v in bond_groups.items()}, {k: np.array(v) for k, v in angle_groups.items()})
 
 
-def bond_and_angle_distributions(runs: list[RunData], bond_bins: int = 50, min_bond_bin: float = 0.01,
-                                 angle_bin: float = 1.0):
+def bond_and_angle_distributions(runs: list[RunData], bonds: np.ndarray | None = None, bond_bins: int = 50,
+                                 min_bond_bin: float = 0.01, angle_bin: float = 1.0, grids: dict | None = None):
     """Bond-length densities (x in Å, y in 1/Å) per element pair and angle densities
     (x in degrees, y in 1/degree) per element triplet, on shared grids.
 
@@ -164,19 +164,27 @@ def bond_and_angle_distributions(runs: list[RunData], bond_bins: int = 50, min_b
     narrower than ``min_bond_bin`` Å (XTC stores positions to 0.01 Å; finer
     bins alternate between full and empty).
 
-    Needs a topology with bonds on the first run (``--top file.pdb``); returns
-    ``({}, {})`` without one. Distances use the minimum image in periodic runs.
+    bonds : bonded pairs int [m, 2] (default :func:`connectivity.run_bonds` of the first run: its
+        topology's bonds, else covalent radii of its first frame); returns ``({}, {})`` when there are none.
+    grids : ``{key: bin centres}`` to reuse the grids of an earlier call (blocks of the same run).
+    Distances use the minimum image in periodic runs.
     """
     import mdtraj
 
-    top = runs[0].topology
-    if top is None or top.n_bonds == 0:
+    if bonds is None:
+        from .connectivity import run_bonds
+
+        bonds = run_bonds(runs[0])[0]
+    if len(bonds) == 0:
         return {}, {}
-    bond_groups, angle_groups = bonded_groups(top, runs[0].numbers)
+    bond_groups, angle_groups = bonded_groups(bonds, runs[0].numbers)
     trajs = [r.to_mdtraj() for r in runs]
     bonds = {}
     for key, pairs in bond_groups.items():
         values = [mdtraj.compute_distances(t, pairs, periodic=r.periodic).ravel() * 10.0 for t, r in zip(trajs, runs)]
+        if grids is not None and key in grids:
+            bonds[key] = [_density_on(v, grids[key]) for v in values]
+            continue
         lo = min(v.min() for v in values)
         hi = max(v.max() for v in values)
         width = max(min_bond_bin, (hi - lo) / bond_bins)
@@ -187,6 +195,14 @@ def bond_and_angle_distributions(runs: list[RunData], bond_bins: int = 50, min_b
                   for t, r in zip(trajs, runs)]
         angles[key] = [_density(v, 0.0, 180.0, angle_bin) for v in values]
     return bonds, angles
+
+
+def _density_on(values: np.ndarray, x: np.ndarray) -> Curve:
+    """Density of ``values`` on the uniform bins centred at ``x``."""
+    width = float(x[1] - x[0]) if len(x) > 1 else 1.0
+    edges = np.append(x - 0.5 * width, x[-1] + 0.5 * width)
+    hist, _ = np.histogram(values, bins=edges, density=True)
+    return Curve(np.asarray(x, dtype=np.float64), hist)
 
 
 def _density(values: np.ndarray, lo: float, hi: float, width: float) -> Curve:

@@ -35,6 +35,12 @@ class ThermoLog:
         keep = self.columns["time_ps"] >= time_ps - 1e-9
         return ThermoLog({name: col[keep] for name, col in self.columns.items()}, self.path)
 
+    def between(self, start_ps: float, end_ps: float) -> "ThermoLog":
+        """The rows with ``start_ps <= time_ps <= end_ps`` (ps)."""
+        t = self.columns["time_ps"]
+        keep = (t >= start_ps) & (t <= end_ps)
+        return ThermoLog({name: col[keep] for name, col in self.columns.items()}, self.path)
+
     def __len__(self) -> int:
         return len(next(iter(self.columns.values()))) if self.columns else 0
 
