@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from systems.errors import InputError
+from systems.state import degrees_of_freedom
 
 from . import cost as cost_mod
 from .connectivity import is_single_molecule, run_bonds
@@ -16,7 +17,7 @@ from .distances import (DIFFUSION_FLOOR_A2_PER_PS, VACF_WINDOW_PS, Distance, Tol
 from .dynamics import Diffusion, VACF, diffusion, vacf
 from .run_data import RunData, load_run
 from .structure import bond_and_angle_distributions, radial_distributions, rdf, pair_distance_distribution
-from .thermo import (ThermoSeries, ThermoSummary, summarize, temperature_rule, thermo_series, thermostat_of)
+from .thermo import ThermoSeries, ThermoSummary, summarize, temperature_rule, thermo_series, thermostat_of
 from .uncertainty import CURVE_BLOCKS, band, block_slices
 
 #: A block (for error bars and noise bands) needs at least this many frames.
@@ -169,6 +170,15 @@ def compare_trajectories(reference, others, *, names: list[str] | None = None, t
     force_providers : ``{name: force provider}`` evaluated on (up to 50) reference
         frames for force parity; a name that is one of the compared runs gives
         that run its "force" distance, another name gets a row of its own.
+    progress : show a tqdm bar of the analysis stages on stderr.
+
+    Honesty rules: every run is cut to the shortest simulated time among them
+    (``result.length_note``); temperatures use one degrees-of-freedom rule for
+    all runs (``result.temperature_dof``); bonds come from the topology, else
+    from covalent radii of the reference's first frame; diffusion is skipped for
+    one molecule without a box; each distance carries the reference's noise
+    (its two halves) and passes within max(tolerance, noise); means carry
+    block-averaging errors and reference curves a block-error band (``result.bands``).
     """
     if not isinstance(others, (list, tuple)):
         others = [others]
@@ -222,9 +232,8 @@ def compare_trajectories(reference, others, *, names: list[str] | None = None, t
     result.compared_ps = compared_ps
     result.length_note = ("; ".join(length_notes.values()) if length_notes
                           else f"every run covers {compared_ps:.4g} ps")
-    dof = int(__import__("systems.state", fromlist=["degrees_of_freedom"]).degrees_of_freedom(
-        ref.n_atoms, com_fixed=com_fixed))
-    result.temperature_dof = {"com_fixed": com_fixed, "degrees_of_freedom": dof, "rule": dof_reason}
+    result.temperature_dof = {"com_fixed": com_fixed, "rule": dof_reason,
+                              "degrees_of_freedom": degrees_of_freedom(ref.n_atoms, com_fixed=com_fixed)}
     result.bond_source = bond_source if len(bonds) else ""
     stages.set_postfix_str("reference noise")
     result.noise = _reference_noise(result, rdf_bin_width, msd_fit_fraction, vacf_window_ps, com_fixed)
