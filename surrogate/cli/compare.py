@@ -88,6 +88,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     t.add_argument("--tolerances", default=None, metavar="FILE.yaml", help="tolerances as a YAML mapping name: value")
     for name in Tolerances.names():
         t.add_argument(f"--tol-{name}", default=None, metavar="X", help=f"tolerance of the {name} distance")
+    t.add_argument("--no-noise", action="store_true",
+                   help="judge against the tolerances alone: a distance within the reference's own noise fails "
+                        "too when it exceeds its tolerance (the noise is still reported)")
     p.set_defaults(func=main, _parser=p, _section="compare")
     return p
 
@@ -131,7 +134,8 @@ def main(args) -> int:
     result = compare_trajectories(runs[0], runs[1:], tolerances=tolerances, out_dir=out, force_providers=providers,
                                   rdf_r_max=args.rdf_r_max, rdf_bin_width=args.rdf_bin_width,
                                   msd_fit_fraction=tuple(args.msd_fit), vacf_window_ps=args.vacf_window_ps,
-                                  vacf_max_lag_ps=args.vacf_max_lag_ps, progress=not args.no_progress)
+                                  vacf_max_lag_ps=args.vacf_max_lag_ps, progress=not args.no_progress,
+                                  noise_passes=not args.no_noise)
     print_summary(result, sys.stdout)
     return 0 if result.passed else 1
 

@@ -81,6 +81,7 @@ class ComparisonResult:
     length_note: str = ""
     temperature_dof: dict = field(default_factory=dict)
     bond_source: str = ""
+    noise_passes: bool = True
 
     @property
     def runs(self) -> list:
@@ -117,6 +118,7 @@ class ComparisonResult:
                              for name, (f_ref, f_other) in self.force_parity_data.items()},
             "speedup": self.speedups,
             "reference_noise": self.noise,
+            "noise_passes": self.noise_passes,
             "reference_bands": {"what": f"standard error of the reference curve from {CURVE_BLOCKS} blocks of "
                                         "its frames, on the reference curve's grid", **bands(self.bands)},
             "structure": {"kind": self.rdf_kind, "r_max_A": self.rdf_r_max, "rdf": curves(self.rdfs),
@@ -149,7 +151,7 @@ def compare_trajectories(reference, others, *, names: list[str] | None = None, t
                          rdf_r_max: float | None = None, rdf_bin_width: float = 0.05,
                          msd_fit_fraction: tuple[float, float] = (0.1, 0.5), vacf_window_ps: float = VACF_WINDOW_PS,
                          vacf_max_lag_ps: float | None = None, force_providers: dict | None = None,
-                         report: bool = True, progress: bool = False) -> ComparisonResult:
+                         report: bool = True, progress: bool = False, noise_passes: bool = True) -> ComparisonResult:
     """Compare one or more runs with a reference run.
 
     reference, others : a trajectory path, a :class:`RunData`, or an iterable of
@@ -171,6 +173,8 @@ def compare_trajectories(reference, others, *, names: list[str] | None = None, t
         frames for force parity; a name that is one of the compared runs gives
         that run its "force" distance, another name gets a row of its own.
     progress : show a tqdm bar of the analysis stages on stderr.
+    noise_passes : a distance within the reference's own noise passes (default); False judges
+        against the tolerances alone (the noise is still reported).
 
     Honesty rules: every run is cut to the shortest simulated time among them
     (``result.length_note``); temperatures use one degrees-of-freedom rule for
@@ -230,6 +234,7 @@ def compare_trajectories(reference, others, *, names: list[str] | None = None, t
     stages.update()
     result = ComparisonResult(metrics[0], metrics[1:], tolerances, rdf_kind, r_max, rdfs, bond_curves, angles)
     result.compared_ps = compared_ps
+    result.noise_passes = noise_passes
     result.length_note = ("; ".join(length_notes.values()) if length_notes
                           else f"every run covers {compared_ps:.4g} ps")
     result.temperature_dof = {"com_fixed": com_fixed, "rule": dof_reason,
@@ -241,7 +246,7 @@ def compare_trajectories(reference, others, *, names: list[str] | None = None, t
     stages.update()
     stages.set_postfix_str("distances")
     for k, m in enumerate(metrics[1:], start=1):
-        result.distances[m.name] = _distances(result, metrics[0], m, k, vacf_window_ps)
+        result.distances[m.name] = _distances(result, metrics[0], m, k, vacf_window_ps, noise_passes)
         result.speedups[m.name] = cost_mod.speedup(metrics[0].cost, m.cost)
     stages.update()
     stages.set_postfix_str("force parity")
@@ -318,9 +323,10 @@ def _block_error(values: list) -> float | None:
     return float(values.std(ddof=1) / np.sqrt(len(values)))
 
 
-def _distances(result: ComparisonResult, ref: RunMetrics, other: RunMetrics, k: int, vacf_window_ps: float):
+def _distances(result: ComparisonResult, ref: RunMetrics, other: RunMetrics, k: int, vacf_window_ps: float,
+               noise_passes: bool = True):
     tol = result.tolerances
-    noise = result.noise
+    noise = result.noise if noise_passes else {}
     out = []
 
     def skipped(name, why):

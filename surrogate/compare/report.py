@@ -313,8 +313,9 @@ def method_lines(result) -> list[str]:
                      f"(com_fixed = {dof['com_fixed']}: {dof['rule']}).")
     if result.bond_source:
         lines.append(f"Bonds and angles: connectivity from {result.bond_source}.")
-    lines.append("Error bars (±) are block-averaging standard errors; a distance passes when it is within "
-                 "max(tolerance, reference noise).")
+    rule = ("a distance passes when it is within max(tolerance, reference noise)" if result.noise_passes
+            else "a distance passes only within its tolerance (--no-noise: the reference noise is not counted)")
+    lines.append(f"Error bars (±) are block-averaging standard errors; {rule}.")
     return lines
 DIST_HEADER = ["run", "distance", "value", "tolerance", "reference noise", "status"]
 
@@ -331,7 +332,8 @@ def noise_text(result) -> str:
     if not parts:
         return ""
     return ("Chance level: the first and second half of the reference differ by " + ", ".join(parts)
-            + "; distances within these values are noise, not error, and pass.")
+            + "; distances within these values are noise, not error"
+            + (", and pass." if result.noise_passes else "."))
 
 
 def _noise_html(result) -> str:

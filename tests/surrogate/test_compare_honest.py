@@ -118,6 +118,9 @@ def test_independent_runs_pass_within_the_reference_noise_and_a_hot_run_still_fa
     for name in ("rdf", "vacf", "temperature"):
         d = distance(result, "independent", name)
         assert d.noise > 0 and d.passed, (name, d.value, d.noise)
+    strict = compare_trajectories(argon["reference"], argon["independent"], report=False, noise_passes=False,
+                                  tolerances={"rdf": 0.0, "vacf": 0.0, "temperature": 0.0})
+    assert {"rdf", "vacf", "temperature"} <= {d.name for d in strict.distances["independent"] if d.passed is False}
     hot = compare_trajectories(argon["reference"], argon["hot"], report=False)
     t = distance(hot, "hot", "temperature")
     assert t.passed is False and t.value > 3 * t.noise
