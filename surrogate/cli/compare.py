@@ -59,6 +59,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--top", default=None, metavar="FILE.pdb",
                    help="topology for formats without atoms (xtc, dcd, ...); its bonds give bond/angle distributions "
                         "(default: topology.pdb beside each trajectory, if any)")
+    p.add_argument("--ref-repeats", nargs="+", default=None, metavar="TRAJ",
+                   help="independent repeats of REF (same system, other seeds): the reference noise and the "
+                        "bands on the plots come from them instead of blocks of REF")
     p.add_argument("--labels", nargs="+", default=None, metavar="NAME", help="names of REF and each SURR in the report")
     p.add_argument("--ref-log", default=None, metavar="CSV", help="thermo log of REF (default: thermo.csv beside it)")
     p.add_argument("--surr-log", nargs="+", default=None, metavar="CSV", help="thermo logs of the SURR runs, in order")
@@ -128,6 +131,8 @@ def main(args) -> int:
     runs = [load_run(path, name=label, top=args.top, log=log, info=info, dt_ps=args.dt_ps, start=args.start,
                      stride=args.stride, progress=not args.no_progress)
             for path, label, log, info in zip([args.ref, *args.surr], labels, logs, infos)]
+    repeats = [load_run(path, top=args.top, dt_ps=args.dt_ps, start=args.start, stride=args.stride,
+                        progress=not args.no_progress) for path in args.ref_repeats or []]
     providers = force_models(args.force_model or [], runs[1:], args.device)
     out = Path(args.out)
     write_resolved_config(args, out)
@@ -135,7 +140,7 @@ def main(args) -> int:
                                   rdf_r_max=args.rdf_r_max, rdf_bin_width=args.rdf_bin_width,
                                   msd_fit_fraction=tuple(args.msd_fit), vacf_window_ps=args.vacf_window_ps,
                                   vacf_max_lag_ps=args.vacf_max_lag_ps, progress=not args.no_progress,
-                                  noise_passes=not args.no_noise)
+                                  noise_passes=not args.no_noise, reference_repeats=repeats)
     print_summary(result, sys.stdout)
     return 0 if result.passed else 1
 

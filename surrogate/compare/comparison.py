@@ -82,6 +82,7 @@ class ComparisonResult:
     temperature_dof: dict = field(default_factory=dict)
     bond_source: str = ""
     noise_passes: bool = True
+    band_source: str = ""
 
     @property
     def runs(self) -> list:
@@ -119,8 +120,8 @@ class ComparisonResult:
             "speedup": self.speedups,
             "reference_noise": self.noise,
             "noise_passes": self.noise_passes,
-            "reference_bands": {"what": f"standard error of the reference curve from {CURVE_BLOCKS} blocks of "
-                                        "its frames, on the reference curve's grid", **bands(self.bands)},
+            "reference_bands": {"what": f"standard error of the reference curve from {self.band_source}, on the "
+                                        "reference curve's grid", **bands(self.bands)},
             "structure": {"kind": self.rdf_kind, "r_max_A": self.rdf_r_max, "rdf": curves(self.rdfs),
                           "bond_length_A": curves(self.bonds), "angle_deg": curves(self.angles),
                           "bonds_from": self.bond_source},
@@ -151,7 +152,8 @@ def compare_trajectories(reference, others, *, names: list[str] | None = None, t
                          rdf_r_max: float | None = None, rdf_bin_width: float = 0.05,
                          msd_fit_fraction: tuple[float, float] = (0.1, 0.5), vacf_window_ps: float = VACF_WINDOW_PS,
                          vacf_max_lag_ps: float | None = None, force_providers: dict | None = None,
-                         report: bool = True, progress: bool = False, noise_passes: bool = True) -> ComparisonResult:
+                         report: bool = True, progress: bool = False, noise_passes: bool = True,
+                         reference_repeats: list | None = None) -> ComparisonResult:
     """Compare one or more runs with a reference run.
 
     reference, others : a trajectory path, a :class:`RunData`, or an iterable of
@@ -175,6 +177,9 @@ def compare_trajectories(reference, others, *, names: list[str] | None = None, t
     progress : show a tqdm bar of the analysis stages on stderr.
     noise_passes : a distance within the reference's own noise passes (default); False judges
         against the tolerances alone (the noise is still reported).
+    reference_repeats : independent runs of the reference system (paths or :class:`RunData`, same
+        atoms): the reference noise and bands then come from these repeats instead of blocks of the
+        reference (they are cut to the same length as every run).
 
     Honesty rules: every run is cut to the shortest simulated time among them
     (``result.length_note``); temperatures use one degrees-of-freedom rule for
@@ -211,9 +216,17 @@ def compare_trajectories(reference, others, *, names: list[str] | None = None, t
         if run.n_atoms != ref.n_atoms or np.any(run.numbers != ref.numbers):
             raise InputError(f"compare: {run.name} ({run.source or 'in memory'}) has {run.n_atoms} atoms with "
                              f"different elements from the reference {ref.name} ({ref.n_atoms} atoms)")
+    repeats = [_as_run(v, None if isinstance(v, RunData) else f"{ref.name}-repeat-{k + 1}", top, None, None, dts[0],
+                       progress)
+               for k, v in enumerate(reference_repeats or [])]
+    for rep in repeats:
+        if rep.n_atoms != ref.n_atoms or np.any(rep.numbers != ref.numbers):
+            raise InputError(f"compare: reference repeat {rep.source or rep.name} has different atoms from the "
+                             f"reference {ref.name}")
     stages = tqdm(total=len(runs) + 5 + bool(report and out_dir is not None), desc="compare", unit="step",
                   disable=not progress, leave=False)
-    runs, compared_ps, length_notes = equal_lengths(runs)
+    cut, compared_ps, length_notes = equal_lengths(runs + repeats)
+    runs, repeats = cut[:len(runs)], cut[len(runs):]
     ref = runs[0]
     com_fixed, dof_reason = temperature_rule(runs)
     bonds, bond_source = run_bonds(ref)
@@ -241,8 +254,10 @@ def compare_trajectories(reference, others, *, names: list[str] | None = None, t
                               "degrees_of_freedom": degrees_of_freedom(ref.n_atoms, com_fixed=com_fixed)}
     result.bond_source = bond_source if len(bonds) else ""
     stages.set_postfix_str("reference noise")
-    result.noise = _reference_noise(result, rdf_bin_width, msd_fit_fraction, vacf_window_ps, com_fixed)
-    result.bands = _reference_bands(result, bonds, rdf_bin_width, msd_fit_fraction)
+    result.noise = _reference_noise(result, rdf_bin_width, msd_fit_fraction, vacf_window_ps, com_fixed, repeats)
+    result.bands = _reference_bands(result, bonds, rdf_bin_width, msd_fit_fraction, repeats)
+    result.band_source = (f"the reference and its {len(repeats)} repeat(s)" if repeats
+                          else f"{CURVE_BLOCKS} blocks of the reference's frames")
     stages.update()
     stages.set_postfix_str("distances")
     for k, m in enumerate(metrics[1:], start=1):
@@ -414,62 +429,82 @@ def _model_parity(result: ComparisonResult, ref: RunData, name: str, provider) -
 
 
 def _reference_noise(result: ComparisonResult, rdf_bin_width: float, fit_fraction, vacf_window_ps: float,
-                     com_fixed: bool) -> dict:
-    """Each distance between the first and second half of the (equal-length) reference: how far two runs
-    differ by chance. A distance within it passes (see :class:`Distance`). The drift's noise is the
-    reference's own |drift| plus twice its block error (absent for a thermostatted reference)."""
+                     com_fixed: bool, repeats: list | None = None) -> dict:
+    """How far two runs of the reference system differ by chance, per distance. With ``repeats``
+    (independent reference runs of equal length), the largest distance between the reference and a
+    repeat; otherwise the distance between the first and second half of the reference. A distance
+    within it passes (see :class:`Distance`). The drift's noise is the reference's own |drift| plus
+    twice its block error (absent for a thermostatted reference)."""
     ref_metrics = result.reference
     ref = ref_metrics.run
-    noise = {"what": "distance between the first and second half of the reference run"}
     summary = ref_metrics.thermo_summary
+    drift_noise = None
     if thermostat_of(ref) is None and summary.drift_eV_per_atom_per_ns is not None \
             and np.isfinite(summary.drift_eV_per_atom_per_ns):
         error = summary.drift_error_eV_per_atom_per_ns
-        noise["drift"] = abs(summary.drift_eV_per_atom_per_ns) + (2 * error if error and np.isfinite(error) else 0)
-    if ref.n_frames < 20:
-        return noise
-    t0, t1 = float(ref.times_ps[0]), float(ref.times_ps[-1])
-    half = ref.n_frames // 2
-    first, second = ref.frames(slice(0, half)), ref.frames(slice(half, 2 * half))
+        drift_noise = abs(summary.drift_eV_per_atom_per_ns) + (2 * error if error and np.isfinite(error) else 0)
+    if repeats:
+        noise = {"what": f"largest distance between the reference and its {len(repeats)} independent repeat(s)"}
+        for rep in repeats:
+            for key, value in _pair_distances(result, ref, rep, rdf_bin_width, fit_fraction, vacf_window_ps,
+                                              com_fixed).items():
+                noise[key] = max(noise.get(key, 0.0), value)
+    else:
+        noise = {"what": "distance between the first and second half of the reference run"}
+        if ref.n_frames >= 20:
+            t0, t1 = float(ref.times_ps[0]), float(ref.times_ps[-1])
+            half = ref.n_frames // 2
+            first = ref.window(t0, float(ref.times_ps[half - 1]))
+            second = ref.window(float(ref.times_ps[half]), t1)
+            noise.update(_pair_distances(result, first, second, rdf_bin_width, fit_fraction, vacf_window_ps,
+                                         com_fixed))
+    if drift_noise is not None:
+        noise["drift"] = drift_noise
+    return noise
+
+
+def _pair_distances(result: ComparisonResult, a: RunData, b: RunData, rdf_bin_width: float, fit_fraction,
+                    vacf_window_ps: float, com_fixed: bool) -> dict:
+    """The rdf, bond, angle, diffusion, vacf and temperature distances between two runs of the reference
+    system, for those the comparison judges."""
+    ref_metrics = result.reference
+    out = {}
     try:
-        _, _, curves = radial_distributions([first, second], result.rdf_r_max, rdf_bin_width)
+        _, _, curves = radial_distributions([a, b], result.rdf_r_max, rdf_bin_width)
         if curves:
-            noise["rdf"] = max(rdf_error(c[0], c[1]) for c in curves.values())
+            out["rdf"] = max(rdf_error(c[0], c[1]) for c in curves.values())
     except InputError:
         pass
     if result.bonds or result.angles:
-        bonds, angles = bond_and_angle_distributions([first, second], run_bonds(ref)[0],
+        bonds, angles = bond_and_angle_distributions([a, b], run_bonds(ref_metrics.run)[0],
                                                      grids={k: c[0].x for k, c in result.bonds.items()})
         for name, table in (("bond", bonds), ("angle", angles)):
             if table:
-                noise[name] = max(density_difference(c[0], c[1]) for c in table.values())
+                out[name] = max(density_difference(c[0], c[1]) for c in table.values())
     if ref_metrics.diffusion is not None:
         try:
-            d1, d2 = diffusion(first, fit_fraction).D, diffusion(second, fit_fraction).D
-            noise["diffusion"] = relative_error(d1, d2, DIFFUSION_FLOOR_A2_PER_PS)
+            out["diffusion"] = relative_error(diffusion(a, fit_fraction).D, diffusion(b, fit_fraction).D,
+                                              DIFFUSION_FLOOR_A2_PER_PS)
         except InputError:
             pass
     if ref_metrics.vacf is not None:
         try:
-            noise["vacf"] = vacf_error(vacf(first).vacf, vacf(second).vacf, vacf_window_ps)
+            out["vacf"] = vacf_error(vacf(a).vacf, vacf(b).vacf, vacf_window_ps)
         except InputError:
             pass
-    # temperature over the two halves of the time span (the log's rows where there is a log)
-    t_mid = float(ref.times_ps[half - 1])
-    temps = []
-    for part in (ref.window(t0, t_mid), ref.window(float(ref.times_ps[half]), t1)):
-        stats = summarize(thermo_series(part, com_fixed)).stats.get("temperature_K")
-        temps.append(stats["mean"] if stats else None)
-    if all(t is not None for t in temps):
-        noise["temperature"] = relative_error(temps[0], temps[1])
-    return noise
+    temps = [summarize(thermo_series(part, com_fixed)).stats.get("temperature_K") for part in (a, b)]
+    if all(temps):
+        out["temperature"] = relative_error(temps[0]["mean"], temps[1]["mean"])
+    return out
 
 
-def _reference_bands(result: ComparisonResult, bonds: np.ndarray, rdf_bin_width: float, fit_fraction) -> dict:
-    """Standard error of each reference curve from CURVE_BLOCKS blocks of its frames: ``{"rdf": {pair: [m]},
-    "bond": {...}, "angle": {...}, "msd": [m], "vacf": [m], "vdos": [m]}`` on the reference curves' grids."""
+def _reference_bands(result: ComparisonResult, bonds: np.ndarray, rdf_bin_width: float, fit_fraction,
+                     repeats: list | None = None) -> dict:
+    """Standard error of each reference curve: from the reference and its independent ``repeats`` when
+    given, else from CURVE_BLOCKS blocks of its frames. ``{"rdf": {pair: [m]}, "bond": {...},
+    "angle": {...}, "msd": [m], "vacf": [m], "vdos": [m]}`` on the reference curves' grids."""
     ref_metrics = result.reference
-    blocks = _blocks(ref_metrics.run)
+    blocks = [ref_metrics.run, *repeats] if repeats else _blocks(ref_metrics.run)
     if not blocks:
         return {}
     out = {}
@@ -482,8 +517,8 @@ def _reference_bands(result: ComparisonResult, bonds: np.ndarray, rdf_bin_width:
     if result.bonds or result.angles:
         b_curves, a_curves = bond_and_angle_distributions(blocks, bonds,
                                                           grids={k: c[0].x for k, c in result.bonds.items()})
-        out["bond"] = {k: band(result.bonds[k][0].x, [c for c in b_curves[k]]) for k in result.bonds}
-        out["angle"] = {k: band(result.angles[k][0].x, [c for c in a_curves[k]]) for k in result.angles}
+        out["bond"] = {k: band(result.bonds[k][0].x, list(b_curves[k])) for k in result.bonds}
+        out["angle"] = {k: band(result.angles[k][0].x, list(a_curves[k])) for k in result.angles}
     if ref_metrics.diffusion is not None:
         try:
             out["msd"] = band(ref_metrics.diffusion.msd.x, [diffusion(b, fit_fraction).msd for b in blocks])

@@ -16,7 +16,8 @@ from systems.atomic_file import atomic_write, atomic_write_text
 
 from .dynamics import CM1_PER_THZ
 
-_BAND = "; shaded: the reference ± its standard error from 4 blocks of its frames (its own noise)"
+_BAND = ("; shaded: the reference ± its standard error (its own noise: from its repeats when given, else from "
+         "4 blocks of its frames)")
 #: Plot files, in report order, with their captions.
 CAPTIONS = {
     "rdf": "Radial distribution functions per element pair" + _BAND,

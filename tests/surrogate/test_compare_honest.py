@@ -139,6 +139,19 @@ def test_reference_band_covers_an_independent_run(honest):
     assert honest.reference.diffusion.error > 0
 
 
+def test_repeats_of_the_reference_give_its_noise_and_bands(argon):
+    ref, repeat = argon["reference"], small_argon("repeat", 5)
+    result = compare_trajectories(ref, argon["independent"], report=False, reference_repeats=[repeat])
+    assert "repeat" in result.noise["what"] and "repeat" in result.band_source
+    direct = compare_trajectories(ref, repeat, report=False)  # the repeat judged as if it were a surrogate
+    for name in ("rdf", "vacf", "diffusion", "temperature"):
+        assert result.noise[name] == pytest.approx(distance(direct, "repeat", name).value, rel=1e-9)
+    # Two runs: the band is |g_1 − g_2| / 2 bin by bin.
+    g_ref = result.rdfs["Ar-Ar"][0].y
+    g_rep = direct.rdfs["Ar-Ar"][1].y
+    np.testing.assert_allclose(result.bands["rdf"]["Ar-Ar"], np.abs(g_ref - g_rep) / 2, atol=1e-12)
+
+
 # ------------------------------------------------------------------ equal lengths
 def test_runs_are_compared_over_equal_lengths(argon):
     ref = argon["reference"]
