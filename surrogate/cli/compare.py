@@ -15,10 +15,9 @@ from .options import HelpFormatter, add_config_option, positive_float, positive_
 
 DESCRIPTION = """\
 Compare one or more runs (SURR) with a reference run (REF): structure (RDF per
-element pair; bond-length and angle distributions for molecules with a
-topology), dynamics (MSD and diffusion coefficient, velocity autocorrelation
-and its spectrum), thermodynamics (potential/kinetic energy and temperature
-distributions, energy drift per atom per ns) and cost (wall time per simulated
+element pair; bond-length and angle distributions for molecules), dynamics
+(MSD and diffusion coefficient, velocity autocorrelation and its spectrum),
+thermodynamics (potential/kinetic energy and temperature distributions, energy drift per atom per ps) and cost (wall time per simulated
 ns, ns/day, speedup, from run_info.json beside each trajectory).
 
 Writes OUT/report.html (self-contained, open it in a browser), OUT/report.md
@@ -33,7 +32,17 @@ Distances and their default tolerances (dimensionless):
                files carry forces for the same configurations, or
                --force-model evaluates a model on REF's frames       0.20
   bond, angle  max over types of ∫|p_s − p_r| (0 … 2)                0.30
-  drift        |energy drift| of SURR in eV/atom/ns                  off
+  drift        |energy drift| of SURR in meV/atom/ps (= eV/atom/ns)  0.1
+               (NVE runs only: skipped for a run whose run_info.json
+               names a thermostat, e.g. Langevin)
+A distance within the reference's own noise (the same distance between the
+first and second half of REF, or REF against --ref-repeats) passes:
+value <= max(tolerance, noise), unless --no-noise. Means carry
+block-averaging error bars; plots shade REF ± its noise.
+Every run is cut to the shortest simulated time among them. Temperatures use
+one degrees-of-freedom rule for every file (stated in the report). Bonds and
+angles come from the topology's bonds, else from covalent radii of REF's
+first frame; diffusion is skipped for a single molecule without a box.
 Velocities come from the trajectory when stored; otherwise from central
 finite differences of positions (needs closely spaced frames).
 
