@@ -17,8 +17,9 @@ DESCRIPTION = """\
 Compare one or more runs (SURR) with a reference run (REF): structure (RDF per
 element pair; bond-length and angle distributions for molecules), dynamics
 (MSD and diffusion coefficient, velocity autocorrelation and its spectrum),
-thermodynamics (potential/kinetic energy and temperature distributions, energy drift per atom per ps) and cost (wall time per simulated
-ns, ns/day, speedup, from run_info.json beside each trajectory).
+thermodynamics (potential/kinetic energy and temperature distributions,
+energy drift per atom per ps) and cost (wall time per simulated ns, ns/day,
+speedup, from run_info.json beside each trajectory).
 
 Writes OUT/report.html (self-contained, open it in a browser), OUT/report.md
 with the PNG plots beside it, and OUT/comparison.json with every number.
