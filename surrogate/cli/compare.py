@@ -73,6 +73,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--force-model", nargs="+", default=None, metavar="[LABEL=]MODEL.pt",
                    help="EGNN model files whose forces are compared with REF's on REF's own frames (force parity); "
                         "the label defaults to the SURR run made with that model, else the file name")
+    p.add_argument("--reference", default=None, metavar="NAME",
+                   help="a reference calculator (xtb, gfn1, emt, ase:module:Class) evaluated on REF's frames: "
+                        "REF's stored forces are checked against it (force parity, filed under NAME)")
+    p.add_argument("--calculator-args", default=None, metavar="YAML",
+                   help="keyword arguments of --reference as a YAML mapping, e.g. '{charge: 0}'")
     p.add_argument("--device", default="cpu", help="torch device for --force-model")
     g = p.add_argument_group("analysis")
     g.add_argument("--rdf-r-max", type=positive_float, default=None,
@@ -125,6 +130,11 @@ def main(args) -> int:
                      stride=args.stride, progress=True)
             for path, label, log, info in zip([args.ref, *args.surr], labels, logs, infos)]
     providers = force_models(args.force_model or [], runs[1:], args.device)
+    if args.reference:
+        from ..reference import reference_provider
+
+        providers[args.reference] = reference_provider(args.reference, args.calculator_args,
+                                                        numbers=runs[0].numbers)[0]
     out = Path(args.out)
     write_resolved_config(args, out)
     result = compare_trajectories(runs[0], runs[1:], tolerances=tolerances, out_dir=out, force_providers=providers,

@@ -62,6 +62,14 @@ def add_config_option(parser: argparse.ArgumentParser) -> None:
                              "override it")
 
 
+def add_threads_option(parser: argparse.ArgumentParser) -> None:
+    """``--threads N``: CPU threads of torch, Numba, BLAS and OpenMP (see :mod:`surrogate.threads`)."""
+    parser.add_argument("--threads", type=positive_int, default=None, metavar="N",
+                        help="CPU threads for torch, Numba, BLAS and OpenMP (default: the usable CPUs minus the "
+                             "load of other processes, at least 1; or OMP_NUM_THREADS when set). More threads than "
+                             "free cores can make training 10-100x slower")
+
+
 def add_system_options(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("system (what is simulated)")
     g.add_argument("--system", default=None, metavar="NAME|bulk:EL|FILE",
