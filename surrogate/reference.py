@@ -124,8 +124,38 @@ def ase_calculator_class(spec: str, flag: str = "--ase-calculator"):
                      f"name one as '{module_name}:Class'")
 
 
+#: Keywords every ASE ``Calculator`` takes besides its own parameters.
+_ASE_BASE_KEYWORDS = {"restart", "ignore_bad_restart_file", "label", "atoms", "directory", "command", "profile",
+                      "comm", "txt"}
+
+
+def _unknown_keywords(cls, kwargs: dict) -> list[str]:
+    """Keywords an ASE calculator would silently store and ignore: not among its ``default_parameters``
+    nor its ``__init__``'s named arguments (only judged for classes that declare ``default_parameters``)."""
+    import inspect
+
+    known = getattr(cls, "default_parameters", None)
+    if not isinstance(known, dict) or not known:
+        return []
+    try:
+        signature = inspect.signature(cls.__init__)
+    except (TypeError, ValueError):
+        return []
+    named = {p.name for p in signature.parameters.values()
+             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    if not any(p.kind == p.VAR_KEYWORD for p in signature.parameters.values()):
+        return []  # a fixed signature: Python itself rejects unknown keywords
+    return sorted(k for k in kwargs if k not in known and k not in named and k not in _ASE_BASE_KEYWORDS)
+
+
 def instantiate(cls, kwargs: dict, what: str):
-    """``cls(**kwargs)``; a wrong keyword is an InputError naming ``what``."""
+    """``cls(**kwargs)``; a wrong keyword is an InputError naming ``what`` and the keyword (also one an ASE
+    calculator would store and ignore)."""
+    unknown = _unknown_keywords(cls, kwargs)
+    if unknown:
+        choices = ", ".join(sorted(cls.default_parameters))
+        raise InputError(f"{what}: bad --calculator-args: {cls.__name__} has no parameter "
+                         f"{', '.join(unknown)} (its parameters: {choices})")
     try:
         return cls(**kwargs)
     except TypeError as exc:
