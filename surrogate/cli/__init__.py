@@ -32,6 +32,8 @@ typical session:
   surrogate demo            # all of the above on liquid argon, with no input files
 
 every command accepts --config FILE.yaml (keys are the long flag names; flags override the file)
+and --threads N (CPU threads of torch, Numba, BLAS; default: the usable CPUs minus the load of other
+processes, at least 1, or OMP_NUM_THREADS when set: more threads than free cores can make work 10-100x slower)
 """
 
 

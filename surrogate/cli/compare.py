@@ -47,6 +47,7 @@ examples:
   surrogate compare ref.xtc surr.xtc --top native.pdb --dt-ps 0.01 --tol-rdf 0.08 --out cmp
   surrogate compare ref/trajectory.extxyz egnn/trajectory.extxyz lstm/trajectory.extxyz --labels classical egnn lstm
   surrogate compare ref.extxyz surr.extxyz --tolerances tol.yaml      # tol.yaml: {rdf: 0.1, drift: 0.01}
+  surrogate compare ref/trajectory.extxyz egnn/trajectory.extxyz --reference xtb   # REF's forces against GFN2-xTB
 """
 
 

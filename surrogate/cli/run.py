@@ -12,7 +12,8 @@ from .options import (INTEGRATORS, HelpFormatter, add_config_option, add_dynamic
 DESCRIPTION = """\
 Run molecular dynamics or Monte Carlo with any force provider: a trained EGNN
 model (--model egnn.pt), an LSTM large-timestep operator (--integrator lstm
---model lstm.pt), a classical potential, an ASE calculator or OpenMM. Writes
+--model lstm.pt), a classical potential, a named reference (--reference xtb,
+gfn1, emt, ase:module:Class), an ASE calculator or OpenMM. Writes
 the same files as surrogate generate, so the result can be compared with a
 reference by surrogate compare.
 """
