@@ -15,7 +15,8 @@ The default rule (:func:`default_thread_count`), when ``--threads`` is not given
    the machine: the larger of the 1-minute load average (``os.getloadavg()[0]``)
    and the processes running right now besides this one (``/proc/loadavg``,
    which sees a busy process at once, where the average takes a minute),
-   rounded, and at least 1.
+   rounded (scaled to this process's share of the machine's CPUs when it may
+   use only some of them), and at least 1.
 
 :func:`apply_threads` sets the count everywhere it matters, once at the start
 of a command (``surrogate.cli.main``), before parallel work: torch intra-op and
@@ -106,23 +107,29 @@ def parse_thread_env(value: str | None) -> int | None:
 
 
 def default_thread_count(cpus: int | None = None, load: float | None = None,
-                         env_omp: str | None = ...) -> tuple[int, str]:
+                         env_omp: str | None = ..., host_cpus: int | None = None) -> tuple[int, str]:
     """The default rule: ``(threads, why)``.
 
     ``cpus``: usable CPUs (default :func:`usable_cpus`); ``load``: load of the
     other processes (default :func:`other_load`); ``env_omp``: the user's
-    ``OMP_NUM_THREADS`` (default: as the process started). Returns a count in
-    ``[1, cpus]`` unless the user's ``OMP_NUM_THREADS`` says otherwise.
+    ``OMP_NUM_THREADS`` (default: as the process started); ``host_cpus``: the
+    machine's CPUs (default ``os.cpu_count()``). The load is the whole
+    machine's: where this process may use only some of its CPUs (a container
+    pinned to 2 of 64 cores), only that share of the load counts
+    (``load × cpus / host_cpus``). Returns a count in ``[1, cpus]`` unless the
+    user's ``OMP_NUM_THREADS`` says otherwise.
     """
     env_omp = _USER_OMP if env_omp is ... else env_omp
     user = parse_thread_env(env_omp)
     if user is not None:
         return user, f"OMP_NUM_THREADS={user} from the environment"
     cpus = usable_cpus() if cpus is None else max(1, int(cpus))
+    host_cpus = max(cpus, int(host_cpus if host_cpus is not None else (os.cpu_count() or cpus)))
     load = other_load() if load is None else max(0.0, float(load))
-    busy = int(round(load))
-    n = max(1, min(cpus, cpus - busy))
-    return n, f"{cpus} usable CPUs - {load:.1f} load of other processes"
+    share = load * cpus / host_cpus
+    n = max(1, min(cpus, cpus - int(round(share))))
+    of_host = f" ({load:.1f} on {host_cpus} CPUs)" if host_cpus > cpus else ""
+    return n, f"{cpus} usable CPUs - {share:.1f} load of other processes{of_host}"
 
 
 def check_threads(n) -> int:

@@ -174,3 +174,24 @@ def test_run_reference_emt_and_source_conflicts(tmp_path, capsys):
                    "--out", str(tmp_path / "y")])
     assert status == 2
     assert "atom 0 (Fe)" in capsys.readouterr().err
+
+
+def test_lstm_operator_takes_its_window_forces_from_a_reference(tmp_path, capsys):
+    """``run --integrator lstm --reference ase:...``: the many-body operator's warm-up (and force input) come
+    from the named reference; --warmup-potential beside it is refused."""
+    from ase import units
+
+    from tests.surrogate.model_file_helpers import manybody_file
+
+    model = manybody_file(tmp_path / "mb.pt")
+    lj = ["--reference", "ase:ase.calculators.lj:LennardJones",
+          "--calculator-args", "{sigma: 3.405, epsilon: 0.0103, rc: 8.5}"]
+    out = tmp_path / "lstm"
+    common = ["run", "--integrator", "lstm", "--model", str(model), "--system", "liquid-argon", "--n-atoms", "32",
+              "--timestep-fs", repr(0.5 / units.fs), "--steps", "2", "--no-progress", "--threads", "1"]  # stride 2 steps
+    status = main([*common, *lj, "--out", str(out)])
+    assert status == 0, capsys.readouterr().err
+    info = (out / "run_info.json").read_text()
+    assert "ASE LennardJones (--reference ase:ase.calculators.lj:LennardJones)" in info
+    status = main([*common, *lj, "--warmup-potential", "lj-argon", "--out", str(tmp_path / "both")])
+    assert status == 2 and "not both" in capsys.readouterr().err

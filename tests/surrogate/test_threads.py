@@ -30,9 +30,17 @@ REPO = Path(__file__).resolve().parents[2]
     (4, 1.0, "0", 3),
 ])
 def test_default_rule_is_cpus_minus_other_load_at_least_one(cpus, load, env, expected):
-    n, why = threads.default_thread_count(cpus=cpus, load=load, env_omp=env)
+    n, why = threads.default_thread_count(cpus=cpus, load=load, env_omp=env, host_cpus=cpus)
     assert n == expected
     assert ("OMP_NUM_THREADS" in why) == (env == str(expected))
+
+
+def test_on_a_shared_host_only_this_processs_share_of_the_load_counts():
+    """Pinned to 2 of 64 CPUs with a host load of 40: about 1.25 of it falls on our cores."""
+    assert threads.default_thread_count(cpus=2, load=40.0, env_omp=None, host_cpus=64)[0] == 1
+    assert threads.default_thread_count(cpus=2, load=10.0, env_omp=None, host_cpus=64)[0] == 2
+    n, why = threads.default_thread_count(cpus=8, load=32.0, env_omp=None, host_cpus=64)
+    assert n == 4 and "on 64 CPUs" in why
 
 
 def test_default_rule_on_this_machine_is_between_one_and_the_cpu_count():
