@@ -195,3 +195,28 @@ def test_lstm_operator_takes_its_window_forces_from_a_reference(tmp_path, capsys
     assert "ASE LennardJones (--reference ase:ase.calculators.lj:LennardJones)" in info
     status = main([*common, *lj, "--warmup-potential", "lj-argon", "--out", str(tmp_path / "both")])
     assert status == 2 and "not both" in capsys.readouterr().err
+
+
+def test_compare_checks_stored_forces_against_a_reference(tmp_path, capsys):
+    """EMT copper frames: ``compare --reference emt`` finds their stored forces equal to EMT's (distance 0);
+    ``--reference`` with another calculator (a Lennard-Jones) finds them far off and fails."""
+    import json
+
+    ref = tmp_path / "cu"
+    assert main(["generate", "--system", "bulk:Cu", "--repeat", "2", "--reference", "emt", "--integrator", "verlet",
+                 "--steps", "20", "--traj-interval", "2", "--equilibrate-ps", "0", "--temperature-K", "300",
+                 "--no-progress", "--threads", "1", "--out", str(ref)]) == 0, capsys.readouterr().err
+    traj = str(ref / "trajectory.extxyz")
+    status = main(["compare", traj, traj, "--reference", "emt", "--out", str(tmp_path / "same"), "--threads", "1"])
+    assert status == 0, capsys.readouterr()
+    force = json.loads((tmp_path / "same" / "comparison.json").read_text())["distances"]["emt"]["force"]
+    assert force["value"] == pytest.approx(0.0, abs=1e-9) and force["passed"]
+    assert force["detail"]["n_frames"] == 11 and force["detail"]["rms_reference_eV_per_A"] > 0.05
+    status = main(["compare", traj, traj, "--reference", "ase:ase.calculators.lj:LennardJones", "--calculator-args",
+                   "{sigma: 2.3, epsilon: 0.4, rc: 5.0}", "--out", str(tmp_path / "lj"), "--threads", "1"])
+    out = capsys.readouterr().out
+    assert status == 1, out
+    assert any(line.split()[:2] == ["ase:ase.calculators.lj:LennardJones", "force"] and "FAIL" in line
+               for line in out.splitlines()), out
+    far = json.loads((tmp_path / "lj" / "comparison.json").read_text())["distances"]
+    assert far["ase:ase.calculators.lj:LennardJones"]["force"]["value"] > 0.5
