@@ -1,7 +1,10 @@
 """The ``surrogate`` command line: ``generate``, ``train egnn|lstm``, ``run``, ``compare``, ``demo``.
 
 Every command takes ``--config FILE.yaml`` (flags override the file) and writes
-its resolved options as ``config.yaml`` next to its outputs. Exit status: 0 on
+its resolved options as ``config.yaml`` next to its outputs, and ``--threads N``
+(:mod:`surrogate.threads`: applied once at the start, before the command imports
+torch or Numba; without it, the usable CPUs minus the load of other processes;
+the count chosen is the second line of ``config.yaml``). Exit status: 0 on
 success (``compare``: every distance within tolerance), 1 when ``compare``
 finds a distance out of tolerance or a simulation runs away (the frames
 written before are kept), 2 for bad arguments or input files.
