@@ -17,12 +17,13 @@ name                      calculator
 Keyword arguments come from ``--calculator-args`` (a YAML mapping), e.g.
 ``--reference xtb --calculator-args '{charge: 0, electronic_temperature: 500}'``.
 
-Cost of one xTB call on one thread (tblite 0.8, measured on this project's
-2-core machine): periodic water of 24 atoms ≈ 3.3 s with GFN2 and ≈ 0.2 s with
-GFN1 (Ewald sums and many k-independent SCF cycles); a 21-atom gas-phase
-molecule ≈ 5–10 ms. xTB's cost grows roughly with the cube of the atom count,
-so a few hundred periodic frames of GFN2 water take tens of minutes: generate
-such a set once and keep it.
+Cost of one xTB call on one thread (tblite 0.8, 2-core machine): periodic
+water of 24 atoms (8 molecules, 6.2 Å box) ≈ 3.3 s with GFN2 and ≈ 0.2 s with
+GFN1 on a quiet machine (issue #11's figures; measured again beside ~11 other
+busy processes: 6.5 s and 0.8 s); a 9-21-atom gas-phase molecule ≈ 1-10 ms
+(ethanol: 16 ms on the busy machine). Periodic systems pay for Ewald sums and
+the SCF; xTB's cost grows roughly with the cube of the atom count, so a few
+hundred periodic frames of GFN2 water take tens of minutes: generate such a set once and keep it.
 """
 
 from __future__ import annotations
