@@ -23,7 +23,8 @@ GFN1 on a quiet machine (issue #11's figures; measured again beside ~11 other
 busy processes: 6.5 s and 0.8 s); a 9-21-atom gas-phase molecule ≈ 1-10 ms
 (ethanol: 16 ms on the busy machine). Periodic systems pay for Ewald sums and
 the SCF; xTB's cost grows roughly with the cube of the atom count, so a few
-hundred periodic frames of GFN2 water take tens of minutes: generate such a set once and keep it.
+hundred periodic frames of GFN2 water take tens of minutes: generate such a
+set once and keep it.
 """
 
 from __future__ import annotations
