@@ -151,4 +151,7 @@ def write_resolved_config(args: argparse.Namespace, out_dir, name: str = "config
     command = getattr(args, "_section", None)
     header = (f"# surrogate {command.replace('-', ' ')}: resolved options; rerun with --config {name}\n"
               if command else "")
+    threads = getattr(args, "_threads", None)  # what surrogate.threads chose at the start of the command
+    if threads:
+        header += f"# threads: {threads['threads']} ({threads['rule']})\n"
     return atomic_write_text(path, header + yaml.safe_dump(resolved_config(args), sort_keys=False))

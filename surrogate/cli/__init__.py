@@ -1,7 +1,10 @@
 """The ``surrogate`` command line: ``generate``, ``train egnn|lstm``, ``run``, ``compare``, ``demo``.
 
 Every command takes ``--config FILE.yaml`` (flags override the file) and writes
-its resolved options as ``config.yaml`` next to its outputs. Exit status: 0 on
+its resolved options as ``config.yaml`` next to its outputs, and ``--threads N``
+(:mod:`surrogate.threads`: applied once at the start, before the command imports
+torch or Numba; without it, the usable CPUs minus the load of other processes;
+the count chosen is the second line of ``config.yaml``). Exit status: 0 on
 success (``compare``: every distance within tolerance), 1 when ``compare``
 finds a distance out of tolerance or a simulation runs away (the frames
 written before are kept), 2 for bad arguments or input files.
@@ -18,6 +21,7 @@ from systems.errors import InputError
 
 from ..config import parse_args
 from . import compare, demo, generate, run, train
+from .options import add_threads_option
 
 #: Subcommand modules; each has ``add_parser(subparsers)`` and ``main(args) -> int``.
 COMMANDS = (generate, train, run, compare, demo)
@@ -31,6 +35,8 @@ typical session:
   surrogate demo            # all of the above on liquid argon, with no input files
 
 every command accepts --config FILE.yaml (keys are the long flag names; flags override the file)
+and --threads N (CPU threads of torch, Numba, BLAS; default: the usable CPUs minus the load of other
+processes, at least 1, or OMP_NUM_THREADS when set: more threads than free cores can make work 10-100x slower)
 """
 
 
@@ -46,7 +52,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     for module in COMMANDS:
         module.add_parser(sub)
+    for leaf in leaf_parsers(parser):  # one --threads rule for every command
+        if not any("--threads" in action.option_strings for action in leaf._actions):
+            add_threads_option(leaf)
     return parser
+
+
+def leaf_parsers(parser: argparse.ArgumentParser) -> list:
+    """The parsers that run a command (those without subcommands of their own), e.g. ``train egnn``."""
+    children = [choice for action in parser._actions if isinstance(action, argparse._SubParsersAction)
+                for choice in dict.fromkeys(action.choices.values())]
+    if not children:
+        return [parser]
+    return [leaf for child in children for leaf in leaf_parsers(child)]
 
 
 class _VersionAction(argparse.Action):
@@ -87,8 +105,14 @@ def main(argv=None) -> int:
         return int(exc.code or 0)
     leaf = getattr(args, "_parser", parser)
     args._argv = argv  # for run metadata: the command as typed
+    global _depth
     try:
-        return int(args.func(args) or 0)
+        args._threads = _apply_threads(getattr(args, "threads", None))
+        _depth += 1
+        try:
+            return int(args.func(args) or 0)
+        finally:
+            _depth -= 1
     except InputError as exc:
         print(f"{leaf.prog}: error: {exc}", file=sys.stderr)
         return 2
@@ -107,6 +131,20 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print(f"{leaf.prog}: interrupted", file=sys.stderr)
         return 130
+
+
+#: How many commands are running in this process (the demo runs its steps through :func:`main`).
+_depth = 0
+
+
+def _apply_threads(n):
+    """Apply --threads (or the default rule) once at the start of a command; a step the demo runs in the same
+    process without --threads keeps the demo's count. Returns what :func:`surrogate.threads.apply_threads` set."""
+    from .. import threads
+
+    if n is None and _depth > 0 and threads.applied() is not None:
+        return threads.applied()
+    return threads.apply_threads(n)
 
 
 def _os_error_text(exc: OSError, out) -> str:

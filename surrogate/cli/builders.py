@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import importlib
 import os
 from dataclasses import dataclass, field
 
@@ -144,63 +143,39 @@ def default_potential(system: System) -> str | None:
 
 
 def ase_calculator(spec: str, kwargs_text: str | None):
-    """An ASE calculator from 'emt' (a module of ase.calculators; its calculator class by name) or 'module:Class'."""
-    import yaml
+    """An ASE calculator from 'emt' (a module of ase.calculators; its calculator class by name) or 'module:Class',
+    with --calculator-args; returns ``(calculator, class)``."""
+    from surrogate.reference import ase_calculator_class, instantiate, parse_calculator_args
 
-    kwargs = {}
-    if kwargs_text:
-        try:
-            kwargs = yaml.safe_load(kwargs_text) or {}
-        except yaml.YAMLError as exc:
-            raise InputError(f"--calculator-args is not valid YAML: {exc}") from None
-        if not isinstance(kwargs, dict):
-            raise InputError(f"--calculator-args must be a mapping such as '{{sigma: 3.4}}', got {kwargs_text!r}")
-    if ":" in spec:
-        module_name, class_name = spec.split(":", 1)
-    else:
-        module_name, class_name = f"ase.calculators.{spec.lower()}", None
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise InputError(f"--ase-calculator {spec!r}: cannot import {module_name} ({exc})") from None
-    if class_name is None:
-        from ase.calculators.calculator import BaseCalculator
-
-        candidates = [obj for obj in vars(module).values() if isinstance(obj, type)
-                      and issubclass(obj, BaseCalculator) and obj.__module__ == module.__name__]
-        exact = [c for c in candidates if c.__name__.lower() == spec.lower()]
-        if exact:
-            cls = exact[0]
-        elif len(candidates) == 1:
-            cls = candidates[0]
-        else:
-            raise InputError(f"--ase-calculator {spec!r}: {module_name} defines "
-                             f"{', '.join(c.__name__ for c in candidates) or 'no calculator'}; "
-                             f"name one as '{module_name}:Class'")
-    else:
-        cls = getattr(module, class_name, None)
-        if cls is None:
-            raise InputError(f"--ase-calculator {spec!r}: {module_name} has no {class_name}")
-    try:
-        return cls(**kwargs), cls
-    except TypeError as exc:
-        raise InputError(f"--ase-calculator {spec!r}: bad --calculator-args: {exc}") from None
+    kwargs = parse_calculator_args(kwargs_text)
+    cls = ase_calculator_class(spec, flag="--ase-calculator")
+    return instantiate(cls, kwargs, f"--ase-calculator {spec!r}"), cls
 
 
 def build_provider(args, system: System, *, allow_model: bool) -> tuple[object, str, bool]:
     """The force provider the options ask for: ``(provider, description, supports_stress)``.
 
-    Exactly one source of forces: --potential, --ase-calculator, --forcefield
-    (OpenMM) or --model (EGNN). Without any, the system's own classical
-    potential (argon, lj-cluster).
+    Exactly one source of forces: --potential, --ase-calculator, --reference
+    (xtb, gfn1, emt, ase:module:Class; see :mod:`surrogate.reference`),
+    --forcefield (OpenMM) or --model (EGNN). Without any, the system's own
+    classical potential (argon, lj-cluster).
     """
     model = getattr(args, "model", None) if allow_model else None
     lstm = getattr(args, "integrator", None) == "lstm"
+    reference = getattr(args, "reference", None)
     sources = [name for name, given in (("--potential", args.potential), ("--ase-calculator", args.ase_calculator),
-                                        ("--forcefield", args.forcefield), ("--model", model and not lstm)) if given]
+                                        ("--reference", reference), ("--forcefield", args.forcefield),
+                                        ("--model", model and not lstm)) if given]
+    if reference and args.pdb and "--forcefield" not in sources:
+        sources.append("--pdb")
     if len(sources) > 1:
         raise InputError(f"choose one source of forces, got {' and '.join(sources)}")
     periodic = bool(np.all(system.pbc))
+    if reference:
+        from surrogate.reference import reference_provider
+
+        provider, text, stress = reference_provider(reference, args.calculator_args, numbers=system.numbers)
+        return provider, f"{text} (--reference {reference})", periodic and stress
     if args.forcefield:
         from surrogate.openmm_provider import OpenMMForceProvider
 
@@ -221,7 +196,7 @@ def build_provider(args, system: System, *, allow_model: bool) -> tuple[object, 
         return egnn_provider(model, args, system), f"EGNN {model}", periodic
     name = args.potential or default_potential(system)
     if name is None:
-        raise InputError("no force provider: give --potential, --ase-calculator, --forcefield with --pdb"
+        raise InputError("no force provider: give --potential, --reference, --ase-calculator, --forcefield with --pdb"
                          + (", or --model" if allow_model else ""))
     provider, text = classical_potential(name, system, args)
     return provider, text, periodic

@@ -57,6 +57,7 @@ examples:
   surrogate compare ref.xtc surr.xtc --top native.pdb --dt-ps 0.01 --tol-rdf 0.08 --out cmp
   surrogate compare ref/trajectory.extxyz egnn/trajectory.extxyz lstm/trajectory.extxyz --labels classical egnn lstm
   surrogate compare ref.extxyz surr.extxyz --tolerances tol.yaml      # tol.yaml: {rdf: 0.1, drift: 0.01}
+  surrogate compare ref/trajectory.extxyz egnn/trajectory.extxyz --reference xtb   # REF's forces against GFN2-xTB
 """
 
 
@@ -86,6 +87,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--force-model", nargs="+", default=None, metavar="[LABEL=]MODEL.pt",
                    help="EGNN model files whose forces are compared with REF's on REF's own frames (force parity); "
                         "the label defaults to the SURR run made with that model, else the file name")
+    p.add_argument("--reference", default=None, metavar="NAME",
+                   help="a reference calculator (xtb, gfn1, emt, ase:module:Class) evaluated on REF's frames: "
+                        "REF's stored forces are checked against it (force parity, filed under NAME)")
+    p.add_argument("--calculator-args", default=None, metavar="YAML",
+                   help="keyword arguments of --reference as a YAML mapping, e.g. '{charge: 0}'")
     p.add_argument("--device", default="cpu", help="torch device for --force-model")
     p.add_argument("--no-progress", action="store_true", help="draw no progress bar")
     g = p.add_argument_group("analysis")
@@ -144,6 +150,11 @@ def main(args) -> int:
     repeats = [load_run(path, top=args.top, dt_ps=args.dt_ps, start=args.start, stride=args.stride,
                         progress=not args.no_progress) for path in args.ref_repeats or []]
     providers = force_models(args.force_model or [], runs[1:], args.device)
+    if args.reference:
+        from ..reference import reference_provider
+
+        providers[args.reference] = reference_provider(args.reference, args.calculator_args,
+                                                        numbers=runs[0].numbers)[0]
     out = Path(args.out)
     write_resolved_config(args, out)
     result = compare_trajectories(runs[0], runs[1:], tolerances=tolerances, out_dir=out, force_providers=providers,

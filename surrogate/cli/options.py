@@ -62,6 +62,14 @@ def add_config_option(parser: argparse.ArgumentParser) -> None:
                              "override it")
 
 
+def add_threads_option(parser: argparse.ArgumentParser) -> None:
+    """``--threads N``: CPU threads of torch, Numba, BLAS and OpenMP (see :mod:`surrogate.threads`)."""
+    parser.add_argument("--threads", type=positive_int, default=None, metavar="N",
+                        help="CPU threads for torch, Numba, BLAS and OpenMP (default: the usable CPUs minus the "
+                             "load of other processes, at least 1; or OMP_NUM_THREADS when set). More threads than "
+                             "free cores can make training 10-100x slower")
+
+
 def add_system_options(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("system (what is simulated)")
     g.add_argument("--system", default=None, metavar="NAME|bulk:EL|FILE",
@@ -92,10 +100,15 @@ def add_provider_options(parser: argparse.ArgumentParser, models: bool) -> None:
     g.add_argument("--sigma", type=positive_float, default=3.405, help="σ (Å) of --potential lj")
     g.add_argument("--epsilon", type=positive_float, default=None,
                    help="ε (eV) of --potential lj (default 0.0103) or lj-cluster (default 2 for 16 particles, else 1)")
+    g.add_argument("--reference", metavar="NAME", default=None,
+                   help="a reference calculator by name: xtb (= gfn2, GFN2-xTB through tblite), gfn1 (GFN1-xTB), "
+                        "emt (ASE EMT), or ase:module:Class (any ASE calculator; --calculator-args). GFN2 costs "
+                        "≈ 3 s per call for 24 periodic water atoms on one thread, ms for a small molecule")
     g.add_argument("--ase-calculator", metavar="NAME|module:Class", default=None,
                    help="any ASE calculator: a name under ase.calculators (emt, lj, morse, ...) or 'module:Class'")
     g.add_argument("--calculator-args", metavar="YAML", default=None,
-                   help="keyword arguments of --ase-calculator as a YAML/JSON mapping, e.g. '{sigma: 3.4}'")
+                   help="keyword arguments of --ase-calculator or --reference as a YAML/JSON mapping, e.g. "
+                        "'{sigma: 3.4}' or '{charge: 0, electronic_temperature: 500}'")
     g.add_argument("--pdb", default=None, metavar="FILE.pdb",
                    help="OpenMM: the PDB (atoms, bonds, box) to simulate; needs --forcefield and the 'reference' extra")
     g.add_argument("--forcefield", nargs="+", default=None, metavar="XML",

@@ -12,7 +12,8 @@ from .options import (INTEGRATORS, HelpFormatter, add_config_option, add_dynamic
 DESCRIPTION = """\
 Run molecular dynamics or Monte Carlo with any force provider: a trained EGNN
 model (--model egnn.pt), an LSTM large-timestep operator (--integrator lstm
---model lstm.pt), a classical potential, an ASE calculator or OpenMM. Writes
+--model lstm.pt), a classical potential, a named reference (--reference xtb,
+gfn1, emt, ase:module:Class), an ASE calculator or OpenMM. Writes
 the same files as surrogate generate, so the result can be compared with a
 reference by surrogate compare.
 """
@@ -69,8 +70,8 @@ def _run_lstm(args, system, topology) -> int:
     """A learned large-stride operator: the flat LSTM (kind "lstm") or the many-body one ("lstm_manybody")."""
     from systems import units
 
-    from .builders import (Setup, check_device, check_resume, check_simulation_size, classical_potential,
-                           default_potential, default_timestep_fs, model_kind)
+    from .builders import (Setup, build_provider, check_device, check_resume, check_simulation_size,
+                           classical_potential, default_potential, default_timestep_fs, model_kind)
     from .simulate import run_simulation
 
     if not args.model:
@@ -80,10 +81,19 @@ def _run_lstm(args, system, topology) -> int:
         raise InputError(f"--model {args.model} holds a {kind!r} model; --integrator lstm needs an LSTM operator "
                          "from surrogate train lstm")
     check_device(args.device)
-    warmup_name = args.warmup_potential or default_potential(system)
-    if warmup_name is None:
-        raise InputError("--integrator lstm needs --warmup-potential (the classical potential of its first window)")
-    warmup, warmup_text = classical_potential(warmup_name, system, args)
+    given = [flag for flag, value in (("--reference", args.reference), ("--ase-calculator", args.ase_calculator),
+                                      ("--forcefield", args.forcefield)) if value]
+    if given:  # the window (and a force-input operator's forces) from any provider, e.g. --reference xtb
+        if args.warmup_potential or args.potential:
+            raise InputError(f"--integrator lstm: give {given[0]} or --warmup-potential/--potential for the "
+                             "operator's warm-up forces, not both")
+        warmup, warmup_text, _ = build_provider(args, system, allow_model=False)
+    else:
+        warmup_name = args.warmup_potential or default_potential(system)
+        if warmup_name is None:
+            raise InputError("--integrator lstm needs --warmup-potential (the classical potential of its first "
+                             "window) or another source of forces (--reference, --ase-calculator)")
+        warmup, warmup_text = classical_potential(warmup_name, system, args)
     if kind == "lstm":
         from surrogate.lstm import LSTMOperatorIntegrator
 
