@@ -101,8 +101,8 @@ def _add_egnn(kinds) -> None:
     g.add_argument("--energy-weight", type=non_negative_float, default=1.0, help="loss weight of the energy term")
     g.add_argument("--force-weight", type=non_negative_float, default=10.0, help="loss weight of the force term")
     g.add_argument("--stress-weight", type=non_negative_float, default=None,
-                   help="loss weight of the stress term, on the virial per atom σ·V/n in eV/atom (default 1 when "
-                        "every frame is periodic with a stress, else 0)")
+                   help="loss weight of the stress term, on the virial per atom σ·V/n in eV/atom (default 10, like "
+                        "the force weight, when every frame is periodic with a stress, else 0)")
     g.add_argument("--ema-decay", type=_ema_decay, default=0.99,
                    help="exponential moving average of the weights, used for validation and the saved model "
                         "(0 turns it off)")

@@ -12,7 +12,9 @@ in eV²/atom², eV²/Å² and eV²/atom², with E_s the structure energy (eV), n
 σ_s its stress (eV/Å³) and V_s its cell volume (Å³). The stress enters as the virial per atom
 σ·V/n (eV/atom), on the scale of the per-atom energy, so one weight suits dense and dilute
 cells alike; it is used when every training structure is periodic and has a stress
-(``stress_weight=None``, the default, then means 1.0; else 0).
+(``stress_weight=None``, the default, then means :data:`DEFAULT_STRESS_WEIGHT` = 10, the
+default force weight; else 0). On strained EMT copper (10 frames, 40 epochs) weights 0, 1 and 10
+gave a stress MAE of 1.5, 0.36 and 0.13 times the stress spread, with the same force error at 0 and 10.
 
 Energies are referenced per species (:func:`~surrogate.egnn.model.composition_reference`,
 zero mean residual for any set of compositions), and after training the reference energies
@@ -47,6 +49,9 @@ MODEL_KIND = "egnn"
 
 #: Version of the EGNN architecture as stored in model files; files of another version are refused.
 ARCHITECTURE_VERSION = 1
+
+#: Stress weight used when every training structure has a stress and no weight is given.
+DEFAULT_STRESS_WEIGHT = 10.0
 
 UNITS = {"length": "Angstrom", "energy": "eV", "forces": "eV/Angstrom", "stress": "eV/Angstrom^3"}
 
@@ -258,7 +263,7 @@ def train_egnn(data, out_dir, *, cutoff: float = 5.0, hidden: int = 64, layers: 
     out_dir : receives ``best.pt`` (the model file), ``metrics.csv`` and ``checkpoint.pt``.
     cutoff Å, hidden, layers, envelope : architecture.
     energy_weight, force_weight, stress_weight : loss weights (see module docstring);
-        ``stress_weight=None`` means 1.0 when every structure is periodic with a stress, else 0.
+        ``stress_weight=None`` means 10 when every structure is periodic with a stress, else 0.
         A positive weight on data without stresses is refused.
     max_epochs, batch_size (structures), lr, lr_factor, lr_patience,
     early_stopping_patience, grad_clip : training loop (see ``TrainConfig``).
@@ -274,7 +279,7 @@ def train_egnn(data, out_dir, *, cutoff: float = 5.0, hidden: int = 64, layers: 
     graphs = _graphs(data, cutoff)
     with_stress = has_stress(graphs)
     if stress_weight is None:
-        stress_weight = 1.0 if with_stress else 0.0
+        stress_weight = DEFAULT_STRESS_WEIGHT if with_stress else 0.0
     elif stress_weight > 0 and not with_stress:
         n = sum(getattr(g, "stress", None) is None for g in graphs)
         raise InputError(f"stress_weight={stress_weight} but {n} of {len(graphs)} training structures have no "
