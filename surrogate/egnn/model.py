@@ -38,22 +38,21 @@ def composition_reference(counts: np.ndarray, energies: np.ndarray) -> np.ndarra
     """Per-species reference energies e [n_species] (eV/atom) with ``counts @ e ≈ energies``.
 
     counts : [n_structures, n_species] atoms of each species; energies : [n_structures] eV.
-    Least squares over the distinct compositions, each fitted at the mean energy of its
-    structures, then a shared per-atom offset δ (added to every species) that makes the mean
-    residual over the structures exactly zero. With a single composition (every molecular MD
-    set) the system is rank-deficient: the minimum-norm solution puts the mean energy there
-    exactly, so the network never has to learn a constant.
+    Least squares (the minimum-norm one, as ``np.linalg.lstsq``), then a shared per-atom offset δ
+    (added to every species) that makes the plain mean residual over the structures exactly zero
+    where it is not already (least squares alone zeroes the atom-weighted mean; with compositions
+    of different sizes the plain one can differ). With a single composition (every molecular MD
+    set) the system is rank-deficient and the minimum-norm solution already puts the mean energy
+    there exactly, so the network never has to learn a constant. When δ is not needed the result
+    is bit-identical to plain least squares (seeded training runs reproduce).
     """
     counts = np.asarray(counts, dtype=np.float64)
     energies = np.asarray(energies, dtype=np.float64)
-    unique, inverse, multiplicity = np.unique(counts, axis=0, return_inverse=True, return_counts=True)
-    inverse = np.asarray(inverse).reshape(-1)
-    mean_energy = np.bincount(inverse, weights=energies, minlength=len(unique)) / multiplicity
-    weight = np.sqrt(multiplicity)[:, None]  # structures count once each, not compositions
-    e_ref, *_ = np.linalg.lstsq(unique * weight, mean_energy * weight[:, 0], rcond=None)
-    n_atoms = counts.sum(axis=1)
-    if n_atoms.sum() > 0:
-        e_ref = e_ref + (energies - counts @ e_ref).sum() / n_atoms.sum()
+    e_ref, *_ = np.linalg.lstsq(counts, energies, rcond=None)
+    residual = energies - counts @ e_ref
+    n_atoms = counts.sum()
+    if n_atoms > 0 and abs(residual.mean()) > 1e-12 * (1.0 + np.abs(energies).mean()):
+        e_ref = e_ref + residual.sum() / n_atoms
     return e_ref
 
 
