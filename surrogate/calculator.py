@@ -6,7 +6,8 @@
 Works with ASE's MD (``VelocityVerlet``, ``Langevin``), optimisers (``BFGS``)
 and ``ase.io``. Energies eV, forces eV/Å, stress eV/Å³ (Voigt order, ASE's
 sign), per-atom energies eV. Stress is available for cells periodic along all
-three axes.
+three axes; a model whose training never saw a stress (header ``trained_on_stress``
+false or absent) warns once, naming its file, the first time stress is asked of it.
 """
 
 from __future__ import annotations

@@ -31,6 +31,8 @@ class Frame:
     forces : float64 [n, 3], eV/Å, or None
     velocities : float64 [n, 3], Å per ASE time unit, or None
     masses : float64 [n], amu, or None when the file stores none.
+    stress : float64 [3, 3], eV/Å³ (ASE's sign), or None; a Voigt 6-vector
+        (xx, yy, zz, yz, xz, xy, as ASE stores it) is accepted and expanded.
     """
 
     numbers: np.ndarray
@@ -43,6 +45,7 @@ class Frame:
     forces: Optional[np.ndarray] = None
     velocities: Optional[np.ndarray] = None
     masses: Optional[np.ndarray] = None
+    stress: Optional[np.ndarray] = None
 
     def __post_init__(self):
         self.numbers = np.asarray(self.numbers, dtype=np.int64).reshape(-1)
@@ -57,6 +60,7 @@ class Frame:
         self.forces = None if self.forces is None else _float_array("forces", self.forces, (n, 3))
         self.velocities = None if self.velocities is None else _float_array("velocities", self.velocities, (n, 3))
         self.masses = None if self.masses is None else _float_array("masses", self.masses, (n,))
+        self.stress = None if self.stress is None else _stress_array(self.stress)
 
     @property
     def n_atoms(self) -> int:
@@ -95,7 +99,7 @@ class Frame:
 
     @classmethod
     def from_system(cls, system: System, result: Optional[ForceResult] = None, index: int = 0) -> "Frame":
-        """A frame holding ``system``'s state and, if given, ``result``'s energy (eV) and forces (eV/Å).
+        """A frame holding ``system``'s state and, if given, ``result``'s energy (eV), forces (eV/Å) and stress (eV/Å³).
 
         The cell is None when ``system.cell`` is all zeros.
         """
@@ -110,6 +114,7 @@ class Frame:
             forces=None if result is None or result.forces is None else np.array(result.forces, dtype=np.float64),
             velocities=system.velocities.copy(),
             masses=system.masses.copy(),
+            stress=None if result is None or result.stress is None else np.array(result.stress, dtype=np.float64),
         )
 
 
@@ -117,4 +122,15 @@ def _float_array(name: str, value, shape: tuple) -> np.ndarray:
     arr = np.array(value, dtype=np.float64)
     if arr.shape != shape:
         raise InputError(f"Frame `{name}` must have shape {shape}, got {arr.shape}")
+    return arr
+
+
+def _stress_array(value) -> np.ndarray:
+    """A stress as float64 [3, 3] eV/Å³, from [3, 3] or ASE's Voigt [6] (xx, yy, zz, yz, xz, xy)."""
+    arr = np.array(value, dtype=np.float64)
+    if arr.shape == (6,):
+        xx, yy, zz, yz, xz, xy = arr
+        arr = np.array([[xx, xy, xz], [xy, yy, yz], [xz, yz, zz]])
+    if arr.shape != (3, 3):
+        raise InputError(f"Frame `stress` must have shape (3, 3) or Voigt (6,), got {arr.shape}")
     return arr

@@ -44,10 +44,13 @@ GENERATED = ("lj-cluster", "harmonic", "double_well", "lj", "rugged")
 EGNN_DESCRIPTION = """\
 Train an EGNN energy model (Satorras, Hoogeboom, Welling 2021) on frames with
 energies (eV) and forces (eV/Å), e.g. the extxyz of surrogate generate. The
-loss weighs the per-atom energy error and the force error. The best model (by
-validation loss) is written to OUT/best.pt, with metrics.csv and a checkpoint
-for --resume; use it with surrogate run --model OUT/best.pt or ASE's
-SurrogateCalculator.
+loss weighs the per-atom energy error, the force error and, for periodic frames
+that all carry a stress (extxyz `stress`), the virial per atom. Energies are
+referenced per composition, so a single-molecule set leaves no constant offset.
+Validation and the saved model use an exponential moving average of the weights
+(--ema-decay). The best model (by validation loss) is written to OUT/best.pt,
+with metrics.csv and a checkpoint for --resume; --time-budget stops cleanly.
+Use it with surrogate run --model OUT/best.pt or ASE's SurrogateCalculator.
 """
 
 EGNN_EPILOG = """\
@@ -97,8 +100,23 @@ def _add_egnn(kinds) -> None:
     g.add_argument("--layers", type=positive_int, default=4, help="EGNN layers")
     g.add_argument("--energy-weight", type=non_negative_float, default=1.0, help="loss weight of the energy term")
     g.add_argument("--force-weight", type=non_negative_float, default=10.0, help="loss weight of the force term")
+    g.add_argument("--stress-weight", type=non_negative_float, default=None,
+                   help="loss weight of the stress term, on the virial per atom σ·V/n in eV/atom (default 10, like "
+                        "the force weight, when every frame is periodic with a stress, else 0)")
+    g.add_argument("--ema-decay", type=_ema_decay, default=0.99,
+                   help="exponential moving average of the weights, used for validation and the saved model "
+                        "(0 turns it off)")
+    g.add_argument("--time-budget", type=positive_float, default=None, metavar="MINUTES",
+                   help="stop training cleanly after this many minutes, keeping the best model")
     add_size_options(p, output=False)
     p.set_defaults(func=main_egnn, _parser=p, _section="train-egnn", out="egnn-model")
+
+
+def _ema_decay(text: str) -> float:
+    value = non_negative_float(text)
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1) (0 turns the EMA off), got {text}")
+    return value
 
 
 def _add_lstm(kinds) -> None:
@@ -224,7 +242,9 @@ def main_egnn(args) -> int:
     write_resolved_config(args, args.out)
     kwargs = {k: getattr(args, k) for k in ("batch_size", "lr") if getattr(args, k) is not None}
     path = train_egnn(data, args.out, cutoff=args.cutoff, hidden=args.hidden, layers=args.layers,
-                      energy_weight=args.energy_weight, force_weight=args.force_weight, max_epochs=args.max_epochs,
+                      energy_weight=args.energy_weight, force_weight=args.force_weight,
+                      stress_weight=args.stress_weight, ema_decay=args.ema_decay, time_budget_min=args.time_budget,
+                      max_epochs=args.max_epochs,
                       val_fraction=args.val_fraction, seed=args.seed, device=args.device, dtype=args.dtype,
                       resume=args.resume, progress=not args.no_progress, **kwargs)
     print(f"model written to {path}", file=sys.stderr)

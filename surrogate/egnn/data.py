@@ -1,6 +1,9 @@
 """Training data for the EGNN energy model: graphs from files, frames, ase.Atoms, or fresh MD.
 
-Every structure must carry a reference energy (eV) and forces (eV/Å).
+Every structure must carry a reference energy (eV) and forces (eV/Å). A structure periodic
+along all three axes may also carry its stress (eV/Å³, ASE's sign); its graph then holds
+``stress`` float64 [1, 3, 3] (batched to [B, 3, 3]), which the trainer fits when every
+training structure has one.
 
 * :func:`load_graphs` reads any file ``systems.trajectory_reader`` opens (extxyz, ``.traj``...).
 * :func:`graphs_from_frames` / :func:`graphs_from_atoms` convert in-memory data.
@@ -14,6 +17,7 @@ import os
 from typing import Iterable, Sequence
 
 import numpy as np
+import torch
 from torch_geometric.data import Data
 
 from systems.errors import InputError
@@ -23,7 +27,8 @@ from .graph import build_graph
 
 
 def graphs_from_frames(frames: Iterable[Frame], cutoff: float, source: str = "frames") -> list[Data]:
-    """One graph per :class:`systems.frame.Frame` (positions Å, energy eV, forces eV/Å); ``source`` names the data in errors."""
+    """One graph per :class:`systems.frame.Frame` (positions Å, energy eV, forces eV/Å, and the stress
+    eV/Å³ of a fully periodic frame that has one); ``source`` names the data in errors."""
     graphs = []
     for k, frame in enumerate(frames):
         if frame.energy is None or frame.forces is None:
@@ -31,24 +36,35 @@ def graphs_from_frames(frames: Iterable[Frame], cutoff: float, source: str = "fr
             raise InputError(f"{source}: frame {frame.index if frame.index is not None else k} has no {missing}; "
                              "EGNN training needs reference energies and forces")
         cell = np.zeros((3, 3)) if frame.cell is None else frame.cell
-        graphs.append(build_graph(frame.numbers, frame.positions, cell, frame.pbc, cutoff,
-                                  energy=frame.energy, forces=frame.forces))
+        graph = build_graph(frame.numbers, frame.positions, cell, frame.pbc, cutoff,
+                            energy=frame.energy, forces=frame.forces)
+        stress = getattr(frame, "stress", None)
+        if stress is not None and frame.cell is not None and np.asarray(frame.pbc).all():
+            graph.stress = torch.as_tensor(np.asarray(stress, dtype=np.float64).reshape(1, 3, 3))
+        graphs.append(graph)
     if not graphs:
         raise InputError(f"{source}: no frames")
     return graphs
 
 
 def frame_from_atoms(atoms, index: int = 0) -> Frame:
-    """A Frame from an ase.Atoms whose calculator (or ``info['energy']``/``arrays['forces']``) holds energy and forces."""
+    """A Frame from an ase.Atoms whose calculator (or ``info['energy']``/``arrays['forces']``) holds energy and forces.
+
+    The stress (eV/Å³) is taken when the calculator has already computed it (``calc.results``;
+    it is not computed here) or from ``info['stress']``.
+    """
     energy = forces = None
     if atoms.calc is not None:
         energy = atoms.get_potential_energy()
         forces = atoms.get_forces()
+        stress = atoms.calc.results.get("stress")
     else:
         energy = atoms.info.get("energy")
         forces = atoms.arrays.get("forces")
+        stress = atoms.info.get("stress")
     cell = atoms.cell.array if atoms.cell.rank == 3 or atoms.pbc.any() else None
-    return Frame(atoms.numbers, atoms.positions, cell, atoms.pbc, None, index, energy=energy, forces=forces)
+    return Frame(atoms.numbers, atoms.positions, cell, atoms.pbc, None, index, energy=energy, forces=forces,
+                 stress=stress)
 
 
 def graphs_from_atoms(atoms_list: Sequence, cutoff: float) -> list[Data]:
@@ -117,3 +133,19 @@ def generate_frames(atoms, calculator, *, temperatures_K: Sequence[float], frame
                 integrator.step(system)
             frames.append(Frame.from_system(system, integrator.last_result, index=len(frames)))
     return frames
+
+
+def has_stress(graphs: Sequence[Data]) -> bool:
+    """True when every graph carries a reference stress (so all are periodic along all three axes)."""
+    return len(graphs) > 0 and all(getattr(g, "stress", None) is not None for g in graphs)
+
+
+def without_stress(graphs: Sequence[Data]) -> list[Data]:
+    """The graphs with any ``stress`` removed (shallow copies), so a mixed set batches together."""
+    out = []
+    for g in graphs:
+        if getattr(g, "stress", None) is not None:
+            g = g.clone()
+            del g.stress
+        out.append(g)
+    return out

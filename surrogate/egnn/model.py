@@ -34,6 +34,28 @@ def element_symbol(z: int) -> str:
     return chemical_symbols[z] if 0 < z < len(chemical_symbols) else f"Z={z}"
 
 
+def composition_reference(counts: np.ndarray, energies: np.ndarray) -> np.ndarray:
+    """Per-species reference energies e [n_species] (eV/atom) with ``counts @ e ≈ energies``.
+
+    counts : [n_structures, n_species] atoms of each species; energies : [n_structures] eV.
+    Least squares (the minimum-norm one, as ``np.linalg.lstsq``), then a shared per-atom offset δ
+    (added to every species) that makes the plain mean residual over the structures exactly zero
+    where it is not already (least squares alone zeroes the atom-weighted mean; with compositions
+    of different sizes the plain one can differ). With a single composition (every molecular MD
+    set) the system is rank-deficient and the minimum-norm solution already puts the mean energy
+    there exactly, so the network never has to learn a constant. When δ is not needed the result
+    is bit-identical to plain least squares (seeded training runs reproduce).
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    energies = np.asarray(energies, dtype=np.float64)
+    e_ref, *_ = np.linalg.lstsq(counts, energies, rcond=None)
+    residual = energies - counts @ e_ref
+    n_atoms = counts.sum()
+    if n_atoms > 0 and abs(residual.mean()) > 1e-12 * (1.0 + np.abs(energies).mean()):
+        e_ref = e_ref + residual.sum() / n_atoms
+    return e_ref
+
+
 class EGNNEnergyModel(nn.Module):
     """Interatomic potential built from EGNN layers.
 
@@ -84,6 +106,8 @@ class EGNNEnergyModel(nn.Module):
         self.register_buffer("species_table", table)  # Z -> species index, -1 if unknown
         self.register_buffer("reference_energies", torch.zeros(len(species)))  # eV per atom of each species
         self.register_buffer("energy_scale", torch.ones(()))  # eV
+        #: set by training / loading: whether the loss ever saw a stress (see warn_untrained_stress)
+        self.trained_on_stress = False
 
         self.embedding = nn.Embedding(len(species), hidden)
         self.envelope = CutoffEnvelope(cutoff, envelope)
@@ -149,12 +173,13 @@ class EGNNEnergyModel(nn.Module):
 
         species_counts : [n_structures, n_species] atoms of each species per structure;
         energies : [n_structures] eV; forces : [n_atoms_total, 3] eV/Å or None.
-        Reference energies solve min ‖counts · e − E‖² (least squares); the scale is the
+        Reference energies: :func:`composition_reference` (least squares, with a zero mean
+        residual for any set of compositions, a single one included). The scale is the
         force RMS (eV/Å × 1 Å), or the per-atom residual energy RMS when forces are absent.
         """
         counts = np.asarray(species_counts, dtype=np.float64)
         energies = np.asarray(energies, dtype=np.float64)
-        e_ref, *_ = np.linalg.lstsq(counts, energies, rcond=None)
+        e_ref = composition_reference(counts, energies)
         scale = 0.0
         if forces is not None and len(forces):
             scale = float(np.sqrt(np.mean(np.asarray(forces, dtype=np.float64) ** 2)))
@@ -163,6 +188,29 @@ class EGNNEnergyModel(nn.Module):
             scale = float(np.sqrt(np.mean(resid**2)))
         self.reference_energies.copy_(torch.as_tensor(e_ref))
         self.energy_scale.fill_(scale if scale > 1e-8 else 1.0)
+
+    @torch.no_grad()
+    def shift_reference_energies(self, delta_eV) -> None:
+        """Add ``delta_eV`` [n_species] (eV per atom of each species) to the reference energies."""
+        delta = torch.as_tensor(np.asarray(delta_eV, dtype=np.float64)).reshape(-1)
+        if delta.shape != self.reference_energies.shape:
+            raise InputError(f"reference-energy shift needs {len(self.species)} values, got {delta.numel()}")
+        self.reference_energies.add_(delta.to(self.reference_energies))
+
+    def warn_untrained_stress(self, source: str) -> None:
+        """Warn once per model, naming ``source``, when stress is asked of a model never trained on stress.
+
+        ``trained_on_stress`` is set by training and by loading a model file (files written
+        before the key existed count as not trained on stress).
+        """
+        if getattr(self, "trained_on_stress", False) or getattr(self, "_warned_stress", False):
+            return
+        self._warned_stress = True
+        import warnings
+
+        warnings.warn(f"{source}: this model was never trained on stress (its training data had none, or "
+                      "--stress-weight was 0); its stress comes from the energy alone and can be far off "
+                      "(train on periodic frames with a stress to fit it)", UserWarning, stacklevel=3)
 
     # ------------------------------------------------------------------ physics
     def forward(self, species: Tensor, pos: Tensor, edge_index: Tensor, shifts: Tensor, cell: Tensor, batch: Tensor) -> Tensor:

@@ -61,6 +61,8 @@ class EGNNForceProvider:
         if stress and not pbc.all():
             raise InputError(f"stress needs a periodic cell on all three axes, got pbc={pbc.tolist()}")
         self.model.species_index(numbers)  # raises naming unknown elements before any work
+        if stress:
+            self.model.warn_untrained_stress(self.name)  # once per model, if it never saw a stress
         pairs = self.neighbor_list.compute(positions, cell, pbc)
         graph = single_batch(build_graph(numbers, positions, cell, pbc, self.cutoff, neighbors=pairs))
         out = energy_forces_stress(self.model, graph, stress=stress)

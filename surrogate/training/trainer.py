@@ -17,9 +17,15 @@ Files in ``config.out_dir`` (rank 0 only):
 * ``metrics.csv``: one row per epoch (epoch, train_loss, val_loss, lr, time_s,
   then ``train_<metric>``, ``val_<metric>``), flushed every epoch;
 * ``best.pt``: written by ``save_fn`` (or a plain state-dict model file);
-* ``checkpoint.pt``: model, optimizer, scheduler, epoch, best weights, history and
-  RNG state, written atomically after every epoch, so ``fit(resume=True)`` after an
-  interruption ends bit-identical to an uninterrupted run.
+* ``checkpoint.pt``: model, optimizer, scheduler, epoch, best weights, history,
+  RNG state and the EMA of the weights (if on), written atomically after every epoch,
+  so ``fit(resume=True)`` after an interruption ends bit-identical to an uninterrupted run.
+
+Optional, both off by default: an exponential moving average of the weights
+(``ema_decay``; validation, the best model and the final weights are then the
+averaged ones, see :mod:`surrogate.training.ema`), and a wall-clock budget
+(``time_budget_s``; training stops cleanly before an epoch that would not fit,
+or mid-epoch once the budget is spent, validates, keeps the best model and says so).
 
 Data parallelism: under ``torchrun --nproc-per-node K`` each epoch's global
 permutation (seeded by ``seed`` + epoch, the same one a single process uses) is
@@ -32,12 +38,14 @@ DistributedSampler repeats up to K−1 samples per epoch to keep shards equal.)
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import io
 import math
 import pathlib
 import pickle
+import sys
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -50,6 +58,7 @@ from torch.utils.data import BatchSampler, DataLoader, DistributedSampler, Subse
 from tqdm.auto import tqdm
 
 from surrogate.model_file import save_model_file, unsafe_pickle_message
+from surrogate.training.ema import ParameterEMA
 from surrogate.training.distributed import (
     DistributedContext,
     all_reduce_sum,
@@ -64,7 +73,7 @@ METRICS_NAME = "metrics.csv"
 
 # Changing any of these between an interrupted run and its resume would silently
 # produce a different run, so resume refuses them.
-_RESUME_MUST_MATCH = ("batch_size", "seed", "lr_factor", "grad_clip", "weight_decay", "schedule")
+_RESUME_MUST_MATCH = ("batch_size", "seed", "lr_factor", "grad_clip", "weight_decay", "schedule", "ema_decay")
 
 
 @dataclass
@@ -104,6 +113,15 @@ class TrainConfig:
         Show a tqdm progress bar (rank 0 only).
     num_workers : int
         DataLoader worker processes.
+    ema_decay : float
+        Decay of the exponential moving average of the weights, in [0, 1); 0 (default)
+        turns it off. With it on, validation, ``best.pt`` and the weights ``fit`` leaves
+        in the model are the averaged ones (MACE uses 0.99).
+    time_budget_s : float or None
+        Wall-clock budget of one ``fit`` call in seconds (a resumed run gets a fresh one),
+        or None for no limit. An epoch that the mean epoch time says would not fit is
+        not started; an epoch still running when the budget is spent ends after its
+        current batch (a resume then continues with the next epoch).
     """
 
     max_epochs: int = 100
@@ -121,6 +139,8 @@ class TrainConfig:
     out_dir: str = "runs/train"
     progress: bool = True
     num_workers: int = 0
+    ema_decay: float = 0.0
+    time_budget_s: float | None = None
 
     def validate(self) -> None:
         """Raise :class:`InputError` naming the first bad field."""
@@ -141,6 +161,10 @@ class TrainConfig:
             raise InputError(f"TrainConfig.weight_decay must be >= 0, got {self.weight_decay!r}")
         if not isinstance(self.num_workers, int) or self.num_workers < 0:
             raise InputError(f"TrainConfig.num_workers must be a non-negative integer, got {self.num_workers!r}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise InputError(f"TrainConfig.ema_decay must be in [0, 1) (0 turns the EMA off), got {self.ema_decay!r}")
+        if self.time_budget_s is not None and not self.time_budget_s > 0:
+            raise InputError(f"TrainConfig.time_budget_s must be positive or None, got {self.time_budget_s!r}")
 
 
 def unwrap_model(model: torch.nn.Module) -> torch.nn.Module:
@@ -235,6 +259,9 @@ class Trainer:
         else:
             self.wrapped = self.model
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        self.ema = ParameterEMA(self.model, config.ema_decay) if config.ema_decay > 0 else None
+        self._deadline = math.inf  # perf_counter time at which the budget is spent (set by fit)
+        self._bar = None
         if config.schedule == "cosine":
             self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
                 self.optimizer, T_max=config.max_epochs, eta_min=config.min_lr)
@@ -263,10 +290,12 @@ class Trainer:
         -------
         dict
             ``{"epochs": [row per epoch], "best_val_loss", "best_epoch", "stopped_early",
-            "epochs_run", "out_dir"}``; each row holds epoch, train_loss, val_loss, lr,
-            time_s and ``train_``/``val_``-prefixed metrics.
+            "stopped_by_time_budget", "epochs_run", "out_dir"}``; each row holds epoch,
+            train_loss, val_loss, lr, time_s and ``train_``/``val_``-prefixed metrics.
         """
         cfg = self.config
+        fit_start = time.perf_counter()
+        self._deadline = fit_start + cfg.time_budget_s if cfg.time_budget_s is not None else math.inf
         state = {"epoch": -1, "best_val_loss": math.inf, "best_epoch": -1, "bad_epochs": 0, "history": [],
                  "best_state": None}
         if resume and self.checkpoint_path.is_file():
@@ -279,16 +308,27 @@ class Trainer:
         barrier(self.context)
 
         stopped_early = state["bad_epochs"] >= cfg.early_stopping_patience
-        bar = tqdm(total=cfg.max_epochs, initial=state["epoch"] + 1, desc="epochs", unit="epoch",
+        out_of_time = False
+        per_epoch = self._batches_per_epoch()
+        bar = tqdm(total=cfg.max_epochs * per_epoch, initial=(state["epoch"] + 1) * per_epoch,
+                   desc=f"epoch {state['epoch'] + 2}/{cfg.max_epochs}", unit="batch",
                    disable=not (cfg.progress and self.context.is_main), dynamic_ncols=True)
+        self._bar = bar
+        durations: list[float] = []
         try:
             for epoch in range(state["epoch"] + 1, cfg.max_epochs):
                 if stopped_early:
                     break
                 start = time.perf_counter()
+                if durations and start + sum(durations) / len(durations) > self._deadline:
+                    out_of_time = True  # the next epoch would not fit the budget
+                    break
+                bar.set_description(f"epoch {epoch + 1}/{cfg.max_epochs}")
                 lr = self.optimizer.param_groups[0]["lr"]
                 train_loss, train_metrics = self._train_epoch(epoch)
-                val_loss, val_metrics = self._validate()
+                out_of_time = time.perf_counter() >= self._deadline
+                with self._averaged():
+                    val_loss, val_metrics = self._validate()
                 if self.config.schedule == "cosine":
                     self.scheduler.step()
                 else:
@@ -300,10 +340,11 @@ class Trainer:
                 state["history"].append(row)
                 state["epoch"] = epoch
                 if val_loss < state["best_val_loss"]:
-                    state.update(best_val_loss=val_loss, best_epoch=epoch, bad_epochs=0,
-                                 best_state=_cpu_state(self.model))
-                    if self.context.is_main:
-                        self.save_fn(self.model, self.best_path)
+                    with self._averaged():
+                        state.update(best_val_loss=val_loss, best_epoch=epoch, bad_epochs=0,
+                                     best_state=_cpu_state(self.model))
+                        if self.context.is_main:
+                            self.save_fn(self.model, self.best_path)
                 else:
                     state["bad_epochs"] += 1
                 stopped_early = state["bad_epochs"] >= cfg.early_stopping_patience
@@ -312,11 +353,19 @@ class Trainer:
                     self._append_metrics(row, first=len(state["history"]) == 1)
                     self._save_checkpoint(state)
                 barrier(self.context)
-                bar.update(1)
+                durations.append(time.perf_counter() - start)
                 bar.set_postfix(train=f"{train_loss:.4g}", val=f"{val_loss:.4g}", lr=f"{lr:.2g}")
+                if out_of_time:
+                    break
         finally:
             bar.close()
+            self._bar = None
 
+        if out_of_time and self.context.is_main:
+            best = (f"the best model (epoch {state['best_epoch']}, validation loss {state['best_val_loss']:.4g}) "
+                    f"is in {self.best_path}") if state["best_state"] is not None else "no epoch finished"
+            print(f"time budget of {cfg.time_budget_s / 60:.3g} min reached after {len(durations)} epoch(s) in "
+                  f"{time.perf_counter() - fit_start:.1f} s: training stopped; {best}", file=sys.stderr)
         if state["best_state"] is not None:
             self.model.load_state_dict(state["best_state"])
         return {
@@ -324,9 +373,18 @@ class Trainer:
             "best_val_loss": state["best_val_loss"],
             "best_epoch": state["best_epoch"],
             "stopped_early": stopped_early,
+            "stopped_by_time_budget": out_of_time,
             "epochs_run": len(state["history"]),
             "out_dir": str(self.out_dir),
         }
+
+    def _averaged(self):
+        """Context in which the model holds the EMA weights (a no-op without EMA)."""
+        return self.ema.applied(self.model) if self.ema is not None else contextlib.nullcontext()
+
+    def _batches_per_epoch(self) -> int:
+        shard = math.ceil(len(self.train_set) / self.context.world_size)
+        return math.ceil(shard / self.local_batch_size)
 
     def close(self) -> None:
         """Wait for all ranks to finish this trainer's work.
@@ -363,7 +421,13 @@ class Trainer:
             if self.config.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(params, self.config.grad_clip)
             self.optimizer.step()
+            if self.ema is not None:
+                self.ema.update(self.model)
             _accumulate(totals, float(loss.detach()), metrics, len(indices))
+            if self._bar is not None:
+                self._bar.update(1)
+            if time.perf_counter() >= self._deadline and self.context.world_size == 1:
+                break  # budget spent: end the epoch here (under torchrun every rank runs its full shard)
         return self._reduce(totals)
 
     def _validate(self) -> tuple[float, dict[str, float]]:
@@ -445,6 +509,7 @@ class Trainer:
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
             "config": dataclasses.asdict(self.config),
             "architecture": _architecture(self.model),
+            "ema": self.ema.state_dict() if self.ema is not None else None,
         }
         _atomic_torch_save(payload, self.checkpoint_path)
 
@@ -516,6 +581,11 @@ class Trainer:
         for name in ("optimizer", "scheduler"):
             if not isinstance(payload[name], dict):
                 raise fail(name, f"must be a state dict, got {_describe(payload[name])}")
+        ema_state = payload.get("ema")
+        if self.ema is not None and ema_state is not None:
+            problem = self.ema.check_state(ema_state)
+            if problem:
+                raise fail("ema", problem)
 
         # Restore (all on throw-away copies first, so a failure leaves nothing half-restored).
         optimizer_state, scheduler_state = payload["optimizer"], payload["scheduler"]
@@ -533,6 +603,12 @@ class Trainer:
             field = "cuda_rng"
             if cuda_rng and torch.cuda.is_available():
                 torch.cuda.set_rng_state_all(cuda_rng)
+            if self.ema is not None:  # a checkpoint written without the EMA starts it from the restored weights
+                field = "ema"
+                if ema_state is not None:
+                    self.ema.load_state_dict(ema_state)
+                else:
+                    self.ema = ParameterEMA(self.model, self.ema.decay)
         except InputError:
             self._restore(before)
             raise

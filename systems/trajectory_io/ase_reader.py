@@ -98,7 +98,7 @@ class _FilePrefix(io.RawIOBase):
 
 
 def frame_from_atoms(atoms, index: int) -> Frame:
-    """A :class:`Frame` from ``ase.Atoms`` (energy, forces, velocities and masses where present)."""
+    """A :class:`Frame` from ``ase.Atoms`` (energy, forces, stress, velocities and masses where present)."""
     results = atoms.calc.results if atoms.calc is not None else {}
     energy = results.get("energy", results.get("free_energy"))
     cell = np.array(atoms.cell, dtype=np.float64)
@@ -114,6 +114,7 @@ def frame_from_atoms(atoms, index: int) -> Frame:
         forces=results.get("forces"),
         velocities=atoms.get_velocities() if "momenta" in atoms.arrays else None,
         masses=atoms.arrays["masses"] if "masses" in atoms.arrays else None,
+        stress=results.get("stress"),
     )
 
 

@@ -47,7 +47,7 @@ def torch_threads(n):
 
 
 def test_training_overfits_a_tiny_emt_set(tmp_path):
-    frames = emt_set(4, alloy=True)
+    frames = emt_set(4, alloy=True)  # EMT also gives stresses; this test fits energies and forces only
     # Seeded (train_egnn's seed=0) and pinned to one thread, so OMP_NUM_THREADS does not change the result.
     # Across CPU kinds the rounding still differs, and 300 epochs of Adam at a fixed learning rate amplify it:
     # the energy error of the best-validation epoch came out 0.0062 and 0.0067 eV/atom on two machines of one
@@ -55,7 +55,7 @@ def test_training_overfits_a_tiny_emt_set(tmp_path):
     with torch_threads(1):
         path = train_egnn(frames, tmp_path, cutoff=CUTOFF, hidden=32, layers=3, max_epochs=300, batch_size=3, lr=3e-3,
                           val_fraction=0.25, dtype="float64", progress=False, lr_patience=1000,
-                          early_stopping_patience=1000, energy_weight=10.0)
+                          early_stopping_patience=1000, energy_weight=10.0, stress_weight=0.0)
         history = np.genfromtxt(tmp_path / "metrics.csv", delimiter=",", names=True)
         model = load_egnn(path)
         graphs = graphs_from_atoms(frames, CUTOFF)
@@ -161,3 +161,74 @@ def test_generate_frames_with_emt_matches_emt():
     again = generate_frames(atoms, EMT(), temperatures_K=[300.0, 900.0], frames_per_temperature=2,
                             interval_steps=5, equilibration_steps=10, timestep_fs=2.0, seed=3)
     np.testing.assert_array_equal(again[3].positions, frames[3].positions)
+
+
+def test_composition_reference_has_zero_mean_residual_for_any_compositions():
+    from surrogate.egnn.model import composition_reference
+
+    rng = np.random.default_rng(4)
+    # One composition (a molecular MD set): rank-deficient, the mean energy is put there exactly.
+    counts = np.tile([2, 6, 1], (50, 1))
+    energies = -310.0 + rng.normal(scale=0.1, size=50)
+    e_ref = composition_reference(counts, energies)
+    assert counts[0] @ e_ref == pytest.approx(energies.mean(), abs=1e-9)
+    # Several compositions with a structure-dependent part: least squares, and still zero mean residual.
+    counts = rng.integers(0, 5, size=(40, 3)) + np.array([1, 0, 0])
+    energies = counts @ np.array([-13.6, -1030.0, -2040.0]) + rng.normal(scale=0.3, size=40) * counts.sum(axis=1)
+    e_ref = composition_reference(counts, energies)
+    assert np.mean(energies - counts @ e_ref) == pytest.approx(0.0, abs=1e-9)
+    plain, *_ = np.linalg.lstsq(counts.astype(float), energies, rcond=None)
+    np.testing.assert_allclose(e_ref, plain, atol=0.1)  # the least-squares fit, nudged by a shared offset
+
+
+def test_single_composition_training_leaves_no_energy_offset(tmp_path):
+    """A few epochs leave the network far from converged (so its raw energies carry an offset); the trained
+    model's mean signed energy error on its training structures must still be ≈ 0 against the energy spread."""
+    frames = emt_set(12, seed=5, rattle=0.15)
+    with torch_threads(1):
+        path = train_egnn(frames, tmp_path, cutoff=CUTOFF, hidden=8, layers=2, max_epochs=3, batch_size=4,
+                          val_fraction=0.25, progress=False)
+        model = load_egnn(path)
+        graphs = graphs_from_atoms(frames, CUTOFF)
+        train_idx, val_idx = _split(len(graphs), 0.25, seed=0)
+        seen = evaluate_errors(model, [graphs[k] for k in train_idx])
+        held_out = evaluate_errors(model, [graphs[k] for k in val_idx], baseline_graphs=[graphs[k] for k in train_idx])
+    spread = np.std([a.get_potential_energy() for a in frames])
+    assert abs(seen["energy_mean_error_eV"]) < 1e-3 * spread
+    # The raw per-structure error and the mean predictor's are both reported, with their ratio.
+    assert seen["energy_mae_eV"] == pytest.approx(4 * seen["energy_mae_eV_per_atom"])
+    assert held_out["mean_predictor_energy_mae_eV"] > 0
+    assert held_out["energy_mae_ratio"] == pytest.approx(held_out["energy_mae_eV"] /
+                                                         held_out["mean_predictor_energy_mae_eV"])
+
+
+def _trained_state(path):
+    return load_model_file(path, expected_kind="egnn")[1]
+
+
+def test_ema_changes_the_saved_weights_and_resume_keeps_it(tmp_path):
+    frames = emt_set(6, seed=6)
+    kw = dict(cutoff=CUTOFF, hidden=8, layers=1, batch_size=2, lr=5e-3, val_fraction=0.34, dtype="float64",
+              progress=False, early_stopping_patience=1000)
+    with torch_threads(1):
+        plain = train_egnn(frames, tmp_path / "plain", max_epochs=3, ema_decay=0.0, **kw)
+        straight = train_egnn(frames, tmp_path / "ema", max_epochs=3, ema_decay=0.9, **kw)
+        train_egnn(frames, tmp_path / "resumed", max_epochs=2, ema_decay=0.9, **kw)
+        checkpoint = torch.load(tmp_path / "resumed" / "checkpoint.pt", weights_only=True)
+        resumed = train_egnn(frames, tmp_path / "resumed", max_epochs=3, ema_decay=0.9, resume=True, **kw)
+    assert checkpoint["ema"]["num_updates"] == 4 and checkpoint["ema"]["decay"] == 0.9
+    a, b, c = _trained_state(plain), _trained_state(straight), _trained_state(resumed)
+    assert not torch.equal(a["readout.0.weight"], b["readout.0.weight"])  # the EMA is what was saved
+    for name in b:
+        torch.testing.assert_close(c[name], b[name], rtol=0, atol=0)  # resume restored the average
+
+
+def test_time_budget_stops_cleanly_and_keeps_the_best_model(tmp_path, capsys):
+    frames = emt_set(6, seed=7)
+    with torch_threads(1):
+        path = train_egnn(frames, tmp_path, cutoff=CUTOFF, hidden=8, layers=1, batch_size=2, max_epochs=10_000,
+                          time_budget_min=0.5 / 60, progress=False)
+    rows = np.atleast_1d(np.genfromtxt(tmp_path / "metrics.csv", delimiter=",", names=True))
+    assert 1 <= len(rows) < 10_000
+    assert path.is_file() and load_egnn(path) is not None
+    assert "time budget of" in capsys.readouterr().err
