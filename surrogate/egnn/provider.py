@@ -13,6 +13,8 @@ float rounding).
 from __future__ import annotations
 
 import os
+import warnings
+import weakref
 
 import numpy as np
 import torch
@@ -25,6 +27,27 @@ from .autograd_forces import evaluate_tensors
 from .graph_cache import EdgeCache
 from ..dtypes import resolve_dtype
 from .model import EGNNEnergyModel
+
+
+#: model -> (dtype, device, its TorchScript compilation): compiling takes about a second, once per model
+_SCRIPTED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def scripted(model: EGNNEnergyModel):
+    """``torch.jit.script(model)`` (it shares the model's parameters), compiled once per model, dtype and
+    device; the eager model itself when TorchScript cannot compile it."""
+    key = (model.dtype, model.device)
+    hit = _SCRIPTED.get(model)
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    try:
+        with warnings.catch_warnings():  # torch >= 2.10 marks TorchScript deprecated; it still pays here
+            warnings.simplefilter("ignore", DeprecationWarning)
+            compiled = torch.jit.script(model)
+    except Exception:  # noqa: BLE001 - a model TorchScript cannot compile runs eagerly
+        compiled = model
+    _SCRIPTED[model] = (key, compiled)
+    return compiled
 
 
 class EGNNForceProvider:
@@ -68,11 +91,8 @@ class EGNNForceProvider:
         #: whether calls run the TorchScript compilation of the model
         self.scripted = False
         if script:
-            try:
-                self._forward = torch.jit.script(self.model)
-                self.scripted = True
-            except Exception:  # noqa: BLE001 - any model TorchScript cannot compile runs eagerly
-                self._forward = self.model
+            self._forward = scripted(self.model)
+            self.scripted = self._forward is not self.model
         self._numbers = None  # atomic numbers the cached species indices belong to
         self._species = None
         self._batch = None
