@@ -30,8 +30,23 @@ figures and ratios, and the medians are stored beside them. Every target is a
 same-run ratio; the speed ratios against the naive model count only where the
 naive model was checked to compute our function.
 
+Against the reference (issue 11, 1 thread, float32, the CPU time of the calling thread per call
+(``time.thread_time``: all three codes compute in that thread at 1 thread, and on a loaded machine it
+is far closer to the quiet wall time than the wall clock), minimum over interleaved repeats,
+positions moved by an MD-sized step before every call):
+
+* molecules: ethanol (9 atoms, ASE's g2 geometry) and aspirin (21 atoms, the GFN2-xTB relaxed
+  start structure of ``benchmarks/data/aspirin_start.extxyz`` on the refbench branch, copied below);
+  our provider with the model size that benchmark trains (64 features, 4 layers, 5 Å cutoff) and a
+  32 × 2 model, against GFN2-xTB (tblite) timed live and MACE of similar size (2 interactions,
+  64x0e, max_ell 2, 5 Å; its graph built once, not timed);
+* periodic water, 8 and 64 molecules at 1 g/cm³ (24 and 192 atoms; 6.21 and 12.42 Å boxes,
+  random orientations on a grid, seeded): our provider (64 × 4, 5 Å) against GFN2-xTB, timed live on
+  24 atoms always and on 192 atoms in the full mode; ``--quick`` uses the 192-atom xTB time cached
+  in :data:`XTB_WATER192_CACHED` (with its date and load).
+
 Usage: ``python benchmarks/egnn_speed.py [--quick] [--threads 2] [--device cpu]``
-(``--quick``: 256 and 2048 atoms only).
+(``--quick``: 256 and 2048 atoms only, cached 192-atom xTB time).
 """
 
 from __future__ import annotations
@@ -260,13 +275,190 @@ def mace_step(system, device):
     return step, f"ScaleShiftMACE, {n_params} parameters"
 
 
+# --------------------------------------------------------------------------- against xTB
+#: GFN2-xTB aspirin, relaxed (Å): the start structure of the refbench aspirin data set.
+ASPIRIN = """C 1.27803105 0.07514260 0.12993419
+C 0.46856540 1.20675762 0.27653389
+C -0.90135351 1.11598235 0.07533751
+C -1.47213114 -0.09537627 -0.26927947
+C -0.68141091 -1.22652762 -0.39718611
+C 0.68250208 -1.14082265 -0.19731493
+H -1.50283226 2.00379023 0.19320331
+H -2.53804587 -0.15688626 -0.42894438
+H -1.12917358 -2.17420700 -0.65402482
+H 1.30845313 -2.01284646 -0.30286242
+C 2.75084203 0.16830446 0.27703699
+O 3.40944922 1.16063007 0.08389213
+O 3.30597329 -0.99886373 0.61899431
+H 4.26459367 -0.89017911 0.72002104
+O 0.99119849 2.44080950 0.59914995
+C 1.78131189 2.56427258 1.69082230
+O 1.91858458 1.70123323 2.51183102
+C 2.41647850 3.92089336 1.71699800
+H 3.32056261 3.86155195 1.11257649
+H 1.75323872 4.66047140 1.27884479
+H 2.68418430 4.18683329 2.73459993"""
+
+#: One GFN2-xTB call (tblite, 1 thread) on the 192-atom water box of :func:`water_box`, measured once;
+#: ``--quick`` uses it instead of a minute-long live call.
+XTB_WATER192_CACHED = {"seconds": 29.07, "date": "2026-12-01",
+                       "note": "thread CPU time of one call, OMP_NUM_THREADS=1, 2-core machine at load ~10"}
+
+
+def aspirin():
+    from ase import Atoms
+
+    rows = [line.split() for line in ASPIRIN.splitlines()]
+    return Atoms([r[0] for r in rows], positions=[[float(x) for x in r[1:]] for r in rows])
+
+
+def water_box(n_molecules: int, seed: int = 0, density_g_cm3: float = 1.0):
+    """``n_molecules`` rigid waters (0.9572 Å, 104.52°) at random orientations on random sites of a cubic
+    grid, in a periodic cubic box at ``density_g_cm3`` (ase Atoms)."""
+    from ase import Atoms
+
+    rng = np.random.default_rng(seed)
+    length = (n_molecules * 18.015 / 6.02214076e23 / density_g_cm3) ** (1 / 3) * 1e8  # Å
+    k = int(np.ceil(n_molecules ** (1 / 3) - 1e-9))
+    grid = np.array([(a, b, c) for a in range(k) for b in range(k) for c in range(k)], float)
+    sites = (grid[np.sort(rng.choice(len(grid), n_molecules, replace=False))] + 0.5) * length / k
+    angle = np.radians(104.52)
+    molecule = np.array([[0, 0, 0], [0.9572, 0, 0], [0.9572 * np.cos(angle), 0.9572 * np.sin(angle), 0]])
+    positions = []
+    for site in sites:
+        rotation, _ = np.linalg.qr(rng.normal(size=(3, 3)))
+        positions.extend(site + (molecule - molecule.mean(0)) @ rotation.T)
+    return Atoms("OH2" * n_molecules, positions=positions, cell=[length] * 3, pbc=True)
+
+
+def egnn_call(atoms, hidden: int, layers: int, species):
+    """One provider call (64 or 32 features) on positions moved by 0.005 Å rms before each call."""
+    torch.manual_seed(0)
+    model = EGNNEnergyModel(species, CUTOFF, hidden=hidden, layers=layers, n_radial=N_RADIAL,
+                            avg_num_neighbors=AVG_NEIGHBORS, dtype=DTYPE)
+    provider = EGNNForceProvider(model)
+    rng = np.random.default_rng(1)
+    positions, cell, pbc = atoms.positions.copy(), atoms.cell.array.copy(), atoms.pbc.copy()
+
+    def step():
+        positions[:] += rng.normal(scale=0.005, size=positions.shape)
+        return provider.evaluate(atoms.numbers, positions, cell, pbc).forces
+
+    return step
+
+
+def xtb_call(atoms):
+    """One GFN2-xTB energy + forces (tblite) on positions moved by 0.005 Å rms; None when tblite is missing."""
+    try:
+        from tblite.ase import TBLite
+    except ImportError:
+        return None
+    atoms = atoms.copy()
+    atoms.calc = TBLite(method="GFN2-xTB", verbosity=0)
+    rng = np.random.default_rng(2)
+
+    def step():
+        atoms.positions = atoms.positions + rng.normal(scale=0.005, size=atoms.positions.shape)
+        return atoms.get_forces()
+
+    return step
+
+
+def mace_call(atoms, species):
+    """MACE of similar size (as :func:`mace_step`) on a molecule, forces by autograd; None without mace-torch."""
+    try:
+        from mace import data as mace_data
+        from mace.modules import interaction_classes
+        from mace.modules.models import ScaleShiftMACE
+        from mace.tools import torch_geometric as mace_geometric
+        from mace.tools.utils import AtomicNumberTable
+    except ImportError:
+        return None
+    from e3nn import o3
+
+    torch.manual_seed(0)
+    model = ScaleShiftMACE(
+        r_max=CUTOFF, num_bessel=8, num_polynomial_cutoff=5, max_ell=2,
+        interaction_cls=interaction_classes["RealAgnosticResidualInteractionBlock"],
+        interaction_cls_first=interaction_classes["RealAgnosticResidualInteractionBlock"],
+        num_interactions=2, num_elements=len(species), hidden_irreps=o3.Irreps("64x0e"),
+        MLP_irreps=o3.Irreps("16x0e"), atomic_energies=np.zeros(len(species)), avg_num_neighbors=AVG_NEIGHBORS,
+        atomic_numbers=list(species), correlation=3, gate=torch.nn.functional.silu, atomic_inter_scale=1.0,
+        atomic_inter_shift=0.0,
+    ).to(dtype=torch.float32)
+    config = mace_data.config_from_atoms(atoms)
+    graph = mace_data.AtomicData.from_config(config, z_table=AtomicNumberTable(list(species)), cutoff=CUTOFF)
+    batch = mace_geometric.Batch.from_data_list([graph])
+    batch_dict = {k: (v.float() if torch.is_tensor(v) and v.is_floating_point() else v)
+                  for k, v in batch.to_dict().items()}
+
+    def step():
+        inputs = dict(batch_dict)
+        inputs["positions"] = batch_dict["positions"].clone()
+        return model(inputs, training=False, compute_force=True, compute_stress=False)["forces"]
+
+    return step
+
+
+def reference_rows(quick: bool) -> tuple[dict, list[dict]]:
+    """Figures and targets of one call against GFN2-xTB and MACE (1 thread), see the module docstring."""
+    saved = torch.get_num_threads()
+    threads = pin_threads(1)  # the targets are per thread
+    figures = {"threads": threads, "model": f"{HIDDEN} features x {LAYERS} layers, {CUTOFF} A cutoff, float32",
+               "seconds_per_call_min": {}, "seconds_per_call_median": {}}
+    targets = []
+    try:
+        from ase.build import molecule
+
+        for name, atoms in (("ethanol-9", molecule("CH3CH2OH")), ("aspirin-21", aspirin())):
+            steps = {"egnn": egnn_call(atoms, HIDDEN, LAYERS, [1, 6, 8]),
+                     "egnn_32x2": egnn_call(atoms, 32, 2, [1, 6, 8])}
+            for label, make in (("xtb", lambda: xtb_call(atoms)), ("mace", lambda: mace_call(atoms, [1, 6, 8]))):
+                step = make()
+                if step is not None:
+                    steps[label] = step
+            t = interleaved_times(steps, repeats=10 if quick else 60, warmup=2, clock=time.thread_time)
+            figures["seconds_per_call_min"][name] = {k: v[0] for k, v in t.items()}
+            figures["seconds_per_call_median"][name] = {k: v[1] for k, v in t.items()}
+            best = {k: v[0] for k, v in t.items()}
+            print(f"{name}: " + ", ".join(f"{k} {v * 1e3:.2f} ms" for k, v in best.items()), flush=True)
+            if "xtb" in best:
+                targets.append(target(f"one call, {name} molecule, 1 thread: EGNN {HIDDEN}x{LAYERS} time / xTB time",
+                                      best["egnn"] / best["xtb"], 1.0, "lower"))
+            if "mace" in best:
+                targets.append(target(f"one call, {name} molecule, 1 thread: MACE time / EGNN time",
+                                      best["mace"] / best["egnn"], 3.0, "higher"))
+        for n_mol, goal in ((8, 150.0), (64, 500.0)):
+            atoms = water_box(n_mol)
+            name = f"water-{len(atoms)}"
+            egnn = interleaved_times({"egnn": egnn_call(atoms, HIDDEN, LAYERS, [1, 8])}, repeats=5 if quick else 30,
+                                     clock=time.thread_time)
+            t_egnn = egnn["egnn"][0]
+            if n_mol == 64 and quick and XTB_WATER192_CACHED["seconds"] is not None:
+                t_xtb, how = XTB_WATER192_CACHED["seconds"], f"cached ({XTB_WATER192_CACHED['date']})"
+            else:
+                step = xtb_call(atoms)
+                if step is None:
+                    continue
+                t0 = time.thread_time()
+                step()
+                t_xtb, how = time.thread_time() - t0, "live, one call (thread CPU time)"
+            figures["seconds_per_call_min"][name] = {"egnn": t_egnn, "xtb": t_xtb, "xtb_timing": how}
+            print(f"{name}: egnn {t_egnn * 1e3:.2f} ms, xTB {t_xtb:.2f} s ({how})", flush=True)
+            targets.append(target(f"one call, {name} (periodic), 1 thread: xTB time / EGNN time",
+                                  t_xtb / t_egnn, goal, "higher"))
+    finally:
+        pin_threads(saved)
+    return figures, targets
+
+
 # --------------------------------------------------------------------------- helpers
 def _sync(device):
     if torch.device(device).type == "cuda":
         torch.cuda.synchronize()
 
 
-def interleaved_times(steps: dict, repeats: int, warmup: int = 2) -> dict:
+def interleaved_times(steps: dict, repeats: int, warmup: int = 2, clock=time.perf_counter) -> dict:
     """Per-call wall times of each step function, measured round-robin (A, B, C, A, B, C, ...).
 
     Interleaving exposes every model to the same background load; the minimum over
@@ -278,9 +470,9 @@ def interleaved_times(steps: dict, repeats: int, warmup: int = 2) -> dict:
     times = {name: [] for name in steps}
     for _ in range(repeats):
         for name, fn in steps.items():
-            t0 = time.perf_counter()
+            t0 = clock()
             fn()
-            times[name].append(time.perf_counter() - t0)
+            times[name].append(clock() - t0)
     return {name: (float(np.min(t)), float(np.median(t))) for name, t in times.items()}
 
 
@@ -369,6 +561,8 @@ def main(argv=None):
                           ref["ours_over_naive"], 5.0, "higher", requires=[same]))
     if "ours_over_mace" in ref:
         targets.append(target("ours / MACE (same run), 2048 atoms", ref["ours_over_mace"], 1.0, "higher"))
+    figures["against_reference"], reference_targets = reference_rows(args.quick)
+    targets.extend(reference_targets)
     write_result("egnn_speed", figures, targets)
 
 

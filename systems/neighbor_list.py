@@ -167,6 +167,16 @@ class NeighborList:
         if state:
             self.update(np.asarray(state["positions"]), np.asarray(state["cell"]), np.asarray(state["pbc"]))
 
+    def within_cutoff(self, positions):
+        """Which candidate pairs (:attr:`candidate_pairs`) are closer than ``cutoff`` at ``positions``.
+
+        Call :meth:`update` with these positions first. Returns mask bool [n_candidates],
+        vectors float64 [n_candidates, 3] Å and distances float64 [n_candidates] Å.
+        """
+        i, j, shifts = self.candidate_pairs
+        gather = _k.gather_within_parallel if len(i) >= SERIAL_BELOW else _k.gather_within_serial
+        return gather(positions, self._cell, i, j, shifts, self.cutoff)
+
     def compute(self, positions, cell, pbc) -> Neighbors:
         """Pairs closer than ``cutoff`` at these positions, reusing the list when the skin allows."""
         positions = _check_positions(positions)
@@ -176,6 +186,5 @@ class NeighborList:
             return pairs
         self.update(positions, cell, pbc)
         i, j, shifts = self.candidate_pairs
-        gather = _k.gather_within_parallel if len(i) >= SERIAL_BELOW else _k.gather_within_serial
-        mask, vectors, distances = gather(positions, self._cell, i, j, shifts, self.cutoff)
+        mask, vectors, distances = self.within_cutoff(positions)
         return Neighbors(i[mask], j[mask], shifts[mask], vectors[mask], distances[mask])

@@ -33,27 +33,40 @@ def energy_forces_stress(model, graph, stress: bool = False, training: bool = Fa
     # ``model`` may be a DistributedDataParallel wrapper: call it, read attributes from the module.
     core = getattr(model, "module", model)
     dtype, device = core.dtype, core.device
-    pos = graph.pos.to(device=device, dtype=dtype)
-    cell = graph.cell.to(device=device, dtype=dtype).reshape(-1, 3, 3)
-    batch = graph.batch.to(device)
+    return evaluate_tensors(
+        model, core, core.species_index(graph.numbers), graph.pos.to(device=device, dtype=dtype),
+        graph.edge_index.to(device), graph.shifts.to(device), graph.cell.to(device=device, dtype=dtype),
+        graph.batch.to(device), stress=stress, training=training,
+    )
+
+
+def evaluate_tensors(model, core, species: Tensor, pos: Tensor, edge_index: Tensor, shifts: Tensor, cell: Tensor,
+                     batch: Tensor, stress: bool = False, training: bool = False) -> EnergyForces:
+    """Energies, forces and (optionally) stress from tensors already on the model's device and dtype.
+
+    ``model`` is what is called (the module, a DDP wrapper or its TorchScript compilation);
+    ``core`` the :class:`EGNNEnergyModel` whose ``structure_energy`` sums per-atom energies.
+    species long [n]; pos [n, 3] Å; edge_index long [2, E]; shifts [E, 3]; cell [B, 3, 3] Å
+    (a [3, 3] cell is one structure); batch long [n].
+    """
+    cell = cell.reshape(-1, 3, 3)
     n_graphs = cell.shape[0]
     pos = pos.detach().requires_grad_(True)
     inputs = [pos]
+    strained_cell = cell
     if stress:
-        strain = torch.zeros(n_graphs, 3, 3, dtype=dtype, device=device, requires_grad=True)
+        strain = torch.zeros(n_graphs, 3, 3, dtype=pos.dtype, device=pos.device, requires_grad=True)
         sym = 0.5 * (strain + strain.transpose(1, 2))
         pos = pos + torch.bmm(pos.unsqueeze(1), sym[batch]).squeeze(1)  # x(1 + ε)
-        cell = cell + torch.bmm(cell, sym)  # cell(1 + ε)
+        strained_cell = cell + torch.bmm(cell, sym)  # cell(1 + ε)
         inputs.append(strain)
     with torch.enable_grad():
-        energies = model(
-            core.species_index(graph.numbers), pos, graph.edge_index.to(device), graph.shifts.to(device), cell, batch
-        )  # [n]
+        energies = model(species, pos, edge_index, shifts, strained_cell, batch)  # [n]
         energy = core.structure_energy(energies, batch, n_graphs)  # [B]
         grads = torch.autograd.grad(energy.sum(), inputs, create_graph=training)
     forces = -grads[0]
     stress_out = None
     if stress:
-        volume = torch.linalg.det(graph.cell.to(device=device, dtype=dtype).reshape(-1, 3, 3)).abs()  # [B]
+        volume = torch.linalg.det(cell).abs()  # [B]
         stress_out = grads[1] / volume.view(-1, 1, 1)
     return EnergyForces(energy, energies, forces, stress_out)

@@ -105,6 +105,9 @@ class EGNNLayer(nn.Module):
         φ_e sees ‖r‖² / length_scale² (e.g. the cutoff in Å), an O(1) input.
     """
 
+    # Fixed at construction: TorchScript (``torch.jit.script``) prunes the branches on them.
+    __constants__ = ["update_coords", "coord_aggr", "tanh_coords", "edge_attr_dim"]
+
     def __init__(
         self,
         hidden: int,
@@ -128,6 +131,7 @@ class EGNNLayer(nn.Module):
         self.update_coords = update_coords
         self.coord_aggr = coord_aggr
         self.tanh_coords = tanh_coords
+        self.norm_eps = NORM_EPS
         self.aggr_norm = float(aggr_norm)
         if not length_scale > 0:
             raise ValueError(f"`length_scale` must be positive, got {length_scale!r}")
@@ -168,10 +172,8 @@ class EGNNLayer(nn.Module):
         Returns (h_new [n, F], dx [n, 3]); dx is zero when ``update_coords`` is False.
         """
         if (edge_attr is None) != (self.edge_attr_dim == 0):
-            raise ValueError(
-                f"layer built with edge_attr_dim={self.edge_attr_dim} but edge_attr is "
-                f"{'None' if edge_attr is None else tuple(edge_attr.shape)}"
-            )
+            got = "None" if edge_attr is None else f"of shape {list(edge_attr.shape)}"
+            raise ValueError(f"layer built with edge_attr_dim={self.edge_attr_dim} but edge_attr is {got}")
         n = h.shape[0]
         i, j = edge_index[0], edge_index[1]
         dist2 = (edge_vec * edge_vec).sum(dim=-1, keepdim=True)  # [E, 1]
@@ -191,7 +193,7 @@ class EGNNLayer(nn.Module):
         if self.tanh_coords:
             phi = torch.tanh(phi)
         # x_i − x_j = −r_ij; normalised by (‖r‖ + 1) so one neighbour moves i by < 1 Å.
-        trans = edge_vec * (-(phi * w) / (torch.sqrt(dist2 + NORM_EPS) + 1.0))  # [E, 3]
+        trans = edge_vec * (-(phi * w) / (torch.sqrt(dist2 + self.norm_eps) + 1.0))  # [E, 3]
         small = scatter(torch.cat([trans, w, torch.ones_like(w)], dim=-1), i, 0, dim_size=n, reduce="sum")  # [n, 5]
         dx, w_sum, count = small[:, :3], small[:, 3:4], small[:, 4:]
         if self.coord_aggr == "mean":

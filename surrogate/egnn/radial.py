@@ -18,8 +18,8 @@ DIST_EPS = 1e-12
 
 
 def safe_norm(vec: Tensor) -> Tensor:
-    """‖vec‖ along the last axis, differentiable at 0: [..., 3] -> [...]."""
-    return torch.sqrt((vec * vec).sum(dim=-1) + DIST_EPS)
+    """‖vec‖ along the last axis, differentiable at 0: [..., 3] -> [...] (adds DIST_EPS = 1e-12 Å² under the root)."""
+    return torch.sqrt((vec * vec).sum(dim=-1) + 1e-12)
 
 
 class CutoffEnvelope(nn.Module):

@@ -345,3 +345,51 @@ def test_provider_refuses_nan_weights_and_nan_positions():
     with pytest.raises(NonFiniteError, match="position of atom 7 is not finite") as info:
         EGNNForceProvider(random_model(seed=5)).compute(system)
     assert info.value.atoms == (7,)
+
+
+def test_reused_graph_is_bit_identical_to_a_fresh_one(model):
+    """Edge tensors kept between calls give exactly (bit for bit) what a fresh provider gives, after
+    moves within the skin (no rebuild) and after moves that force a rebuild; forces match float rounding."""
+    atoms = alloy()
+    provider = EGNNForceProvider(model, skin=1.0)
+    rng = np.random.default_rng(11)
+    positions = atoms.positions.copy()
+    provider.evaluate(atoms.numbers, positions, atoms.cell.array, atoms.pbc)
+    for scale, rebuilt in ((0.02, False), (0.02, False), (0.6, True), (0.02, False)):
+        builds = provider.neighbor_list.n_builds
+        positions = positions + rng.normal(scale=scale, size=positions.shape)
+        out = provider.evaluate(atoms.numbers, positions, atoms.cell.array, atoms.pbc, stress=True)
+        assert (provider.neighbor_list.n_builds > builds) == rebuilt
+        fresh = EGNNForceProvider(model, skin=1.0).evaluate(atoms.numbers, positions, atoms.cell.array,
+                                                             atoms.pbc, stress=True)
+        assert out.energy == fresh.energy
+        assert np.array_equal(out.forces, fresh.forces) and np.array_equal(out.stress, fresh.stress)
+        assert np.array_equal(out.energies, fresh.energies)
+    # unchanged positions and the same pairs within the cutoff: no new edge tensors
+    made = provider.edge_cache.n_tensor_builds
+    provider.evaluate(atoms.numbers, positions, atoms.cell.array, atoms.pbc)
+    assert provider.edge_cache.n_tensor_builds == made
+
+
+def test_scripted_model_matches_eager(model):
+    """The TorchScript path computes the same energy, forces and stress as the eager module (float64)."""
+    atoms = alloy()
+    scripted = EGNNForceProvider(model, skin=0.5)
+    eager = EGNNForceProvider(model, skin=0.5, script=False)
+    assert scripted.scripted and not eager.scripted
+    a = scripted.evaluate(atoms.numbers, atoms.positions, atoms.cell.array, atoms.pbc, stress=True)
+    b = eager.evaluate(atoms.numbers, atoms.positions, atoms.cell.array, atoms.pbc, stress=True)
+    assert a.energy == pytest.approx(b.energy, abs=1e-10)
+    np.testing.assert_allclose(a.forces, b.forces, atol=1e-10)
+    np.testing.assert_allclose(a.stress, b.stress, atol=1e-12)
+
+
+def test_provider_changing_atoms_rebuilds_species_and_edges(model):
+    """A different set of atoms in the same provider (other numbers, other count) is not served stale tensors."""
+    provider = EGNNForceProvider(model, skin=1.0)
+    big, small = alloy(), alloy()[:20]
+    for atoms in (big, small, big):
+        out = provider.evaluate(atoms.numbers, atoms.positions, atoms.cell.array, atoms.pbc)
+        fresh = evaluate(model, atoms.numbers, atoms.positions, atoms.cell.array, atoms.pbc)
+        assert out.forces.shape == (len(atoms), 3)
+        np.testing.assert_allclose(out.forces, fresh.forces, atol=1e-10)
