@@ -302,7 +302,7 @@ def test_short_training_beats_ballistic_extrapolation(tmp_path, small_sets):
     """A few epochs on 300 trajectories already predict better than x + v·Δt."""
     train, val = small_sets
     torch.manual_seed(0)
-    model = NBodyEGNN(hidden=32, n_layers=2)
+    model = NBodyEGNN(hidden=16, n_layers=2)
     config = NBodyTrainConfig(max_epochs=12, batch_size=50, lr=3e-3, eval_every=3)
     history = train_nbody(model, train, val, config, tmp_path, log=lambda line: None)
     x, v, q, y = val.tensors()
