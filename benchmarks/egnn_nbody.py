@@ -21,6 +21,7 @@ One thread by default. The run stops at ``--max-minutes`` (default 75) and write
 from __future__ import annotations
 
 import argparse
+import os
 import pathlib
 import sys
 import time
@@ -198,10 +199,13 @@ def main(argv=None) -> dict:
         "paper_forward_s_per_batch_100": PAPER_FORWARD_S,
         "epochs_run": history["epochs_run"], "best_epoch": history["best_epoch"],
         "stop_reason": history["stop_reason"], "train_minutes": history["train_s"] / 60,
+        "seconds_per_epoch": history["train_s"] / max(history["epochs_run"], 1),
+        "load_average_1_5_15_min_at_end": list(os.getloadavg()),
         "data_generation_s": info["generation_s"],
         "training": {"batch_size": args.batch_size, "lr": args.lr, "weight_decay": 1e-12, "lr_schedule": "constant",
                      "eval_every": args.eval_every, "early_stopping_patience": args.patience,
-                     "max_epochs": args.epochs, "max_minutes_per_call": args.max_minutes},
+                     "max_epochs": args.epochs, "max_minutes_this_call": args.max_minutes,
+                     "resumed": args.resume},
         "curve": [curve[k] for k in range(0, len(curve), step)] + ([curve[-1]] if curve and (len(curve) - 1) % step else []),
         "model_file": str(out_dir / "best.pt"),
     }

@@ -7,7 +7,9 @@ epoch. Here the whole data set stays as tensors and batches are index slices (no
 DataLoader, no collation); early stopping on the validation MSE and a wall-clock cap are
 added, and the run writes an atomic ``checkpoint.pt`` every ``checkpoint_minutes`` (and
 at the end) from which :func:`train_nbody` continues exactly: model, optimizer, the
-shuffling generator, the best weights and the history.
+shuffling generator, the best weights and the history. SIGTERM or Ctrl-C ends the run
+after the current epoch, checkpointed, with the best weights loaded (stop reason
+"interrupted").
 """
 
 from __future__ import annotations
@@ -15,7 +17,10 @@ from __future__ import annotations
 import dataclasses
 import math
 import pathlib
+import contextlib
 import pickle
+import signal
+import threading
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -105,6 +110,25 @@ def _make_optimizer(model: nn.Module, config: NBodyTrainConfig) -> torch.optim.A
     return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, fused=fused)
 
 
+@contextlib.contextmanager
+def _stop_requests():
+    """Yield a dict whose "stop" turns True on SIGTERM/SIGINT (main thread only; handlers restored after)."""
+    flag = {"stop": False}
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+
+    def request(signum, frame):
+        flag["stop"] = True
+
+    previous = {sig: signal.signal(sig, request) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield flag
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def train_nbody(model: nn.Module, train: NBodyDataset, val: NBodyDataset, config: NBodyTrainConfig,
                 out_dir, resume: bool = False, log: Callable[[str], None] = print) -> dict:
     """Train ``model`` on ``train`` with MSE loss; keep the weights of the best validation MSE.
@@ -114,9 +138,14 @@ def train_nbody(model: nn.Module, train: NBodyDataset, val: NBodyDataset, config
     model holds the best-validation weights.
 
     Returns a history dict: ``epochs_run``, ``best_epoch`` (1-based), ``best_val_mse``,
-    ``stop_reason`` ("max_epochs", "early_stopping" or "max_minutes"), ``train_s`` (all calls
+    ``stop_reason`` ("max_epochs", "early_stopping", "max_minutes" or "interrupted"), ``train_s`` (all calls
     together), ``curve`` (rows ``{"epoch", "train_mse", "val_mse", "minutes"}`` at every validation).
     """
+    with _stop_requests() as stop:
+        return _train(model, train, val, config, out_dir, resume, log, stop)
+
+
+def _train(model, train, val, config, out_dir, resume, log, stop) -> dict:
     out_dir = pathlib.Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     checkpoint_path = out_dir / CHECKPOINT_NAME
@@ -138,6 +167,9 @@ def train_nbody(model: nn.Module, train: NBodyDataset, val: NBodyDataset, config
     reason = "max_epochs"
     model.train()
     while state["epoch"] < config.max_epochs:
+        if stop["stop"]:
+            reason = "interrupted"
+            break
         if state["epoch"] - state["best_epoch"] >= config.patience and state["best_state"] is not None:
             reason = "early_stopping"
             break

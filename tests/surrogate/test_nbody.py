@@ -2,6 +2,8 @@
 trajectories, and E(n) equivariance of the direct-prediction EGNN (float64, 1e-10)."""
 
 import dataclasses
+import os
+import signal
 
 import numpy as np
 import pytest
@@ -343,3 +345,22 @@ def test_early_stopping_and_config_checks(tmp_path, small_sets):
     assert history["stop_reason"] == "early_stopping" and history["best_epoch"] <= 2 and history["epochs_run"] < 10
     with pytest.raises(InputError, match="batch_size"):
         NBodyTrainConfig(batch_size=0)
+
+
+def test_sigterm_stops_after_the_epoch_with_a_checkpoint(tmp_path, small_sets):
+    train, val = small_sets
+    torch.manual_seed(0)
+    model = NBodyEGNN(hidden=8, n_layers=1)
+
+    def log(line):
+        if line.startswith("epoch     2"):
+            os.kill(os.getpid(), signal.SIGTERM)  # as `kill PID` would, mid-run
+
+    config = NBodyTrainConfig(max_epochs=50, batch_size=300, lr=1e-3, eval_every=1)
+    history = train_nbody(model, train, val, config, tmp_path, log=log)
+    assert history["stop_reason"] == "interrupted" and history["epochs_run"] == 2
+    assert (tmp_path / "checkpoint.pt").is_file()
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handler restored
+    resumed = train_nbody(NBodyEGNN(hidden=8, n_layers=1), train, val, dataclasses.replace(config, max_epochs=3),
+                          tmp_path, resume=True, log=lambda line: None)
+    assert resumed["epochs_run"] == 3 and len(resumed["curve"]) == 3
