@@ -66,6 +66,7 @@ def parse_args(argv=None):
     parser.add_argument("--resume", action="store_true", help="continue from OUT_DIR/checkpoint.pt")
     parser.add_argument("--data", default=None, help=".npz cache of the samples (read if present, else written)")
     parser.add_argument("--log", default=None, help="also append the progress lines to this file")
+    parser.add_argument("--note", default=None, help="free text stored in the result's figures (e.g. how the run was stopped)")
     parser.add_argument("--result-name", default="egnn_nbody", help="benchmarks/results/NAME.json")
     args = parser.parse_args(argv)
     quick_defaults = dict(n_train=1000, n_val=500, n_test=1000, max_minutes=1.0, eval_every=2)
@@ -209,6 +210,8 @@ def main(argv=None) -> dict:
         "curve": [curve[k] for k in range(0, len(curve), step)] + ([curve[-1]] if curve and (len(curve) - 1) % step else []),
         "model_file": str(out_dir / "best.pt"),
     }
+    if args.note:
+        figures["note"] = args.note
     name = ("N-body test MSE, QUICK run (paper EGNN 0.0071)" if args.quick
             else "N-body test MSE, full protocol (paper EGNN 0.0071)")
     targets = [
