@@ -67,10 +67,12 @@ def parse_args(argv=None):
     parser.add_argument("--data", default=None, help=".npz cache of the samples (read if present, else written)")
     parser.add_argument("--log", default=None, help="also append the progress lines to this file")
     parser.add_argument("--note", default=None, help="free text stored in the result's figures (e.g. how the run was stopped)")
-    parser.add_argument("--result-name", default="egnn_nbody", help="benchmarks/results/NAME.json")
+    parser.add_argument("--result-name", default=None,
+                        help="benchmarks/results/NAME.json (default egnn_nbody; --quick: egnn_nbody_quick, so a quick "
+                             "run never replaces the full-protocol result)")
     args = parser.parse_args(argv)
-    quick_defaults = dict(n_train=1000, n_val=500, n_test=1000, max_minutes=1.0, eval_every=2)
-    full_defaults = dict(n_train=3000, n_val=2000, n_test=2000, max_minutes=75.0, eval_every=5)
+    quick_defaults = dict(n_train=1000, n_val=500, n_test=1000, max_minutes=1.0, eval_every=2, result_name="egnn_nbody_quick")
+    full_defaults = dict(n_train=3000, n_val=2000, n_test=2000, max_minutes=75.0, eval_every=5, result_name="egnn_nbody")
     for key, value in (quick_defaults if args.quick else full_defaults).items():
         if getattr(args, key) is None:
             setattr(args, key, value)
