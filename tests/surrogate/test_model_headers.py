@@ -97,7 +97,7 @@ FIELD_EDITS = [
     ("egnn_nbody", "architecture.hidden", 16, "'embedding.weight' has shape [8, 1]"),
     ("egnn_nbody", "architecture.n_layers", 3, "hold 2 'layers' blocks"),
     ("egnn_nbody", "architecture.length_scale", 0, "positive finite number"),
-    ("egnn_nbody", "architecture.coord_mlp", True, "do not fit"),
+    ("egnn_nbody", "architecture.coord_mlp", False, "do not fit"),
 ]
 
 

@@ -1,6 +1,10 @@
 """Charged N-body benchmark: generator vs the reference loop and ChargedNBody forces, physics of the
 trajectories, and E(n) equivariance of the direct-prediction EGNN (float64, 1e-10)."""
 
+import dataclasses
+import os
+import signal
+
 import numpy as np
 import pytest
 import torch
@@ -17,8 +21,8 @@ from surrogate.nbody.data import (
     sample_initial_conditions,
     simulate_charged_nbody,
 )
-from surrogate.nbody.model import NBodyEGNN, UnitRadialFilter, fully_connected_edges, load_nbody_model, nbody_mse_loss, save_nbody_model
-from surrogate.training import TrainConfig, Trainer
+from surrogate.nbody.model import NBodyEGNN, load_nbody_model, neighbour_index, save_nbody_model
+from surrogate.nbody.train import NBodyTrainConfig, dataset_mse, train_nbody
 from systems.errors import InputError
 from systems.potentials.coulomb import ChargedNBody
 
@@ -147,8 +151,8 @@ def test_simulation_is_seeded_and_dataset_selects_frames():
 
 
 def _coord_weights(model):
-    """The last linear map of φ_x in every layer."""
-    return [layer.coord_out[-1].weight if model.coord_mlp else layer.coord_out.weight for layer in model.layers]
+    """The last (bias-free) linear map of φ_x in every layer."""
+    return [layer.coord_mlp[-1].weight if model.coord_mlp else layer.coord_mlp.weight for layer in model.layers]
 
 
 def _model(seed=0, **options):
@@ -169,6 +173,39 @@ def _inputs(b=3, n=5, seed=0):
     return x, v, q
 
 
+def _reference_egnn_vel(model, x, v, q):
+    """The authors' EGNN_vel / E_GCL_vel forward (vgsatorras/egnn), per edge with index_add,
+    written plainly with the dense model's weights: rows = receivers i, cols = senders j."""
+    b, n, _ = x.shape
+    pairs = [(g * n + i, g * n + j) for g in range(b) for i in range(n) for j in range(n) if i != j]
+    rows, cols = torch.tensor(pairs).T
+    coord, vel, charges = x.reshape(-1, 3).clone(), v.reshape(-1, 3), q.reshape(-1, 1)
+    edge_attr = torch.cat([charges[rows] * charges[cols], ((coord[rows] - coord[cols]) ** 2).sum(1, keepdim=True)], 1)
+    h = model.embedding(torch.sqrt((vel**2).sum(1, keepdim=True)))
+    for layer in model.layers:
+        coord_diff = coord[rows] - coord[cols]
+        radial = (coord_diff**2).sum(1, keepdim=True)
+        edge_feat = layer.edge_mlp(torch.cat([h[rows], h[cols], radial, edge_attr], dim=1))
+        trans = coord_diff * layer.coord_mlp(edge_feat)
+        agg = torch.zeros_like(coord).index_add_(0, rows, trans) / torch.zeros(len(coord), 1, dtype=x.dtype).index_add_(
+            0, rows, torch.ones(len(rows), 1, dtype=x.dtype))  # unsorted_segment_mean
+        coord = coord + agg + layer.coord_mlp_vel(h) * vel
+        agg_h = torch.zeros_like(h).index_add_(0, rows, edge_feat)  # unsorted_segment_sum
+        h = h + layer.node_mlp(torch.cat([h, agg_h], dim=1))
+    return coord.reshape(b, n, 3)
+
+
+@pytest.mark.parametrize("options", [{}, {"coord_mlp": False}])
+def test_dense_model_equals_the_reference_per_edge_egnn(options):
+    model = _model(**options)
+    x, v, q = _inputs(b=4)
+    torch.testing.assert_close(model(x, v, q), _reference_egnn_vel(model, x, v, q), rtol=0, atol=1e-12)
+    # Same parameter layout as the reference layer.
+    names = {k.split(".", 2)[2].split(".")[0] for k in model.state_dict() if k.startswith("layers.")}
+    assert names == {"edge_mlp", "node_mlp", "coord_mlp", "coord_mlp_vel"}
+    assert model.layers[0].edge_mlp[0].in_features == 2 * 16 + 1 + 2
+
+
 def _orthogonal(seed, reflect):
     gen = torch.Generator().manual_seed(seed)
     r, _ = torch.linalg.qr(torch.randn(3, 3, generator=gen, dtype=torch.float64))
@@ -177,7 +214,7 @@ def _orthogonal(seed, reflect):
     return r
 
 
-VARIANTS = [{}, {"coord_mlp": True}, {"radial_filter": True, "length_scale": 5.0}, {"tanh_coords": True}]
+VARIANTS = [{}, {"coord_mlp": False}, {"length_scale": 5.0}, {"tanh_coords": True}]
 
 
 @pytest.mark.parametrize("options", VARIANTS)
@@ -221,25 +258,10 @@ def test_prediction_uses_charges_velocities_and_coordinate_branch():
     assert (model(x, v, q) - out).abs().max() > 1e-2
 
 
-def test_unit_radial_filter_gives_the_papers_edge_mlp():
-    model = NBodyEGNN(hidden=8, n_layers=1)
-    layer = model.layers[0]
-    assert isinstance(layer.edge_filter, UnitRadialFilter)
-    envelope = torch.rand(6, 1)
-    filter_input = torch.cat([torch.randn(6, 3) * envelope, envelope], dim=-1)  # [w g, w]
-    assert torch.equal(layer.edge_filter(filter_input), envelope.expand(6, 8))
-    # With the filter kept, the layer's own filter stays and has parameters.
-    filtered = NBodyEGNN(hidden=8, n_layers=1, radial_filter=True)
-    assert isinstance(filtered.layers[0].edge_filter, torch.nn.Linear)
-    assert sum(p.numel() for p in filtered.parameters()) > sum(p.numel() for p in model.parameters())
-
-
-def test_fully_connected_edges():
-    edges = fully_connected_edges(2, 3)
-    pairs = sorted(map(tuple, edges.T.tolist()))
-    expected = sorted([(i, j) for i in range(3) for j in range(3) if i != j]
-                      + [(i + 3, j + 3) for i in range(3) for j in range(3) if i != j])
-    assert pairs == expected
+def test_neighbour_index():
+    assert neighbour_index(3).tolist() == [[1, 2], [0, 2], [0, 1]]
+    with pytest.raises(InputError, match="at least 2"):
+        neighbour_index(1)
 
 
 def test_bad_shapes_are_refused():
@@ -262,19 +284,83 @@ def test_model_file_round_trip_and_kind_check(tmp_path):
     save_model_file(tmp_path / "other.pt", model.state_dict(), {"kind": "lstm"})
     with pytest.raises(ModelFileError, match="expected 'egnn_nbody'"):
         load_nbody_model(tmp_path / "other.pt")
+    # A version-1 file (the former EGNNLayer model) is refused by name.
+    save_model_file(tmp_path / "old.pt", model.state_dict(), {"kind": "egnn_nbody", "architecture": model.architecture()})
+    with pytest.raises(ModelFileError, match="architecture version None"):
+        load_nbody_model(tmp_path / "old.pt")
 
 
-def test_short_training_beats_ballistic_extrapolation(tmp_path):
-    """A few epochs on 300 trajectories already predict better than x + v·Δt."""
+# ------------------------------------------------------------------------- training
+
+
+@pytest.fixture(scope="module")
+def small_sets():
     train = NBodyDataset.from_trajectories(simulate_charged_nbody(300, seed=11))
     val = NBodyDataset.from_trajectories(simulate_charged_nbody(100, seed=12))
+    return train, val
+
+
+def test_short_training_beats_ballistic_extrapolation(tmp_path, small_sets):
+    """A few epochs on 300 trajectories already predict better than x + v·Δt."""
+    train, val = small_sets
     torch.manual_seed(0)
-    model = NBodyEGNN(hidden=32, n_layers=2)
-    config = TrainConfig(max_epochs=12, batch_size=50, lr=3e-3, out_dir=str(tmp_path), progress=False)
-    history = Trainer(model, nbody_mse_loss, train, val, config).fit()
+    model = NBodyEGNN(hidden=16, n_layers=2)
+    config = NBodyTrainConfig(max_epochs=12, batch_size=50, lr=3e-3, eval_every=3)
+    history = train_nbody(model, train, val, config, tmp_path, log=lambda line: None)
     x, v, q, y = val.tensors()
     ballistic = float(((x + v * 1.0 - y) ** 2).mean())
-    with torch.no_grad():
-        learned = float(((model(x, v, q) - y) ** 2).mean())
-    assert learned == pytest.approx(history["best_val_loss"], rel=1e-4)
+    learned = dataset_mse(model, val)
+    assert [row["epoch"] for row in history["curve"]] == [3, 6, 9, 12]
+    assert learned == pytest.approx(history["best_val_mse"], rel=1e-6)  # the model holds the best weights
+    assert history["best_val_mse"] == min(row["val_mse"] for row in history["curve"])
     assert learned < 0.6 * ballistic
+
+
+def test_resumed_training_continues_the_same_run(tmp_path, small_sets):
+    train, val = small_sets
+    val = NBodyDataset(*(t[:40] for t in val.tensors()))
+
+    def fresh():
+        torch.manual_seed(0)
+        return NBodyEGNN(hidden=8, n_layers=1)
+
+    config = NBodyTrainConfig(max_epochs=4, batch_size=100, lr=1e-3, eval_every=1)
+    straight = train_nbody(fresh(), train, val, config, tmp_path / "a", log=lambda line: None)
+    first = train_nbody(fresh(), train, val, dataclasses.replace(config, max_epochs=2), tmp_path / "b", log=lambda line: None)
+    assert first["epochs_run"] == 2
+    resumed = train_nbody(fresh(), train, val, config, tmp_path / "b", resume=True, log=lambda line: None)
+    assert resumed["epochs_run"] == 4
+    assert [r["val_mse"] for r in resumed["curve"]] == pytest.approx([r["val_mse"] for r in straight["curve"]], rel=1e-6)
+    with pytest.raises(InputError, match="lr=0.001"):
+        train_nbody(fresh(), train, val, dataclasses.replace(config, lr=2e-3), tmp_path / "b", resume=True)
+
+
+def test_early_stopping_and_config_checks(tmp_path, small_sets):
+    train, val = small_sets
+    torch.manual_seed(0)
+    model = NBodyEGNN(hidden=8, n_layers=1)
+    # lr 0: the validation MSE never improves after the first evaluation.
+    config = NBodyTrainConfig(max_epochs=50, batch_size=300, lr=1e-30, eval_every=1, patience=3)
+    history = train_nbody(model, train, val, config, tmp_path, log=lambda line: None)
+    assert history["stop_reason"] == "early_stopping" and history["best_epoch"] <= 2 and history["epochs_run"] < 10
+    with pytest.raises(InputError, match="batch_size"):
+        NBodyTrainConfig(batch_size=0)
+
+
+def test_sigterm_stops_after_the_epoch_with_a_checkpoint(tmp_path, small_sets):
+    train, val = small_sets
+    torch.manual_seed(0)
+    model = NBodyEGNN(hidden=8, n_layers=1)
+
+    def log(line):
+        if line.startswith("epoch     2"):
+            os.kill(os.getpid(), signal.SIGTERM)  # as `kill PID` would, mid-run
+
+    config = NBodyTrainConfig(max_epochs=50, batch_size=300, lr=1e-3, eval_every=1)
+    history = train_nbody(model, train, val, config, tmp_path, log=log)
+    assert history["stop_reason"] == "interrupted" and history["epochs_run"] == 2
+    assert (tmp_path / "checkpoint.pt").is_file()
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handler restored
+    resumed = train_nbody(NBodyEGNN(hidden=8, n_layers=1), train, val, dataclasses.replace(config, max_epochs=3),
+                          tmp_path, resume=True, log=lambda line: None)
+    assert resumed["epochs_run"] == 3 and len(resumed["curve"]) == 3
