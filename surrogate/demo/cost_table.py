@@ -56,18 +56,24 @@ class CostInputs:
     lstm_train_s: float
     reference_s: float | None = None
     reference_ps: float | None = None
+    #: method name → why its run stopped early (a runaway), for runs that did not finish
+    stopped: dict | None = None
 
     @classmethod
     def from_runs(cls, *, reference, xtb_verlet, egnn, lstm_xtb, lstm_egnn, egnn_train_s: float,
                   lstm_train_s: float) -> "CostInputs":
         """From the run folders of the demo (each with ``run_info.json``) and the measured training walls."""
-        egnn_info = _run_info(egnn)
+        infos = {XTB: _run_info(xtb_verlet), EGNN: _run_info(egnn), LSTM_XTB: _run_info(lstm_xtb),
+                 LSTM_EGNN: _run_info(lstm_egnn)}
+        where = {XTB: xtb_verlet, EGNN: egnn, LSTM_XTB: lstm_xtb, LSTM_EGNN: lstm_egnn}
+        rate = {name: seconds_per_ps(info, str(where[name])) for name, info in infos.items()}
+        stopped = {name: f"stopped after {info.get('simulated_ps', 0.0):.3g} ps: {info['failed']}"
+                   for name, info in infos.items() if info.get("failed")}
+        egnn_info = infos[EGNN]
         ref_path = Path(reference) / "run_info.json"
         ref = json.loads(ref_path.read_text()) if ref_path.is_file() else {}
-        return cls(xtb_s_per_ps=seconds_per_ps(_run_info(xtb_verlet), str(xtb_verlet)),
-                   egnn_s_per_ps=seconds_per_ps(egnn_info, str(egnn)),
-                   lstm_xtb_s_per_ps=seconds_per_ps(_run_info(lstm_xtb), str(lstm_xtb)),
-                   lstm_egnn_s_per_ps=seconds_per_ps(_run_info(lstm_egnn), str(lstm_egnn)),
+        return cls(xtb_s_per_ps=rate[XTB], egnn_s_per_ps=rate[EGNN], lstm_xtb_s_per_ps=rate[LSTM_XTB],
+                   lstm_egnn_s_per_ps=rate[LSTM_EGNN], stopped=stopped,
                    egnn_train_s=float(egnn_train_s), egnn_md_s=float(egnn_info["wall_time_s"]),
                    lstm_train_s=float(lstm_train_s), reference_s=ref.get("wall_time_s"),
                    reference_ps=ref.get("simulated_ps"))
@@ -101,11 +107,14 @@ def build_cost_table(inputs: CostInputs, *, tolerances_pass: bool, comparison=No
         even_data = break_even_ps(training + data_s, xtb, s_per_ps) if surrogate and data_s is not None else None
         table_rows.append({"method": name, "s_per_ps": s_per_ps, "speedup_over_xtb": xtb / s_per_ps,
                            "training_s": training, "break_even_ps": even,
-                           "break_even_with_reference_data_ps": even_data, "how": how})
+                           "break_even_with_reference_data_ps": even_data, "how": how,
+                           "stopped": (inputs.stopped or {}).get(name)})
     all_faster = all(r["s_per_ps"] < xtb for r in table_rows if r["method"] != XTB)
+    completed = not any(r["stopped"] for r in table_rows)
     return {"rows": table_rows, "xtb_s_per_ps": xtb, "reference_data_s": data_s,
             "reference_data_ps": inputs.reference_ps, "every_surrogate_faster": bool(all_faster),
-            "tolerances_pass": bool(tolerances_pass), "demo_target_met": bool(all_faster and tolerances_pass),
+            "every_run_completed": bool(completed), "tolerances_pass": bool(tolerances_pass),
+            "demo_target_met": bool(all_faster and tolerances_pass and completed),
             "comparison": None if comparison is None else str(comparison)}
 
 
@@ -124,7 +133,8 @@ def format_cost_table(table: dict) -> str:
     for r in table["rows"]:
         surrogate = r["method"] != XTB
         with_data = surrogate and table.get("reference_data_s") is not None
-        lines.append(f"| {r['method']} | {_num(r['s_per_ps'])} | {_num(r['speedup_over_xtb'])}× | "
+        mark = " (stopped early)" if r.get("stopped") else ""
+        lines.append(f"| {r['method']}{mark} | {_num(r['s_per_ps'])} | {_num(r['speedup_over_xtb'])}× | "
                      f"{_num(r['training_s']) if surrogate else '–'} | "
                      f"{_num(r['break_even_ps']) if surrogate else '–'} | "
                      f"{_num(r['break_even_with_reference_data_ps']) if with_data else '–'} |")
@@ -133,6 +143,7 @@ def format_cost_table(table: dict) -> str:
                   "training and EGNN MD that made its data; reference data = the shipped xTB run"
               + (f" ({_num(data)} s for {_num(table.get('reference_data_ps'))} ps)" if data is not None
                  else " (its cost is not recorded)") + ".",
+              *[f"{r['method']}: {r['stopped']}" for r in table["rows"] if r.get("stopped")],
               f"every surrogate faster than xTB per simulated ps: {'yes' if table['every_surrogate_faster'] else 'NO'}; "
               f"all tolerances of surrogate compare pass: {'yes' if table['tolerances_pass'] else 'NO'}"]
     return "\n".join(lines)

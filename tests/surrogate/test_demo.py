@@ -48,6 +48,9 @@ def test_a_surrogate_slower_than_xtb_or_a_failed_tolerance_fails_the_demo_target
     assert not slow["every_surrogate_faster"] and not slow["demo_target_met"]
     assert "| LSTM on xTB forces | 7e+03 | 0.857× | 400 | never |" in format_cost_table(slow)
     assert not build_cost_table(_inputs(), tolerances_pass=False)["demo_target_met"]
+    stopped = build_cost_table(_inputs(stopped={"EGNN MD": "stopped after 0.1 ps: runaway"}), tolerances_pass=True)
+    assert not stopped["every_run_completed"] and not stopped["demo_target_met"]
+    assert "| EGNN MD (stopped early) |" in format_cost_table(stopped)
     unknown = build_cost_table(_inputs(reference_s=None), tolerances_pass=True)
     assert unknown["rows"][1]["break_even_with_reference_data_ps"] is None
     assert "(its cost is not recorded)" in format_cost_table(unknown)
