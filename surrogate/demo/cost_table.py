@@ -110,12 +110,15 @@ def build_cost_table(inputs: CostInputs, *, tolerances_pass: bool, comparison=No
                            "break_even_with_reference_data_ps": even_data, "how": how,
                            "stopped": (inputs.stopped or {}).get(name)})
     all_faster = all(r["s_per_ps"] < xtb for r in table_rows if r["method"] != XTB)
+    noise = None
+    if comparison is not None and Path(comparison).is_file():
+        noise = json.loads(Path(comparison).read_text()).get("reference_noise")
     completed = not any(r["stopped"] for r in table_rows)
     return {"rows": table_rows, "xtb_s_per_ps": xtb, "reference_data_s": data_s,
             "reference_data_ps": inputs.reference_ps, "every_surrogate_faster": bool(all_faster),
             "every_run_completed": bool(completed), "tolerances_pass": bool(tolerances_pass),
             "demo_target_met": bool(all_faster and tolerances_pass and completed),
-            "comparison": None if comparison is None else str(comparison)}
+            "comparison": None if comparison is None else str(comparison), "reference_noise": noise}
 
 
 def _num(x, digits=3) -> str:
@@ -144,9 +147,19 @@ def format_cost_table(table: dict) -> str:
               + (f" ({_num(data)} s for {_num(table.get('reference_data_ps'))} ps)" if data is not None
                  else " (its cost is not recorded)") + ".",
               *[f"{r['method']}: {r['stopped']}" for r in table["rows"] if r.get("stopped")],
+              *_noise_line(table.get("reference_noise")),
               f"every surrogate faster than xTB per simulated ps: {'yes' if table['every_surrogate_faster'] else 'NO'}; "
               f"all tolerances of surrogate compare pass: {'yes' if table['tolerances_pass'] else 'NO'}"]
     return "\n".join(lines)
+
+
+def _noise_line(noise) -> list[str]:
+    """How far the reference's own halves are apart (what a surrogate's distances can be resolved to)."""
+    if not isinstance(noise, dict):
+        return []
+    parts = [f"{k} {_num(v, 2)}" for k, v in noise.items() if isinstance(v, (int, float))]
+    return [f"the reference's first and second halves differ by {', '.join(parts)} (compare's distances): "
+            "a surrogate's distance below these is within the reference's own noise"] if parts else []
 
 
 def write_cost_table(table: dict, out_dir) -> tuple[Path, Path]:
