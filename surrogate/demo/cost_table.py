@@ -95,7 +95,8 @@ def build_cost_table(inputs: CostInputs, *, tolerances_pass: bool, comparison=No
         (XTB, xtb, 0.0, "velocity Verlet, 0.5 fs, GFN2-xTB through tblite, timed live on a few steps"),
         (EGNN, inputs.egnn_s_per_ps, inputs.egnn_train_s, "Langevin MD, 0.5 fs; training: surrogate train egnn"),
         (LSTM_XTB, inputs.lstm_xtb_s_per_ps, operator_training,
-         "one xTB call per 10 fs stride (20 Verlet steps); training: EGNN training + EGNN MD + operator training"),
+         "one xTB call per 10 fs stride (20 Verlet steps); its first window came from stored xTB frames (a fresh "
+         "start adds W−1 strides of xTB Verlet once); training: EGNN training + EGNN MD + operator training"),
         (LSTM_EGNN, inputs.lstm_egnn_s_per_ps, operator_training,
          "one EGNN call per 10 fs stride; training as above"),
     ]
