@@ -49,7 +49,7 @@ DATA_FILES = ("trajectory.extxyz", "thermo.csv", "run_info.json", "config.yaml")
 #: epochs on GFN1 water) at a fraction of the cost per MD step; batches of 2 at lr 5e-3 learn within the budget
 #: where the defaults (8, 2e-3) had not left the zero-force baseline after 8 epochs.
 SETTINGS = {
-    False: {"egnn_stride": 1, "egnn_epochs": 30, "egnn_cutoff": 4.0, "egnn_hidden": 16, "egnn_layers": 1,
+    False: {"egnn_stride": 1, "egnn_epochs": 120, "egnn_cutoff": 4.0, "egnn_hidden": 16, "egnn_layers": 1,
             "egnn_batch": 2, "egnn_lr": 5e-3, "egnn_ps": 2.0, "lstm_epochs": 15, "lstm_window": 5,
             "lstm_hidden": 32, "lstm_layers": 2, "lstm_egnn_ps": 2.0, "lstm_xtb_strides": 5, "xtb_verlet_steps": 5},
     True: {"egnn_stride": 3, "egnn_epochs": 3, "egnn_cutoff": 4.0, "egnn_hidden": 16, "egnn_layers": 1,
