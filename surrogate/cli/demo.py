@@ -1,109 +1,65 @@
-"""``surrogate demo``: the main job on liquid argon with no input files.
+"""``surrogate demo``: the main job, with no input files.
 
-Generates a classical reference, trains a small EGNN and a large-stride
-operator on it, runs surrogate MD with each from the same starting state,
-compares both with the classical run and prints the path of the report. Every step is an ordinary ``surrogate``
-command (printed as it runs), so a user can repeat or change any of them.
+Default (``--system water``): periodic water (24 atoms) with GFN2-xTB as the expensive reference, whose frames ship
+with the package. Trains an EGNN and a force-input LSTM operator, runs both (the operator on EGNN forces, and on
+xTB forces at one xTB call per 10 fs stride), times xTB Verlet live, compares every run with the reference and
+writes a cost table: per simulated ps, each method's wall time, speedup over xTB, training cost and break-even
+simulated time. About 10 minutes on 2 CPU cores; --quick is a pipeline check of about a minute.
+
+``--system argon``: the same pipeline on liquid argon with a Lennard-Jones reference that it generates (a
+fidelity check: LJ costs microseconds, so there the surrogates are not faster).
+
+Every step is an ordinary ``surrogate`` command (printed as it runs), so a user can repeat or change any of them.
 """
 
 from __future__ import annotations
 
 import argparse
-import shlex
-import sys
-import time
-from pathlib import Path
 
-from systems.errors import InputError
 from systems.output_lock import holds_output_lock
 
 from .options import HelpFormatter, add_config_option
 
-#: Sizes of the full demo (aimed at about 10 minutes on 2 CPU cores) and of --quick (the test suite's).
-#: The force-informed operator (lstm_force_input) trains on twice the windows (noisy copies), so 15 epochs
-#: cost about what 30 of the plain one did; on the demo's reference it passes rdf/diffusion/vacf/temperature
-#: (0.021/0.006/0.013/0.046) where the plain one (30 epochs) failed all four (0.21/0.70/0.19/0.22).
-SETTINGS = {
-    False: {"n_atoms": 108, "equilibrate_ps": 5.0, "reference_ps": 10.0, "egnn_ps": 2.0, "lstm_ps": 10.0,
-            "egnn_epochs": 20, "egnn_stride": 10, "egnn_hidden": 32, "egnn_layers": 2,
-            "lstm_epochs": 15, "lstm_stride_fs": 50.0, "lstm_force_input": True},
-    True: {"n_atoms": 108, "equilibrate_ps": 0.5, "reference_ps": 0.6, "egnn_ps": 0.05, "lstm_ps": 0.3,
-           "egnn_epochs": 1, "egnn_stride": 20, "egnn_hidden": 8, "egnn_layers": 1,
-           "lstm_epochs": 1, "lstm_stride_fs": 50.0, "lstm_force_input": True},
-}
-
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser("demo", help="the whole pipeline on liquid argon, no input files needed",
+    p = subparsers.add_parser("demo", help="the whole pipeline on GFN2-xTB water (or liquid argon), no input files",
                               description=__doc__, formatter_class=HelpFormatter)
     add_config_option(p)
+    p.add_argument("--system", choices=("water", "argon"), default="water",
+                   help="water: GFN2-xTB periodic water, shipped reference, cost table; argon: Lennard-Jones argon")
     p.add_argument("--out", default="surrogate-demo", metavar="DIR", help="directory for every step's outputs")
-    p.add_argument("--quick", action="store_true", help="a tiny version (seconds to a minute) that checks the pipeline")
+    p.add_argument("--quick", action="store_true", help="a tiny version (about a minute) that checks the pipeline")
     p.add_argument("--seed", type=int, default=0, help="seed of every step")
     p.add_argument("--device", default="cpu", help="torch device for training and surrogate MD")
+    p.add_argument("--reference-dir", default=None, metavar="DIR",
+                   help="water: a folder with the reference trajectory.extxyz (and run_info.json) to use instead "
+                        "of the shipped GFN2-xTB set")
     p.set_defaults(func=main, _parser=p, _section="demo")
     return p
 
 
-def _step(argv: list[str], allowed_exit=(0,)) -> int:
-    from . import main as cli_main
+def run_demo(out_dir="surrogate-demo", quick: bool = False, seed: int = 0, device: str = "cpu",
+             system: str = "water", reference_dir=None):
+    """Run the demo of ``system`` ("water" or "argon") into ``out_dir``; returns the path of ``report.html``."""
+    if system == "argon":
+        from surrogate.demo.argon import run_argon_demo
 
-    print("\n$ surrogate " + " ".join(shlex.quote(str(a)) for a in argv), file=sys.stderr, flush=True)
-    status = cli_main([str(a) for a in argv])
-    if status not in allowed_exit:
-        raise InputError(f"demo step `surrogate {argv[0]}` failed with exit status {status}")
-    return status
+        return run_argon_demo(out_dir, quick=quick, seed=seed, device=device)
+    from surrogate.demo.water import run_water_demo
 
-
-def run_demo(out_dir="surrogate-demo", quick: bool = False, seed: int = 0, device: str = "cpu") -> Path:
-    """Run the demo pipeline into ``out_dir``; returns the path of ``report.html``.
-
-    1. classical reference: liquid argon, Lennard-Jones, NVE after Langevin equilibration;
-    2. train a small EGNN on the reference frames (energies and forces);
-    3. surrogate MD with the EGNN from the reference's first frame (NVE);
-    4. train the many-body large-stride operator on the same reference (Δ_R = 50 fs; force-informed: it
-       reads the LJ forces of its window, one force evaluation per stride in step 5);
-    5. roll it out from the reference's first frame;
-    6. compare both with the classical run: report, plots, JSON.
-    """
-    s = SETTINGS[bool(quick)]
-    out = Path(out_dir)
-    ref, egnn_model, egnn, lstm_model, lstm, report = (out / "reference", out / "egnn-model", out / "egnn",
-                                                       out / "lstm-model", out / "lstm", out / "report")
-    ref_traj = ref / "trajectory.extxyz"
-    common = ["--seed", seed, "--no-progress"] if quick else ["--seed", seed]
-    start = time.perf_counter()
-    _step(["generate", "--system", "liquid-argon", "--n-atoms", s["n_atoms"], "--potential", "lj-argon",
-           "--integrator", "verlet", "--equilibrate-ps", s["equilibrate_ps"], "--time-ps", s["reference_ps"],
-           "--out", ref, *common])
-    _step(["train", "egnn", ref_traj, "--stride", s["egnn_stride"], "--max-epochs", s["egnn_epochs"],
-           "--cutoff", 5.0, "--hidden", s["egnn_hidden"], "--layers", s["egnn_layers"], "--device", device,
-           "--out", egnn_model, *common])
-    _step(["run", "--system", ref_traj, "--frame", 0, "--model", egnn_model / "best.pt", "--integrator", "verlet",
-           "--time-ps", s["egnn_ps"], "--device", device, "--out", egnn, *common])
-    # Force-informed operator: reads the LJ forces of its window (one evaluation per stride in the run).
-    force_input = ["--force-input"] if s["lstm_force_input"] else []
-    _step(["train", "lstm", ref_traj, "--stride-fs", s["lstm_stride_fs"], "--max-epochs", s["lstm_epochs"],
-           *force_input, "--device", device, "--out", lstm_model, *common])
-    # A learned operator may leave its training distribution: keep what it produced and compare that.
-    _step(["run", "--system", ref_traj, "--frame", 0, "--integrator", "lstm", "--model", lstm_model / "best.pt",
-           "--time-ps", s["lstm_ps"], "--device", device, "--out", lstm, *common], allowed_exit=(0, 1))
-    status = _step(["compare", ref_traj, egnn / "trajectory.extxyz", lstm / "trajectory.extxyz",
-                    "--labels", "classical", "egnn", "lstm", "--force-model", egnn_model / "best.pt",
-                    "--device", device, "--out", report], allowed_exit=(0, 1))
-    if status == 1:
-        print("(the demo itself succeeded: FAIL above means a surrogate run is outside a default tolerance of "
-              "`surrogate compare`; the report shows which distance and by how much)", file=sys.stderr)
-    html = report / "report.html"
-    print(f"\ndemo finished in {time.perf_counter() - start:.0f} s; report: {html}", file=sys.stderr)
-    return html
+    return run_water_demo(out_dir, quick=quick, seed=seed, device=device, reference_dir=reference_dir)
 
 
 @holds_output_lock
 def main(args) -> int:
+    from systems.errors import InputError
+
     from .builders import check_device
 
     check_device(args.device)
-    html = run_demo(args.out, quick=args.quick, seed=args.seed, device=args.device)
+    if args.reference_dir is not None and args.system != "water":
+        raise InputError("--reference-dir is for --system water")
+    html = run_demo(args.out, quick=args.quick, seed=args.seed, device=args.device, system=args.system,
+                    reference_dir=args.reference_dir)
     print(html)
     return 0

@@ -256,22 +256,6 @@ def test_flat_lstm_trains_on_generated_data_and_refuses_another_system(tmp_path,
     assert status == 2 and "use --integrator lstm" in err
 
 
-@pytest.mark.slow
-def test_demo_runs_end_to_end_in_quick_mode(tmp_path, capsys):
-    from surrogate.cli.demo import run_demo
-
-    html = run_demo(tmp_path / "demo", quick=True)
-    capsys.readouterr()
-    payload = json.loads((html.parent / "comparison.json").read_text())
-    assert set(payload["runs"]) == {"classical", "egnn", "lstm"}
-    assert set(payload["distances"]) == {"egnn", "lstm"}
-    assert payload["runs"]["egnn"]["cost"]["ns_per_day"] > 0 and payload["speedup"]["lstm"] is not None
-    assert html.read_text().count("data:image/png;base64,") >= 7  # incl. the EGNN's force parity on reference frames
-    assert payload["distances"]["egnn"]["force"]["detail"]["n_frames"] > 0
-    for step in ("reference", "egnn-model", "egnn", "lstm-model", "lstm"):
-        assert (tmp_path / "demo" / step / "config.yaml").exists()
-
-
 def test_xtc_output_is_compared_through_the_pdb_written_beside_it(tmp_path, capsys):
     out = tmp_path / "x"
     status, _, err = run_cli(["generate", "--n-atoms", 108, "--integrator", "verlet", "--equilibrate-ps", 0,
