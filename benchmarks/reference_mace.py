@@ -54,6 +54,7 @@ class MaceConfig:
 def _quiet_imports():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        import mace  # noqa: F401  (first: it lets e3nn load its constants file under torch >= 2.6)
         from e3nn import o3
         from mace import data, modules, tools
         from mace.tools import torch_geometric
@@ -137,17 +138,19 @@ def _predict(model, loader, stress: bool):
 
 def train_mace(train_atoms, val_atoms, budget_s: float, cfg: MaceConfig | None = None, stress: bool = False,
                log=print) -> tuple[torch.nn.Module, dict]:
-    """Train a MACE model for ``budget_s`` seconds of wall time (the epoch that would overrun is not started).
+    """Train a MACE model for ``budget_s`` seconds of training-loop wall time (an epoch that would overrun is not
+    started; at least one runs). Model construction and neighbour lists are timed apart (``setup_seconds``).
 
-    Returns the best EMA model on ``val_atoms`` (force MAE + energy MAE per atom, the EGNN trainer's choice of
-    validation loss weights do not apply here: the validation score is MACE's training loss) and a summary dict.
+    Returns the EMA model that scored best on ``val_atoms`` under MACE's own loss, and a summary dict.
     """
     cfg = cfg or MaceConfig()
     _, _, _, _, torch_geometric = _quiet_imports()
-    t0 = time.perf_counter()
+    t_setup = time.perf_counter()
     model, z_table = build_mace(train_atoms, cfg)
     train_set = _dataset(train_atoms, z_table, cfg.r_max, stress)
     val_set = _dataset(val_atoms, z_table, cfg.r_max, stress)
+    t0 = time.perf_counter()  # the budget counts the training loop; model and data set-up are reported apart
+    setup_seconds = t0 - t_setup
     generator = torch.Generator().manual_seed(cfg.seed)
     train_loader = torch_geometric.dataloader.DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True,
                                                          drop_last=False, generator=generator)
@@ -191,7 +194,8 @@ def train_mace(train_atoms, val_atoms, budget_s: float, cfg: MaceConfig | None =
             f"({time.perf_counter() - t0:.0f} s)")
     ema.load_state_dict(best_state)
     ema.eval()
-    summary = {"epochs": epochs, "train_seconds": time.perf_counter() - t0, "swa_stage": swa_started,
+    summary = {"epochs": epochs, "train_seconds": time.perf_counter() - t0, "setup_seconds": setup_seconds,
+               "swa_stage": swa_started,
                "parameters": int(sum(p.numel() for p in model.parameters())), "dtype": "float32",
                "config": cfg.__dict__.copy(), "z_table": [int(z) for z in z_table.zs]}
     return ema, summary
