@@ -37,6 +37,7 @@ import shutil
 import sys
 import time
 import functools
+import gzip
 import warnings
 from pathlib import Path
 
@@ -47,7 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks._common import RESULTS, median_time, target, write_result  # noqa: E402
-from systems.atomic_file import atomic_write_text  # noqa: E402
+from systems.atomic_file import atomic_write, atomic_write_text  # noqa: E402
 from systems.errors import InputError  # noqa: E402
 
 print = functools.partial(print, flush=True)  # noqa: A001  (progress lines appear as they happen, also in a log)
@@ -74,7 +75,14 @@ def read_atoms(path: Path, what: str) -> list:
 
     if not path.exists():
         raise InputError(f"{what}: {path} does not exist")
-    frames = read(path, index=":")
+    if path.suffix == ".gz":  # ASE re-reads a compressed file per frame; read a decompressed copy instead
+        plain = CACHE / path.name[: -len(".gz")]
+        if not plain.exists() or plain.stat().st_mtime < path.stat().st_mtime:
+            with gzip.open(path, "rb") as fin:
+                data = fin.read()
+            atomic_write(plain, lambda handle: handle.write(data))
+        path = plain
+    frames = read(path, index=":", format="extxyz")
     for k, a in enumerate(frames):
         if a.calc is None or "energy" not in a.calc.results or "forces" not in a.calc.results:
             raise InputError(f"{what}: {path} frame {k} has no energy and forces")
