@@ -139,7 +139,8 @@ def _predict(model, loader, stress: bool):
 def train_mace(train_atoms, val_atoms, budget_s: float, cfg: MaceConfig | None = None, stress: bool = False,
                log=print) -> tuple[torch.nn.Module, dict]:
     """Train a MACE model for ``budget_s`` seconds of training-loop wall time (an epoch that would overrun is not
-    started; at least one runs). Model construction and neighbour lists are timed apart (``setup_seconds``).
+    started, and one that overruns stops between batches at the budget; the last (partial) epoch is validated).
+    Model construction and neighbour lists are timed apart (``setup_seconds``).
 
     Returns the EMA model that scored best on ``val_atoms`` under MACE's own loss, and a summary dict.
     """
@@ -159,7 +160,7 @@ def train_mace(train_atoms, val_atoms, budget_s: float, cfg: MaceConfig | None =
     ema = copy.deepcopy(model)
     best_state, best_val, epochs, swa_started = None, float("inf"), 0, False
     weights = (cfg.energy_weight, cfg.forces_weight, cfg.stress_weight)
-    epoch_time = 0.0
+    epoch_time, partial_epoch = 0.0, False
     while True:
         elapsed = time.perf_counter() - t0
         if epochs and elapsed + epoch_time > budget_s:
@@ -173,6 +174,9 @@ def train_mace(train_atoms, val_atoms, budget_s: float, cfg: MaceConfig | None =
         te = time.perf_counter()
         model.train()
         for batch in train_loader:
+            if time.perf_counter() - t0 > budget_s:  # a long epoch stops at the budget, between batches
+                partial_epoch = True
+                break
             optimizer.zero_grad()
             out = model(batch.to_dict(), training=True, compute_force=True, compute_stress=stress)
             loss = _loss(out, batch, weights, stress)
@@ -195,7 +199,7 @@ def train_mace(train_atoms, val_atoms, budget_s: float, cfg: MaceConfig | None =
     ema.load_state_dict(best_state)
     ema.eval()
     summary = {"epochs": epochs, "train_seconds": time.perf_counter() - t0, "setup_seconds": setup_seconds,
-               "swa_stage": swa_started,
+               "swa_stage": swa_started, "last_epoch_cut_at_budget": partial_epoch,
                "parameters": int(sum(p.numel() for p in model.parameters())), "dtype": "float32",
                "config": cfg.__dict__.copy(), "z_table": [int(z) for z in z_table.zs]}
     return ema, summary
