@@ -21,9 +21,10 @@ for aspirin, water-24 and water-192 (a 2×2×2 supercell). A summary copies the 
 
 Usage: ``python benchmarks/reference_accuracy.py [--quick] [--budget-minutes 10] [--water PATH]``
 Full mode: about 2 × 10 + 2 × 5 minutes of training plus timings (~35 min on 2 cores). ``--quick`` (under 2 minutes
-on a quiet machine) trains on 100 aspirin frames for 20 s per model (at least one epoch each), skips MACE on water and reuses xTB timings
-cached by an earlier run in ``benchmarks/cache/xtb_times.json`` (measuring them when absent); its figures are
-unconverged and it says so (``"mode": "quick"``). Models and caches go to ``benchmarks/cache/`` (git-ignored).
+on a quiet machine) trains on 100 aspirin frames for 20 s per model (the EGNN runs at least one epoch), skips MACE
+on water and reuses xTB timings cached by an earlier run in ``benchmarks/cache/xtb_times.json`` (measuring them when
+absent); its figures are unconverged and it says so (``"mode": "quick"``). Models and caches go to
+``benchmarks/cache/`` (git-ignored).
 """
 
 from __future__ import annotations

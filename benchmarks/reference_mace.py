@@ -4,8 +4,8 @@ The model is mace-torch's ``ScaleShiftMACE`` built as ``mace_run_train`` builds 
 cutoff envelope, residual interaction blocks, correlation order 3, E0s from a least-squares fit of the training
 energies, shift = mean interaction energy per atom, scale = RMS force). The loop is MACE's recipe under a wall-clock
 budget instead of an epoch count: Adam (amsgrad, lr 0.01, weight decay 5e-7), loss
-``energy_weight · mean(((E − Ê)/n)²) + forces_weight · mean((F − F̂)²) [+ stress_weight · mean((σ − σ̂)²)]`` with
-MACE's defaults 1 / 100 / 1, and MACE's second ("SWA") stage for the last 25 % of the budget (energy weight 1000,
+``energy_weight · mean(((E − Ê)/n)²) + forces_weight · mean((F − F̂)²) [+ stress_weight · mean((σ − σ̂)²)]``
+with MACE's defaults 1 / 100 / 1, and MACE's second ("SWA") stage for the last 25 % of the budget (energy weight 1000,
 lr 0.001); an exponential moving average of the weights (decay 0.99, MACE's ``--ema``) is the model that is
 validated each epoch, and the best one on the validation frames is kept. float32, one thread (the caller sets it).
 
@@ -123,7 +123,7 @@ def _loss(out, batch, weights: tuple[float, float, float], stress: bool) -> torc
 
 
 def _predict(model, loader, stress: bool):
-    """Per-structure energies (eV), all forces (eV/Å) and stresses (eV/Å³) predicted and referenced, float64 numpy."""
+    """Per-structure energies (eV), forces (eV/Å), stresses (eV/Å³): predicted and reference, float64 numpy."""
     pe, re_, pf, rf, ps, rs = [], [], [], [], [], []
     model.eval()
     for batch in loader:

@@ -1,4 +1,4 @@
-"""GFN2-xTB molecular dynamics of aspirin (C9H8O4, 21 atoms) at 500 K, made with the project's own ``surrogate generate``.
+"""GFN2-xTB molecular dynamics of aspirin (C9H8O4, 21 atoms) at 500 K, made with ``surrogate generate``.
 
 Writes, beside this script (``benchmarks/data/``):
 
