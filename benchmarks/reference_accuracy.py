@@ -385,7 +385,7 @@ def main(argv=None):
                              "xtb": xtb_time("water_24", w24, max(2, repeats // 5), reuse=quick)}
         times["water_192"] = {"egnn_s": call_time(SurrogateCalculator(egnn_w), w192, max(3, repeats // 4),
                                                   stress=True),
-                              "xtb": xtb_time("water_192", w192, 1, reuse=True)}
+                              "xtb": xtb_time("water_192", w192, 1, reuse=quick)}
         if mace_w is not None:
             times["water_24"]["mace_s"] = call_time(mace_calculator(mace_w), w24, repeats)
         for key, goal in (("water_24", 150.0), ("water_192", 500.0)):
