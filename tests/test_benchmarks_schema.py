@@ -44,3 +44,34 @@ def test_result_file_schema_and_readme_table(tmp_path, monkeypatch, capsys):
     table = capsys.readouterr().out
     assert "| speedup | 40 | ≥ 10 | no (rollout dE: not met) |" in table
     assert "| rollout dE | 0.5 | ≤ 0.001 | no |" in table
+
+
+def test_reference_accuracy_copies_other_benchmarks_rows_with_source_and_date(tmp_path):
+    from benchmarks import reference_accuracy
+
+    nbody = {"date": "2026-12-01T10:00:00Z", "targets": [
+        {"name": "EGNN N-body test MSE (full protocol)", "value": 0.0069, "target": 0.0071, "better": "lower",
+         "met": True},
+        {"name": "unrelated row", "value": 1.0, "target": 2.0, "better": "lower", "met": True}]}
+    (tmp_path / "egnn_nbody.json").write_text(json.dumps(nbody))
+    (tmp_path / "demo.json").write_text(json.dumps({"date": "2026-12-01T11:00:00Z", "targets": []}))
+    rows, notes = reference_accuracy.copied_rows(tmp_path)
+    assert rows == [{"name": "EGNN N-body test MSE (full protocol)", "value": 0.0069, "target": 0.0071,
+                     "better": "lower", "met": True, "source": "benchmarks/results/egnn_nbody.json",
+                     "source_date": "2026-12-01T10:00:00Z"}]
+    # An absent file and a file without a matching row give notes, never invented rows.
+    assert any(n.startswith("threads.json: not found") for n in notes)
+    assert any(n.startswith("demo.json: no target") for n in notes)
+
+
+def test_committed_aspirin_start_structure_has_aspirins_bonds():
+    from ase.io import read
+
+    from benchmarks.data import make_xtb_aspirin
+
+    atoms = read(make_xtb_aspirin.START)
+    make_xtb_aspirin.check_aspirin(atoms)          # formula C9H8O4 and exactly aspirin's 21 bonds
+    broken = atoms.copy()
+    broken.positions[13] = broken.positions[12] + [0.0, 0.0, 2.5]   # pull the acid H off its oxygen
+    with pytest.raises(ValueError, match="missing"):
+        make_xtb_aspirin.check_aspirin(broken)
