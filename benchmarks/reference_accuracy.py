@@ -118,18 +118,20 @@ def train_egnn_budget(train_atoms: list, out_dir: Path, budget_s: float, stress:
     params = inspect.signature(train_egnn).parameters
     kwargs = dict(EGNN_ARCH, **EGNN_TRAIN)
     kwargs.update({k: v for k, v in EGNN_OPTIONAL.items() if k in params})
-    if stress and "stress_weight" in params:
-        kwargs["stress_weight"] = 1.0
+    if "stress_weight" in params:
+        # None: train_egnn's own default (10 when every frame is periodic with a stress, else 0).
+        kwargs["stress_weight"] = None if stress else 0.0
     if out_dir.exists():
         shutil.rmtree(out_dir)
     t_setup = time.perf_counter()
-    budget_key = next((k for k in ("time_budget_s", "time_budget") if k in params), None)
+    budget_key = next((k for k in ("time_budget_min", "time_budget_s", "time_budget") if k in params), None)
     data = train_atoms if (budget_key or "stress_weight" in kwargs) else graphs_from_atoms(train_atoms,
                                                                                           EGNN_ARCH["cutoff"])
     setup_seconds = time.perf_counter() - t_setup
     t0 = time.perf_counter()
     if budget_key:
-        best = train_egnn(data, out_dir, max_epochs=100_000, **{budget_key: budget_s}, **kwargs)
+        budget = budget_s / 60.0 if budget_key == "time_budget_min" else budget_s
+        best = train_egnn(data, out_dir, max_epochs=100_000, **{budget_key: budget}, **kwargs)
         epochs = _metric_rows(out_dir)
     else:
         epochs, epoch_time = 0, 0.0
