@@ -39,15 +39,18 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run_demo(out_dir="surrogate-demo", quick: bool = False, seed: int = 0, device: str = "cpu",
-             system: str = "water", reference_dir=None):
-    """Run the demo of ``system`` ("water" or "argon") into ``out_dir``; returns the path of ``report.html``."""
+             system: str = "water", reference_dir=None, threads: int | None = None):
+    """Run the demo of ``system`` ("water" or "argon") into ``out_dir``; returns the path of ``report.html``.
+
+    threads : CPU threads every step runs on (``--threads`` of each command), or None for each command's default."""
     if system == "argon":
         from surrogate.demo.argon import run_argon_demo
 
-        return run_argon_demo(out_dir, quick=quick, seed=seed, device=device)
+        return run_argon_demo(out_dir, quick=quick, seed=seed, device=device, threads=threads)
     from surrogate.demo.water import run_water_demo
 
-    return run_water_demo(out_dir, quick=quick, seed=seed, device=device, reference_dir=reference_dir)
+    return run_water_demo(out_dir, quick=quick, seed=seed, device=device, reference_dir=reference_dir,
+                          threads=threads)
 
 
 @holds_output_lock
@@ -60,6 +63,6 @@ def main(args) -> int:
     if args.reference_dir is not None and args.system != "water":
         raise InputError("--reference-dir is for --system water")
     html = run_demo(args.out, quick=args.quick, seed=args.seed, device=args.device, system=args.system,
-                    reference_dir=args.reference_dir)
+                    reference_dir=args.reference_dir, threads=getattr(args, "threads", None))
     print(html)
     return 0

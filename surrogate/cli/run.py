@@ -37,6 +37,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--energy-correction", action="store_true",
                    help="LSTM operators: rescale momenta every stride so the total energy (with the warm-up "
                         "potential) stays at its initial value")
+    p.add_argument("--force-model", default=None, metavar="FILE.pt",
+                   help="--integrator lstm: an EGNN model file (surrogate train egnn) giving the operator's warm-up "
+                        "forces (and a force-input operator's forces every stride)")
     add_output_options(p, "run")
     add_size_options(p)
     add_runaway_options(p)
@@ -53,6 +56,8 @@ def main(args) -> int:
     system, topology = build_system(args)
     if args.integrator == "lstm":
         return _run_lstm(args, system, topology)
+    if args.force_model:
+        raise InputError("--force-model is the EGNN of --integrator lstm; for EGNN MD give the model with --model")
     provider, name, stress = build_provider(args, system, allow_model=True)
     if topology is None and getattr(provider, "topology", None) is not None:
         topology = provider.topology
@@ -82,8 +87,17 @@ def _run_lstm(args, system, topology) -> int:
                          "from surrogate train lstm")
     check_device(args.device)
     given = [flag for flag, value in (("--reference", args.reference), ("--ase-calculator", args.ase_calculator),
-                                      ("--forcefield", args.forcefield)) if value]
-    if given:  # the window (and a force-input operator's forces) from any provider, e.g. --reference xtb
+                                      ("--forcefield", args.forcefield), ("--force-model", args.force_model)) if value]
+    if len(given) > 1:
+        raise InputError(f"--integrator lstm: choose one source of forces, got {' and '.join(given)}")
+    if given and (args.warmup_potential or args.potential):
+        raise InputError(f"--integrator lstm: give {given[0]} or --warmup-potential/--potential for the "
+                         "operator's warm-up forces, not both")
+    if args.force_model:  # an EGNN: the operator's whole dynamics is learned
+        from .builders import egnn_provider
+
+        warmup, warmup_text = egnn_provider(args.force_model, args, system), f"EGNN {args.force_model}"
+    elif given:  # the window (and a force-input operator's forces) from any provider, e.g. --reference xtb
         if args.warmup_potential or args.potential:
             raise InputError(f"--integrator lstm: give {given[0]} or --warmup-potential/--potential for the "
                              "operator's warm-up forces, not both")

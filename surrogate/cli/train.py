@@ -108,6 +108,9 @@ def _add_egnn(kinds) -> None:
                         "(0 turns it off)")
     g.add_argument("--time-budget", type=positive_float, default=None, metavar="MINUTES",
                    help="stop training cleanly after this many minutes, keeping the best model")
+    g.add_argument("--pair-repulsion", choices=("zbl",), default=None,
+                   help="add the ZBL nuclear repulsion, switched off at each element pair's closest approach in the "
+                        "training data: zero on the data, it keeps MD out of close contacts the data never showed")
     add_size_options(p, output=False)
     p.set_defaults(func=main_egnn, _parser=p, _section="train-egnn", out="egnn-model")
 
@@ -244,7 +247,7 @@ def main_egnn(args) -> int:
     path = train_egnn(data, args.out, cutoff=args.cutoff, hidden=args.hidden, layers=args.layers,
                       energy_weight=args.energy_weight, force_weight=args.force_weight,
                       stress_weight=args.stress_weight, ema_decay=args.ema_decay, time_budget_min=args.time_budget,
-                      max_epochs=args.max_epochs,
+                      pair_repulsion=args.pair_repulsion, max_epochs=args.max_epochs,
                       val_fraction=args.val_fraction, seed=args.seed, device=args.device, dtype=args.dtype,
                       resume=args.resume, progress=not args.no_progress, **kwargs)
     print(f"model written to {path}", file=sys.stderr)

@@ -29,7 +29,8 @@ SETTINGS = {
 }
 
 
-def run_argon_demo(out_dir="surrogate-demo", quick: bool = False, seed: int = 0, device: str = "cpu") -> Path:
+def run_argon_demo(out_dir="surrogate-demo", quick: bool = False, seed: int = 0, device: str = "cpu",
+                   threads: int | None = None) -> Path:
     """Run the argon pipeline into ``out_dir``; returns the path of ``report.html``.
 
     1. classical reference: liquid argon, Lennard-Jones, NVE after Langevin equilibration;
@@ -46,6 +47,8 @@ def run_argon_demo(out_dir="surrogate-demo", quick: bool = False, seed: int = 0,
                                                        out / "lstm-model", out / "lstm", out / "report")
     ref_traj = ref / "trajectory.extxyz"
     common = ["--seed", seed, "--no-progress"] if quick else ["--seed", seed]
+    if threads is not None:  # the demo's --threads, passed on to every step
+        common += ["--threads", threads]
     start = time.perf_counter()
     step(["generate", "--system", "liquid-argon", "--n-atoms", s["n_atoms"], "--potential", "lj-argon",
           "--integrator", "verlet", "--equilibrate-ps", s["equilibrate_ps"], "--time-ps", s["reference_ps"],

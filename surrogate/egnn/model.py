@@ -27,6 +27,7 @@ from ..dtypes import resolve_dtype
 
 from .layer import EGNNLayer
 from .radial import CutoffEnvelope, GaussianBasis, safe_norm
+from .repulsion import ZBLRepulsion
 
 def element_symbol(z: int) -> str:
     from ase.data import chemical_symbols
@@ -72,6 +73,9 @@ class EGNNEnergyModel(nn.Module):
         Gaussian radial-basis functions used as edge attributes.
     avg_num_neighbors : float
         Aggregated messages are divided by this (set it from the data).
+    pair_repulsion : None or "zbl"
+        Add the ZBL screened nuclear repulsion, switched off at ``repulsion_radii`` [S][S] Å per pair of species
+        (None: the covalent radii sums), to the learned energy (:mod:`surrogate.egnn.repulsion`).
     dtype : torch dtype or "float32"/"float64"; device : torch device.
     """
 
@@ -84,6 +88,8 @@ class EGNNEnergyModel(nn.Module):
         envelope: str = "cosine",
         n_radial: int = 8,
         avg_num_neighbors: float = 1.0,
+        pair_repulsion: str | None = None,
+        repulsion_radii=None,
         dtype=torch.float32,
         device="cpu",
     ):
@@ -126,6 +132,10 @@ class EGNNEnergyModel(nn.Module):
             for k in range(layers)
         )
         self.readout = nn.Sequential(nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, 1))
+        if pair_repulsion not in (None, "zbl"):
+            raise InputError(f"`pair_repulsion` must be None or 'zbl', got {pair_repulsion!r}")
+        self.pair_repulsion = pair_repulsion
+        self.repulsion = ZBLRepulsion(species, repulsion_radii) if pair_repulsion == "zbl" else None
         self.to(device=device, dtype=resolve_dtype(dtype))
 
     # ------------------------------------------------------------------ metadata
@@ -139,6 +149,8 @@ class EGNNEnergyModel(nn.Module):
             "envelope": self.envelope_kind,
             "n_radial": self.n_radial,
             "avg_num_neighbors": self.avg_num_neighbors,
+            **({"pair_repulsion": self.pair_repulsion, "repulsion_radii": self.repulsion.radii_table()}
+               if self.repulsion is not None else {}),
         }
 
     @property
@@ -234,7 +246,10 @@ class EGNNEnergyModel(nn.Module):
             if layer.update_coords:
                 edge_vec = edge_vec + dx[j] - dx[i]  # refined, still equivariant
         out = self.readout(h).squeeze(-1)  # [n]
-        return self.energy_scale * out + self.reference_energies[species]
+        energies = self.energy_scale * out + self.reference_energies[species]
+        if self.repulsion is not None:
+            energies = energies + self.repulsion(species, edge_index, r)
+        return energies
 
     def structure_energy(self, atom_energies: Tensor, batch: Tensor, n_structures: int) -> Tensor:
         """Sum per-atom energies [n] into structure energies [B] (eV)."""

@@ -221,6 +221,15 @@ def validate_egnn_header(path, header: dict, state: dict) -> tuple[dict, torch.d
         "n_radial": check.positive_int("architecture.n_radial"),
         "avg_num_neighbors": check.positive_float("architecture.avg_num_neighbors"),
     }
+    if "pair_repulsion" in check.get("architecture"):  # optional (files before it existed have none)
+        arch["pair_repulsion"] = check.choice("architecture.pair_repulsion", (None, "zbl"))
+        radii = check.get("architecture.repulsion_radii", None)
+        n = len(species)
+        if radii is not None and not (isinstance(radii, list) and len(radii) == n and all(
+                isinstance(row, list) and len(row) == n and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                                and v > 0 for v in row) for row in radii)):
+            raise check.fail("architecture.repulsion_radii", f"must be a {n}x{n} table of positive distances (Å)")
+        arch["repulsion_radii"] = radii
     extra = sorted(set(check.get("architecture")) - set(arch))
     if extra:
         raise check.fail("architecture", f"has unknown fields {extra}")
@@ -254,7 +263,8 @@ def train_egnn(data, out_dir, *, cutoff: float = 5.0, hidden: int = 64, layers: 
                max_epochs: int = 200, batch_size: int = 8, lr: float = 2e-3, lr_factor: float = 0.5,
                lr_patience: int = 10, early_stopping_patience: int = 30, grad_clip: float = 10.0,
                val_fraction: float = 0.1, seed: int = 0, device: str = "cpu", dtype: str = "float32",
-               ema_decay: float = 0.99, time_budget_min: float | None = None, resume: bool = False,
+               ema_decay: float = 0.99, time_budget_min: float | None = None, pair_repulsion: str | None = None,
+               resume: bool = False,
                progress: bool = True) -> pathlib.Path:
     """Train an :class:`EGNNEnergyModel` and return the path of the best model file.
 
@@ -269,6 +279,9 @@ def train_egnn(data, out_dir, *, cutoff: float = 5.0, hidden: int = 64, layers: 
     early_stopping_patience, grad_clip : training loop (see ``TrainConfig``).
     ema_decay : EMA of the weights (0 turns it off); validation and ``best.pt`` use the average.
     time_budget_min : stop cleanly after this many minutes of training (None: no limit).
+    pair_repulsion : None or "zbl": add the ZBL repulsion (:mod:`surrogate.egnn.repulsion`) switched off, per pair
+        of elements, at that pair's closest approach in the training structures (the covalent radii sum for a
+        pair never within the cutoff there), so it is zero on the data and acts only closer than the data went.
     val_fraction : share of structures held out for validation (seeded split).
     device : "cpu" or "cuda"; dtype : "float32" or "float64".
     resume : continue an interrupted run from ``out_dir/checkpoint.pt``.
@@ -294,8 +307,10 @@ def train_egnn(data, out_dir, *, cutoff: float = 5.0, hidden: int = 64, layers: 
     n_edges = sum(g.edge_index.shape[1] for g in train_set)
     n_nodes = sum(g.num_nodes for g in train_set)
     torch.manual_seed(seed)
+    radii = _repulsion_radii(species, graphs) if pair_repulsion == "zbl" else None
     model = EGNNEnergyModel(species, cutoff, hidden=hidden, layers=layers, envelope=envelope,
-                            avg_num_neighbors=max(n_edges / max(n_nodes, 1), 1.0), dtype=resolve_dtype(dtype))
+                            avg_num_neighbors=max(n_edges / max(n_nodes, 1), 1.0), pair_repulsion=pair_repulsion,
+                            repulsion_radii=radii, dtype=resolve_dtype(dtype))
     model.trained_on_stress = stress_weight > 0
     counts = _species_counts(model, train_set)
     model.fit_normalisation(counts, np.array([float(g.energy) for g in train_set]),
@@ -319,6 +334,26 @@ def train_egnn(data, out_dir, *, cutoff: float = 5.0, hidden: int = 64, layers: 
     finally:
         trainer.close()
     return pathlib.Path(out_dir) / BEST_NAME
+
+
+def _repulsion_radii(species: list[int], graphs) -> list[list[float]]:
+    """Per pair of species, the closest approach (Å) in ``graphs`` (covalent radii sum where never seen)."""
+    from .repulsion import closest_approach, covalent_radii_sum
+
+    index = {z: k for k, z in enumerate(species)}
+
+    def edges():
+        for g in graphs:
+            sp = torch.as_tensor([index[int(z)] for z in g.numbers.tolist()])
+            pos = g.pos.to(torch.float64)
+            cell = g.cell.reshape(3, 3).to(torch.float64) if getattr(g, "cell", None) is not None else torch.zeros(3, 3)
+            vec = pos[g.edge_index[1]] - pos[g.edge_index[0]] + g.shifts.to(torch.float64) @ cell
+            yield sp, g.edge_index, vec.norm(dim=1)
+
+    seen = closest_approach(len(species), edges())
+    default = covalent_radii_sum(species)
+    return [[seen[a][b] if seen[a][b] is not None else default[a][b] for b in range(len(species))]
+            for a in range(len(species))]
 
 
 def _species_counts(model: EGNNEnergyModel, graphs) -> np.ndarray:

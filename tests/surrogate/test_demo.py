@@ -126,6 +126,58 @@ def test_stored_window_refuses_a_trajectory_too_short_for_it(argon_operator, tmp
         reference_window(ref, model, start_frame=len(list(read_frames(ref))) - 2)
 
 
+def test_cli_runs_the_operator_on_egnn_forces_with_force_model(argon_operator, tmp_path):
+    """`surrogate run --integrator lstm --force-model egnn.pt` takes the operator's forces from the EGNN: its
+    trajectory is the one run_operator writes with that EGNN (same seed, same warm-up)."""
+    from surrogate.demo.operator_run import run_operator
+    from surrogate.egnn.provider import EGNNForceProvider
+
+    ref, model = argon_operator
+    assert main(["train", "egnn", str(ref), "--stride", "4", "--max-epochs", "1", "--cutoff", "6", "--hidden", "4",
+                 "--layers", "1", "--no-progress", "--seed", "0", "--out", str(tmp_path / "egnn")]) == 0
+    egnn = tmp_path / "egnn" / "best.pt"
+    assert main(["run", "--system", str(ref), "--frame", "0", "--integrator", "lstm", "--model", str(model),
+                 "--force-model", str(egnn), "--timestep-fs", "5", "--steps", "3", "--traj-interval", "1",
+                 "--seed", "0", "--no-progress", "--out", str(tmp_path / "cli")]) == 0
+    info = json.loads((tmp_path / "cli" / "run_info.json").read_text())
+    assert "EGNN" in info["force_provider"]
+    run_operator(model, EGNNForceProvider(egnn), "EGNN", ref, tmp_path / "py", n_strides=3, verlet_timestep_fs=5.0,
+                 window_from_reference=False, seed=0)
+    cli = list(read_frames(tmp_path / "cli" / "trajectory.extxyz"))
+    py = list(read_frames(tmp_path / "py" / "trajectory.extxyz"))
+    assert len(cli) == len(py) == 4
+    np.testing.assert_allclose(cli[-1].positions, py[-1].positions, atol=1e-5)
+    assert not np.allclose(cli[-1].positions, cli[0].positions)
+    assert main(["run", "--system", str(ref), "--integrator", "verlet", "--force-model", str(egnn), "--steps", "1",
+                 "--no-progress", "--out", str(tmp_path / "bad")]) != 0  # --force-model is for --integrator lstm
+
+
+def test_snapshot_keeps_complete_frames_and_drops_each_replica_transient(tmp_path):
+    """surrogate/data/xtb_water/snapshot.py: replica 0 → trajectory.extxyz (complete frames only: a half-written
+    last frame is dropped), every replica minus its first --skip-fs fs → training.extxyz."""
+    import importlib.util
+
+    from surrogate.demo.water import shipped_reference
+
+    spec = importlib.util.spec_from_file_location("snapshot", shipped_reference() / "snapshot.py")
+    snapshot = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(snapshot)
+    frames = snapshot.complete_frames(shipped_reference() / "trajectory.extxyz")[:12]  # 2 fs apart
+    runs = tmp_path / "runs"
+    for k, name in enumerate(("gfn2", "gfn2-r1")):
+        (runs / name).mkdir(parents=True)
+        (runs / name / "config.yaml").write_text("traj-interval: 4\ntimestep-fs: 0.5\nseed: %d\n" % k)
+        (runs / name / "thermo.csv").write_text("step,x\n" + "".join(f"{4 * i},0\n" for i in range(12)))
+        half = frames[10][: len(frames[10]) // 2]  # a frame being written
+        (runs / name / "trajectory.extxyz").write_text("".join(frames[:10]) + half)
+    assert snapshot.main([str(runs), "--skip-fs", "4", "--out", str(tmp_path)]) == 0
+    assert len(list(read_frames(tmp_path / "trajectory.extxyz"))) == 10
+    assert len(list(read_frames(tmp_path / "training.extxyz"))) == 2 * 8  # frames at 0 and 2 fs dropped
+    assert len((tmp_path / "thermo.csv").read_text().splitlines()) == 1 + 10
+    info = json.loads((tmp_path / "run_info.json").read_text())
+    assert info["n_steps"] == 36 and info["training_set"]["frames"] == 16
+
+
 # ---------------------------------------------------------------- end to end
 @pytest.mark.slow
 def test_water_demo_runs_end_to_end_in_quick_mode(tmp_path, capsys):
