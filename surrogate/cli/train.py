@@ -108,8 +108,19 @@ def _add_egnn(kinds) -> None:
                         "(0 turns it off)")
     g.add_argument("--time-budget", type=positive_float, default=None, metavar="MINUTES",
                    help="stop training cleanly after this many minutes, keeping the best model")
+    g.add_argument("--bond-edges", choices=("none", "covalent", "topology"), default="none",
+                   help=BOND_EDGES_HELP)
     add_size_options(p, output=False)
     p.set_defaults(func=main_egnn, _parser=p, _section="train-egnn", out="egnn-model")
+
+
+#: Help of --bond-edges, with what the option was measured to do.
+BOND_EDGES_HELP = (
+    "bond-typed edge attributes (the EGNN paper's a_ij): a one-hot bonded/non-bonded flag on every edge, from "
+    "covalent radii (pairs closer than 1.2 × the sum of the radii in the first frame, then fixed) or from the "
+    "bonds of the topology (--top, or the data's own); the model file keeps the rule, the bonds are derived "
+    "again from the simulated system. All frames must be one system"
+)
 
 
 def _ema_decay(text: str) -> float:
@@ -244,7 +255,7 @@ def main_egnn(args) -> int:
     path = train_egnn(data, args.out, cutoff=args.cutoff, hidden=args.hidden, layers=args.layers,
                       energy_weight=args.energy_weight, force_weight=args.force_weight,
                       stress_weight=args.stress_weight, ema_decay=args.ema_decay, time_budget_min=args.time_budget,
-                      max_epochs=args.max_epochs,
+                      max_epochs=args.max_epochs, bond_edges=args.bond_edges, topology=args.top,
                       val_fraction=args.val_fraction, seed=args.seed, device=args.device, dtype=args.dtype,
                       resume=args.resume, progress=not args.no_progress, **kwargs)
     print(f"model written to {path}", file=sys.stderr)

@@ -41,6 +41,7 @@ from surrogate.training.trainer import BEST_NAME, Trainer, TrainConfig, unwrap_m
 from systems.errors import InputError
 
 from .autograd_forces import energy_forces_stress
+from .bonds import BOND_ATTR_DIM, BOND_EDGE_RULES, annotate_graphs, check_bond_rule
 from .data import graphs_from_atoms, graphs_from_frames, has_stress, load_graphs, without_stress
 from ..dtypes import resolve_dtype
 from .model import EGNNEnergyModel, composition_reference
@@ -220,6 +221,8 @@ def validate_egnn_header(path, header: dict, state: dict) -> tuple[dict, torch.d
         "envelope": check.choice("architecture.envelope", ("cosine", "polynomial")),
         "n_radial": check.positive_int("architecture.n_radial"),
         "avg_num_neighbors": check.positive_float("architecture.avg_num_neighbors"),
+        # Absent in files written before bond-typed edges existed: those have none.
+        "bond_edges": check.choice("architecture.bond_edges", BOND_EDGE_RULES, default="none"),
     }
     extra = sorted(set(check.get("architecture")) - set(arch))
     if extra:
@@ -242,7 +245,8 @@ def validate_egnn_header(path, header: dict, state: dict) -> tuple[dict, torch.d
                                                  f"knows atomic numbers {known}")
     check.count("architecture.layers", arch["layers"], "layers")
     if "layers.0.edge_geometry.weight" in state:  # W_r acts on [r², radial basis]
-        check.dim("architecture.n_radial", arch["n_radial"], "layers.0.edge_geometry.weight", 1, offset=1)
+        bond_dim = BOND_ATTR_DIM if arch["bond_edges"] != "none" else 0
+        check.dim("architecture.n_radial", arch["n_radial"], "layers.0.edge_geometry.weight", 1, offset=1 + bond_dim)
     context = ", ".join(f"{k}={v}" for k, v in arch.items() if k in ("hidden", "layers", "n_radial"))
     check.same_shapes(lambda: EGNNEnergyModel(**arch, dtype=dtype, device="meta"), context)
     return arch, dtype
@@ -255,7 +259,7 @@ def train_egnn(data, out_dir, *, cutoff: float = 5.0, hidden: int = 64, layers: 
                lr_patience: int = 10, early_stopping_patience: int = 30, grad_clip: float = 10.0,
                val_fraction: float = 0.1, seed: int = 0, device: str = "cpu", dtype: str = "float32",
                ema_decay: float = 0.99, time_budget_min: float | None = None, resume: bool = False,
-               progress: bool = True) -> pathlib.Path:
+               progress: bool = True, bond_edges: str = "none", topology=None) -> pathlib.Path:
     """Train an :class:`EGNNEnergyModel` and return the path of the best model file.
 
     data : a trajectory file with energies and forces (extxyz, .traj, ...), or a
@@ -272,11 +276,22 @@ def train_egnn(data, out_dir, *, cutoff: float = 5.0, hidden: int = 64, layers: 
     val_fraction : share of structures held out for validation (seeded split).
     device : "cpu" or "cuda"; dtype : "float32" or "float64".
     resume : continue an interrupted run from ``out_dir/checkpoint.pt``.
+    bond_edges : "none" (default), "covalent" or "topology": bond-typed edge attributes
+        (:mod:`surrogate.egnn.bonds`); the bonds come from the first frame's covalent radii or
+        from ``topology`` (an MDTraj Topology or a file such as a PDB; default: the data file's
+        own topology where its format carries one). All frames must be one system. The model
+        file stores the rule, not the bonds.
 
     Metrics per epoch go to ``metrics.csv`` (``train_``/``val_`` energy_mae eV/atom,
     energy_mae_structure eV, force_mae, force_rmse eV/Å, stress_mae eV/Å³ when fitted).
     """
+    bond_edges = check_bond_rule(bond_edges)
     graphs = _graphs(data, cutoff)
+    if bond_edges != "none":
+        if bond_edges == "topology" and topology is None:
+            topology = _own_topology(data)
+        graphs, _ = annotate_graphs(graphs, bond_edges, topology,
+                                    os.fspath(data) if isinstance(data, (str, os.PathLike)) else "training data")
     with_stress = has_stress(graphs)
     if stress_weight is None:
         stress_weight = DEFAULT_STRESS_WEIGHT if with_stress else 0.0
@@ -295,7 +310,8 @@ def train_egnn(data, out_dir, *, cutoff: float = 5.0, hidden: int = 64, layers: 
     n_nodes = sum(g.num_nodes for g in train_set)
     torch.manual_seed(seed)
     model = EGNNEnergyModel(species, cutoff, hidden=hidden, layers=layers, envelope=envelope,
-                            avg_num_neighbors=max(n_edges / max(n_nodes, 1), 1.0), dtype=resolve_dtype(dtype))
+                            avg_num_neighbors=max(n_edges / max(n_nodes, 1), 1.0), bond_edges=bond_edges,
+                            dtype=resolve_dtype(dtype))
     model.trained_on_stress = stress_weight > 0
     counts = _species_counts(model, train_set)
     model.fit_normalisation(counts, np.array([float(g.energy) for g in train_set]),
@@ -321,6 +337,19 @@ def train_egnn(data, out_dir, *, cutoff: float = 5.0, hidden: int = 64, layers: 
     return pathlib.Path(out_dir) / BEST_NAME
 
 
+def _own_topology(data):
+    """The topology a data file carries itself (PDB, H5, ...), or None (extxyz, in-memory data)."""
+    if not isinstance(data, (str, os.PathLike)):
+        return None
+    from systems.trajectory_io.formats import MDTRAJ_WITH_TOPOLOGY, detect_format
+
+    try:
+        library, fmt = detect_format(os.fspath(data))
+    except InputError:
+        return None
+    return os.fspath(data) if library == "mdtraj" and fmt in MDTRAJ_WITH_TOPOLOGY else None
+
+
 def _species_counts(model: EGNNEnergyModel, graphs) -> np.ndarray:
     """[n_structures, n_species] atoms of each of the model's species per structure."""
     return np.stack([np.bincount(model.species_index(g.numbers).cpu().numpy(), minlength=len(model.species))
@@ -340,8 +369,10 @@ def predict_energies(model: EGNNEnergyModel, graphs: Sequence, batch_size: int =
             device, dtype = model.device, model.dtype
             cell = batch.cell.to(device, dtype).reshape(-1, 3, 3)
             b = batch.batch.to(device)
+            bonded = getattr(batch, "edge_bonded", None)
             atom_e = model(model.species_index(batch.numbers), batch.pos.to(device, dtype),
-                           batch.edge_index.to(device), batch.shifts.to(device), cell, b)
+                           batch.edge_index.to(device), batch.shifts.to(device), cell, b,
+                           None if bonded is None else bonded.to(device))
             out.append(model.structure_energy(atom_e, b, cell.shape[0]).double().cpu().numpy())
     model.train(was_training)
     return np.concatenate(out)
