@@ -265,3 +265,44 @@ def test_unknown_bond_edges_value_is_refused(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "--bond-edges" in err and "ionic" in err and "covalent" in err
     assert not (tmp_path / "x").exists() and not (tmp_path / "o").exists()
+
+
+def test_cli_trains_with_topology_bonds_and_run_uses_them(tmp_path, capsys):
+    """``surrogate train egnn --top eth.pdb --bond-edges topology`` writes a model with the rule; ``surrogate run
+    --system eth.pdb`` takes the bonds from that PDB and runs it."""
+    import ase.io
+    import mdtraj
+
+    from surrogate.cli import main
+    from surrogate.egnn.train import load_egnn
+
+    atoms = ethanol()
+    top = mdtraj.Topology()
+    residue = top.add_residue("ETH", top.add_chain())
+    added = [top.add_atom(f"{s}{k}", mdtraj.element.get_by_symbol(s), residue)
+             for k, s in enumerate(atoms.get_chemical_symbols())]
+    for i, j in covalent_bonds(atoms.numbers, atoms.positions):
+        top.add_bond(added[i], added[j])
+    pdb = tmp_path / "eth.pdb"
+    mdtraj.Trajectory(atoms.positions[None] / 10.0, top).save_pdb(str(pdb))
+    data = tmp_path / "eth.extxyz"
+    images = []
+    for frame in emt_frames(6):
+        image = atoms.copy()
+        image.positions = frame.positions
+        image.info["energy"] = frame.energy
+        image.arrays["forces"] = np.asarray(frame.forces)
+        images.append(image)
+    ase.io.write(data, images, format="extxyz")
+    out = tmp_path / "model"
+    status = main(["train", "egnn", str(data), "--top", str(pdb), "--bond-edges", "topology", "--cutoff", "4",
+                   "--hidden", "8", "--layers", "2", "--max-epochs", "1", "--val-fraction", "0.34",
+                   "--no-progress", "--out", str(out)])
+    assert status == 0, capsys.readouterr().err
+    assert load_egnn(out / "best.pt").bond_edges == "topology"
+    status = main(["run", "--model", str(out / "best.pt"), "--system", str(pdb), "--steps", "3",
+                   "--temperature-K", "300", "--equilibrate-ps", "0", "--no-progress", "--out", str(tmp_path / "run")])
+    assert status == 0, capsys.readouterr().err
+    # without a topology the same model cannot know its bonds, and says so
+    with pytest.raises(InputError, match="needs a topology"):
+        EGNNForceProvider(out / "best.pt").evaluate(atoms.numbers, atoms.positions, np.zeros((3, 3)), [False] * 3)
