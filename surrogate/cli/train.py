@@ -119,7 +119,11 @@ BOND_EDGES_HELP = (
     "bond-typed edge attributes (the EGNN paper's a_ij): a one-hot bonded/non-bonded flag on every edge, from "
     "covalent radii (pairs closer than 1.2 × the sum of the radii in the first frame, then fixed) or from the "
     "bonds of the topology (--top, or the data's own); the model file keeps the rule, the bonds are derived "
-    "again from the simulated system. All frames must be one system"
+    "again from the simulated system. All frames must be one system. Measured on GFN2-xTB aspirin (300 frames "
+    "of benchmarks/data, 32×2 model, one thread on a busy 2-core machine, held-out force MAE on the 101 test "
+    "frames, without → covalent): 3 min budget 297 → 237 meV/Å (seed 0) and 376 → 267 (seed 1); 6 min 234 → 218 "
+    "and 203 → 193. They help most early in training; the gain shrinks to 5-7%% with a longer budget; the cost "
+    "per epoch is unchanged"
 )
 
 

@@ -17,6 +17,23 @@ An edge (i, j, shift) is flagged bonded when its atom pair {i, j} is bonded; in 
 cell less than twice the cutoff across, every image of a bonded pair within the cutoff
 carries the flag (the flag is a fixed label of the pair, so smoothness is unaffected).
 The model concatenates the one-hot [1 − b_ij, b_ij] to the radial edge attributes of every layer.
+
+Do they help? GFN2-xTB aspirin (``benchmarks/data/xtb_aspirin_train.extxyz.gz``, first 300 frames;
+the 101 frames of ``xtb_aspirin_test.extxyz.gz`` held out), ``train_egnn(cutoff=5, hidden=32,
+layers=2, time_budget_min=T, seed=s)``, one thread each, two runs side by side on a 2-core machine
+with a load average of 6-8. Held-out force MAE (meV/Å) without → with ``bond_edges="covalent"``:
+
+==========  ==========  ==========
+budget      seed 0      seed 1
+==========  ==========  ==========
+3 min       297 → 237   376 → 267
+6 min       234 → 218   203 → 193
+==========  ==========  ==========
+
+Energy MAE fell likewise (6 min: 130 → 87 and 90 → 81 meV against 242 for the mean predictor).
+The epochs per budget were the same (39/40, 31/31, 68/65, 95/94): the flag costs nothing per
+step. Bond edges speed up early learning; the gain shrinks with training (20-29% at 3 min,
+5-7% at 6 min), so expect little from them on a long run.
 """
 
 from __future__ import annotations

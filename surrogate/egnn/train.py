@@ -280,7 +280,9 @@ def train_egnn(data, out_dir, *, cutoff: float = 5.0, hidden: int = 64, layers: 
         (:mod:`surrogate.egnn.bonds`); the bonds come from the first frame's covalent radii or
         from ``topology`` (an MDTraj Topology or a file such as a PDB; default: the data file's
         own topology where its format carries one). All frames must be one system. The model
-        file stores the rule, not the bonds.
+        file stores the rule, not the bonds. On GFN2-xTB aspirin they lowered the held-out force
+        MAE by 20-29% with a 3-minute budget and by 5-7% with 6 minutes (table in
+        :mod:`surrogate.egnn.bonds`).
 
     Metrics per epoch go to ``metrics.csv`` (``train_``/``val_`` energy_mae eV/atom,
     energy_mae_structure eV, force_mae, force_rmse eV/Å, stress_mae eV/Å³ when fitted).
