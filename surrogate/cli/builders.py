@@ -237,13 +237,24 @@ def egnn_provider(path, args, system: System | None = None):
         raise InputError(f"--model {path} holds a {kind!r} model, not an EGNN force model{hint}")
     from surrogate.egnn.provider import EGNNForceProvider
 
-    provider = EGNNForceProvider(path, device=check_device(args.device), dtype=args.dtype)
+    provider = EGNNForceProvider(path, device=check_device(args.device), dtype=args.dtype,
+                                 topology=_bond_topology(args))
     if system is not None:
         try:
             provider.model.species_index(system.numbers)
         except InputError as err:
             raise InputError(f"--model {path} cannot simulate this system: {err}") from None
     return provider
+
+
+def _bond_topology(args):
+    """The topology whose bonds a model with ``--bond-edges topology`` uses: --top, else a --system file that
+    carries one (PDB, ...), else None (a model with covalent or no bond edges needs none)."""
+    from surrogate.egnn.train import _own_topology
+
+    top = getattr(args, "top", None)
+    system = getattr(args, "system", None)
+    return top if top is not None else (_own_topology(system) if system and os.path.isfile(system) else None)
 
 
 # --------------------------------------------------------------- integrators

@@ -111,8 +111,23 @@ def _add_egnn(kinds) -> None:
     g.add_argument("--pair-repulsion", choices=("zbl",), default=None,
                    help="add the ZBL nuclear repulsion, switched off at each element pair's closest approach in the "
                         "training data: zero on the data, it keeps MD out of close contacts the data never showed")
+    g.add_argument("--bond-edges", choices=("none", "covalent", "topology"), default="none",
+                   help=BOND_EDGES_HELP)
     add_size_options(p, output=False)
     p.set_defaults(func=main_egnn, _parser=p, _section="train-egnn", out="egnn-model")
+
+
+#: Help of --bond-edges, with what the option was measured to do.
+BOND_EDGES_HELP = (
+    "bond-typed edge attributes (the EGNN paper's a_ij): a one-hot bonded/non-bonded flag on every edge, from "
+    "covalent radii (pairs closer than 1.2 × the sum of the radii in the first frame, then fixed) or from the "
+    "bonds of the topology (--top, or the data's own); the model file keeps the rule, the bonds are derived "
+    "again from the simulated system. All frames must be one system. Measured on GFN2-xTB aspirin (300 frames "
+    "of benchmarks/data, 32×2 model, one thread on a busy 2-core machine, held-out force MAE on the 101 test "
+    "frames, without → covalent): 3 min budget 297 → 237 meV/Å (seed 0) and 376 → 267 (seed 1); 6 min 234 → 218 "
+    "and 203 → 193. They help most early in training; the gain shrinks to 5-7%% with a longer budget; the cost "
+    "per epoch is unchanged"
+)
 
 
 def _ema_decay(text: str) -> float:
@@ -247,7 +262,8 @@ def main_egnn(args) -> int:
     path = train_egnn(data, args.out, cutoff=args.cutoff, hidden=args.hidden, layers=args.layers,
                       energy_weight=args.energy_weight, force_weight=args.force_weight,
                       stress_weight=args.stress_weight, ema_decay=args.ema_decay, time_budget_min=args.time_budget,
-                      pair_repulsion=args.pair_repulsion, max_epochs=args.max_epochs,
+                      pair_repulsion=args.pair_repulsion, max_epochs=args.max_epochs, bond_edges=args.bond_edges,
+                      topology=args.top,
                       val_fraction=args.val_fraction, seed=args.seed, device=args.device, dtype=args.dtype,
                       resume=args.resume, progress=not args.no_progress, **kwargs)
     print(f"model written to {path}", file=sys.stderr)

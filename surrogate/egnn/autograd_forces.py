@@ -26,7 +26,8 @@ def energy_forces_stress(model, graph, stress: bool = False, training: bool = Fa
     """Evaluate an :class:`EGNNEnergyModel` on a (batched) graph with autograd forces/stress.
 
     ``graph`` carries ``numbers`` long [n] atomic numbers, ``pos`` [n, 3] Å, ``edge_index`` [2, E],
-    ``shifts`` [E, 3], ``cell`` [B, 3, 3] Å, ``batch`` long [n] and ``num_graphs``.
+    ``shifts`` [E, 3], ``cell`` [B, 3, 3] Å, ``batch`` long [n] and ``num_graphs``, and for a
+    model with bond-typed edges ``edge_bonded`` [E] (:func:`surrogate.egnn.bonds.annotate_graphs`).
     ``training=True`` keeps the graph of the derivatives so a force loss can be
     back-propagated (double backward).
     """
@@ -36,18 +37,26 @@ def energy_forces_stress(model, graph, stress: bool = False, training: bool = Fa
     return evaluate_tensors(
         model, core, core.species_index(graph.numbers), graph.pos.to(device=device, dtype=dtype),
         graph.edge_index.to(device), graph.shifts.to(device), graph.cell.to(device=device, dtype=dtype),
-        graph.batch.to(device), stress=stress, training=training,
+        graph.batch.to(device), stress=stress, training=training, bonded=_bonded(graph, device),
     )
 
 
+def _bonded(graph, device):
+    """The graph's per-edge bond flags [E] on ``device``, or None when it has none."""
+    bonded = getattr(graph, "edge_bonded", None)
+    return None if bonded is None else bonded.to(device)
+
+
 def evaluate_tensors(model, core, species: Tensor, pos: Tensor, edge_index: Tensor, shifts: Tensor, cell: Tensor,
-                     batch: Tensor, stress: bool = False, training: bool = False) -> EnergyForces:
+                     batch: Tensor, stress: bool = False, training: bool = False,
+                     bonded: Tensor | None = None) -> EnergyForces:
     """Energies, forces and (optionally) stress from tensors already on the model's device and dtype.
 
     ``model`` is what is called (the module, a DDP wrapper or its TorchScript compilation);
     ``core`` the :class:`EGNNEnergyModel` whose ``structure_energy`` sums per-atom energies.
     species long [n]; pos [n, 3] Å; edge_index long [2, E]; shifts [E, 3]; cell [B, 3, 3] Å
-    (a [3, 3] cell is one structure); batch long [n].
+    (a [3, 3] cell is one structure); batch long [n]; bonded [E] bond flags of a model with
+    bond-typed edges (None otherwise; it is then not passed, so older callables work unchanged).
     """
     cell = cell.reshape(-1, 3, 3)
     n_graphs = cell.shape[0]
@@ -61,7 +70,10 @@ def evaluate_tensors(model, core, species: Tensor, pos: Tensor, edge_index: Tens
         strained_cell = cell + torch.bmm(cell, sym)  # cell(1 + ε)
         inputs.append(strain)
     with torch.enable_grad():
-        energies = model(species, pos, edge_index, shifts, strained_cell, batch)  # [n]
+        if bonded is None:
+            energies = model(species, pos, edge_index, shifts, strained_cell, batch)  # [n]
+        else:
+            energies = model(species, pos, edge_index, shifts, strained_cell, batch, bonded)  # [n]
         energy = core.structure_energy(energies, batch, n_graphs)  # [B]
         grads = torch.autograd.grad(energy.sum(), inputs, create_graph=training)
     forces = -grads[0]

@@ -18,7 +18,7 @@ a small molecule, so :class:`EdgeCache` keeps them:
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 import numpy as np
 import torch
@@ -29,11 +29,13 @@ from systems.neighbor_list import NeighborList
 
 class Edges(NamedTuple):
     """edge_index long [2, E] (row 0 receiver i, row 1 sender j); shifts [E, 3] lattice shifts
-    in the model's dtype (r_ij = x_j − x_i + shifts @ cell); periodic: whether any shift is non-zero."""
+    in the model's dtype (r_ij = x_j − x_i + shifts @ cell); periodic: whether any shift is non-zero;
+    bonded: [E] bond flags in the model's dtype when the cache has a ``bonds`` set, else None."""
 
     edge_index: Tensor
     shifts: Tensor
     periodic: bool
+    bonded: Optional[Tensor] = None
 
 
 class EdgeCache:
@@ -41,6 +43,8 @@ class EdgeCache:
 
     ``edges(positions, cell, pbc)`` takes positions [n, 3] Å, cell [3, 3] Å, pbc [3] bool.
     ``n_tensor_builds`` counts how often new edge tensors were made (a test and benchmark figure).
+    ``bonds``: a :class:`surrogate.egnn.bonds.BondSet` (or None); when set, every new edge tensor
+    comes with its per-edge bond flags (computed only when the edges change).
     """
 
     def __init__(self, neighbor_list: NeighborList, device, dtype: torch.dtype):
@@ -52,6 +56,7 @@ class EdgeCache:
         self._order = None
         self._mask = None
         self._edges = None
+        self.bonds = None
 
     def edges(self, positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray) -> Edges:
         nl = self.neighbor_list
@@ -67,10 +72,14 @@ class EdgeCache:
             keep = self._order[mask]
             index = np.stack([i[keep], j[keep]]).astype(np.int64, copy=False)
             kept_shifts = shifts[keep]
+            bonded = None
+            if self.bonds is not None:
+                bonded = torch.from_numpy(self.bonds.flags(index[0], index[1])).to(device=self.device, dtype=self.dtype)
             self._edges = Edges(
                 torch.from_numpy(index).to(self.device),
                 torch.from_numpy(kept_shifts.astype(np.float64)).to(device=self.device, dtype=self.dtype),
                 bool(kept_shifts.any()),
+                bonded,
             )
             self._mask = mask
             self.n_tensor_builds += 1

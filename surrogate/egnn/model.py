@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from typing import Optional
+
 from torch import Tensor, nn
 from torch_geometric.utils import scatter
 
@@ -25,6 +27,7 @@ from systems.errors import InputError
 
 from ..dtypes import resolve_dtype
 
+from .bonds import BOND_ATTR_DIM, check_bond_rule
 from .layer import EGNNLayer
 from .radial import CutoffEnvelope, GaussianBasis, safe_norm
 from .repulsion import ZBLRepulsion
@@ -76,6 +79,10 @@ class EGNNEnergyModel(nn.Module):
     pair_repulsion : None or "zbl"
         Add the ZBL screened nuclear repulsion, switched off at ``repulsion_radii`` [S][S] Å per pair of species
         (None: the covalent radii sums), to the learned energy (:mod:`surrogate.egnn.repulsion`).
+    bond_edges : {"none", "covalent", "topology"}
+        Bond-typed edges (:mod:`surrogate.egnn.bonds`): unless "none", a one-hot
+        bonded/non-bonded flag is concatenated to the radial edge attributes of every
+        layer, and ``forward`` needs ``bonded``. Only the rule is stored, never the bonds.
     dtype : torch dtype or "float32"/"float64"; device : torch device.
     """
 
@@ -90,6 +97,7 @@ class EGNNEnergyModel(nn.Module):
         avg_num_neighbors: float = 1.0,
         pair_repulsion: str | None = None,
         repulsion_radii=None,
+        bond_edges: str = "none",
         dtype=torch.float32,
         device="cpu",
     ):
@@ -106,6 +114,9 @@ class EGNNEnergyModel(nn.Module):
         self.envelope_kind = envelope
         self.n_radial = int(n_radial)
         self.avg_num_neighbors = float(avg_num_neighbors)
+        self.bond_edges = check_bond_rule(bond_edges)
+        #: whether forward concatenates the one-hot bond flag to the edge attributes
+        self.use_bond_edges = self.bond_edges != "none"
 
         table = torch.full((119,), -1, dtype=torch.long)
         table[torch.tensor(species)] = torch.arange(len(species))
@@ -121,7 +132,7 @@ class EGNNEnergyModel(nn.Module):
         self.layers = nn.ModuleList(
             EGNNLayer(
                 hidden,
-                edge_attr_dim=n_radial,
+                edge_attr_dim=n_radial + (BOND_ATTR_DIM if self.use_bond_edges else 0),
                 # The last layer's coordinate update would never be used.
                 update_coords=(k < layers - 1),
                 coord_aggr="smooth_mean",
@@ -149,6 +160,7 @@ class EGNNEnergyModel(nn.Module):
             "envelope": self.envelope_kind,
             "n_radial": self.n_radial,
             "avg_num_neighbors": self.avg_num_neighbors,
+            "bond_edges": self.bond_edges,
             **({"pair_repulsion": self.pair_repulsion, "repulsion_radii": self.repulsion.radii_table()}
                if self.repulsion is not None else {}),
         }
@@ -225,12 +237,15 @@ class EGNNEnergyModel(nn.Module):
                       "(train on periodic frames with a stress to fit it)", UserWarning, stacklevel=3)
 
     # ------------------------------------------------------------------ physics
-    def forward(self, species: Tensor, pos: Tensor, edge_index: Tensor, shifts: Tensor, cell: Tensor, batch: Tensor) -> Tensor:
+    def forward(self, species: Tensor, pos: Tensor, edge_index: Tensor, shifts: Tensor, cell: Tensor, batch: Tensor,
+                bonded: Optional[Tensor] = None) -> Tensor:
         """Per-atom energies in eV.
 
         species : long [n] species indices; pos : [n, 3] Å; edge_index : long [2, E]
         (row 0 receiver i, row 1 sender j); shifts : [E, 3] integer lattice shifts;
-        cell : [B, 3, 3] Å (rows are lattice vectors); batch : long [n] structure index.
+        cell : [B, 3, 3] Å (rows are lattice vectors); batch : long [n] structure index;
+        bonded : [E] 1 for an edge between bonded atoms, 0 otherwise (needed, and only
+        used, when the model has bond edges; :class:`surrogate.egnn.bonds.BondSet`).
         Returns energies [n] eV (sum per structure for E).
         """
         i, j = edge_index[0], edge_index[1]
@@ -240,6 +255,11 @@ class EGNNEnergyModel(nn.Module):
         r = safe_norm(edge_vec)  # [E]
         weight = self.envelope(r)  # [E]
         edge_attr = self.radial(r)  # [E, n_radial]
+        if self.use_bond_edges:
+            if bonded is None:
+                raise RuntimeError("this EGNN model has bond-typed edges: pass `bonded` [E] (see surrogate.egnn.bonds)")
+            b = bonded.to(edge_attr.dtype).reshape(-1, 1)
+            edge_attr = torch.cat([edge_attr, 1.0 - b, b], dim=-1)  # [E, n_radial + 2]
         h = self.embedding(species)  # [n, F]
         for layer in self.layers:
             h, dx = layer(h, edge_index, edge_vec, edge_attr, weight)

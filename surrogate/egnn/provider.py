@@ -64,6 +64,11 @@ class EGNNForceProvider:
     script : bool
         Run the model as ``torch.jit.script(model)`` (falls back to the eager
         module, silently, when the model does not compile; ``self.scripted`` says which).
+    topology : MDTraj Topology or topology file (e.g. a PDB), or None
+        Only for a model with bond-typed edges (``bond_edges``, :mod:`surrogate.egnn.bonds`):
+        the bonds of rule "topology". The rule "covalent" takes them from the first structure
+        evaluated. Either way the bond set is derived once and kept (``self.bonds``); a
+        structure with other atoms is then refused.
 
     ``compute(system, stress=False) -> ForceResult`` returns float64 numpy
     arrays: energy eV, forces [n, 3] eV/Å, stress [3, 3] eV/Å³ (periodic
@@ -71,7 +76,8 @@ class EGNNForceProvider:
     weights) raises :class:`~systems.forces.NonFiniteError` naming the model.
     """
 
-    def __init__(self, model_or_path, device="cpu", dtype=None, skin: float = 1.0, script: bool = True):
+    def __init__(self, model_or_path, device="cpu", dtype=None, skin: float = 1.0, script: bool = True,
+                 topology=None):
         if isinstance(model_or_path, EGNNEnergyModel):
             model = model_or_path
             #: how errors name this provider
@@ -98,6 +104,10 @@ class EGNNForceProvider:
         self._batch = None
         self._cell_key = None
         self._cell = None
+        #: the model's bond rule ("none", "covalent", "topology") and the bond set derived for this system
+        self.bond_edges = getattr(self.model, "bond_edges", "none")
+        self.topology = topology
+        self.bonds = None
 
     @property
     def cutoff(self) -> float:
@@ -132,11 +142,13 @@ class EGNNForceProvider:
         cell = np.asarray(cell, dtype=np.float64).reshape(3, 3)
         if len(positions) != len(species):
             raise InputError(f"{len(species)} atomic numbers but positions for {len(positions)} atoms")
+        if self.bond_edges != "none":
+            self._ensure_bonds(numbers, positions, cell, pbc)
         edges = self.edge_cache.edges(positions, cell, pbc)
         model = self.model
         pos = torch.tensor(positions, dtype=model.dtype, device=model.device)
         out = evaluate_tensors(self._forward, model, species, pos, edges.edge_index, edges.shifts,
-                               self._cell_tensor(cell), self._batch, stress=stress)
+                               self._cell_tensor(cell), self._batch, stress=stress, bonded=edges.bonded)
         to64 = lambda t: t.detach().to("cpu", torch.float64).numpy()  # noqa: E731
         return check_finite(ForceResult(
             energy=float(out.energy.sum().item()),
@@ -144,6 +156,18 @@ class EGNNForceProvider:
             stress=to64(out.stress[0]) if stress else None,
             energies=to64(out.energies),
         ), self.name)
+
+    def _ensure_bonds(self, numbers, positions, cell, pbc) -> None:
+        """Derive the bond set once (first structure or topology); refuse a structure of another size."""
+        if self.bonds is None:
+            from .bonds import bond_set
+
+            self.bonds = bond_set(self.bond_edges, numbers, positions, cell, pbc, topology=self.topology,
+                                  source=self.name)
+            self.edge_cache.clear()
+            self.edge_cache.bonds = self.bonds
+        else:
+            self.bonds.check_atoms(len(positions), self.name)
 
     def compute(self, system, stress: bool = False) -> ForceResult:
         """Force-provider protocol: evaluate a :class:`systems.state.System`."""

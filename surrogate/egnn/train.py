@@ -41,6 +41,7 @@ from surrogate.training.trainer import BEST_NAME, Trainer, TrainConfig, unwrap_m
 from systems.errors import InputError
 
 from .autograd_forces import energy_forces_stress
+from .bonds import BOND_ATTR_DIM, BOND_EDGE_RULES, annotate_graphs, check_bond_rule
 from .data import graphs_from_atoms, graphs_from_frames, has_stress, load_graphs, without_stress
 from ..dtypes import resolve_dtype
 from .model import EGNNEnergyModel, composition_reference
@@ -220,6 +221,8 @@ def validate_egnn_header(path, header: dict, state: dict) -> tuple[dict, torch.d
         "envelope": check.choice("architecture.envelope", ("cosine", "polynomial")),
         "n_radial": check.positive_int("architecture.n_radial"),
         "avg_num_neighbors": check.positive_float("architecture.avg_num_neighbors"),
+        # Absent in files written before bond-typed edges existed: those have none.
+        "bond_edges": check.choice("architecture.bond_edges", BOND_EDGE_RULES, default="none"),
     }
     if "pair_repulsion" in check.get("architecture"):  # optional (files before it existed have none)
         arch["pair_repulsion"] = check.choice("architecture.pair_repulsion", (None, "zbl"))
@@ -251,7 +254,8 @@ def validate_egnn_header(path, header: dict, state: dict) -> tuple[dict, torch.d
                                                  f"knows atomic numbers {known}")
     check.count("architecture.layers", arch["layers"], "layers")
     if "layers.0.edge_geometry.weight" in state:  # W_r acts on [r², radial basis]
-        check.dim("architecture.n_radial", arch["n_radial"], "layers.0.edge_geometry.weight", 1, offset=1)
+        bond_dim = BOND_ATTR_DIM if arch["bond_edges"] != "none" else 0
+        check.dim("architecture.n_radial", arch["n_radial"], "layers.0.edge_geometry.weight", 1, offset=1 + bond_dim)
     context = ", ".join(f"{k}={v}" for k, v in arch.items() if k in ("hidden", "layers", "n_radial"))
     check.same_shapes(lambda: EGNNEnergyModel(**arch, dtype=dtype, device="meta"), context)
     return arch, dtype
@@ -264,8 +268,8 @@ def train_egnn(data, out_dir, *, cutoff: float = 5.0, hidden: int = 64, layers: 
                lr_patience: int = 10, early_stopping_patience: int = 30, grad_clip: float = 10.0,
                val_fraction: float = 0.1, seed: int = 0, device: str = "cpu", dtype: str = "float32",
                ema_decay: float = 0.99, time_budget_min: float | None = None, pair_repulsion: str | None = None,
-               resume: bool = False,
-               progress: bool = True) -> pathlib.Path:
+               resume: bool = False, progress: bool = True, bond_edges: str = "none",
+               topology=None) -> pathlib.Path:
     """Train an :class:`EGNNEnergyModel` and return the path of the best model file.
 
     data : a trajectory file with energies and forces (extxyz, .traj, ...), or a
@@ -285,11 +289,24 @@ def train_egnn(data, out_dir, *, cutoff: float = 5.0, hidden: int = 64, layers: 
     val_fraction : share of structures held out for validation (seeded split).
     device : "cpu" or "cuda"; dtype : "float32" or "float64".
     resume : continue an interrupted run from ``out_dir/checkpoint.pt``.
+    bond_edges : "none" (default), "covalent" or "topology": bond-typed edge attributes
+        (:mod:`surrogate.egnn.bonds`); the bonds come from the first frame's covalent radii or
+        from ``topology`` (an MDTraj Topology or a file such as a PDB; default: the data file's
+        own topology where its format carries one). All frames must be one system. The model
+        file stores the rule, not the bonds. On GFN2-xTB aspirin they lowered the held-out force
+        MAE by 20-29% with a 3-minute budget and by 5-7% with 6 minutes (table in
+        :mod:`surrogate.egnn.bonds`).
 
     Metrics per epoch go to ``metrics.csv`` (``train_``/``val_`` energy_mae eV/atom,
     energy_mae_structure eV, force_mae, force_rmse eV/Å, stress_mae eV/Å³ when fitted).
     """
+    bond_edges = check_bond_rule(bond_edges)
     graphs = _graphs(data, cutoff)
+    if bond_edges != "none":
+        if bond_edges == "topology" and topology is None:
+            topology = _own_topology(data)
+        graphs, _ = annotate_graphs(graphs, bond_edges, topology,
+                                    os.fspath(data) if isinstance(data, (str, os.PathLike)) else "training data")
     with_stress = has_stress(graphs)
     if stress_weight is None:
         stress_weight = DEFAULT_STRESS_WEIGHT if with_stress else 0.0
@@ -310,7 +327,7 @@ def train_egnn(data, out_dir, *, cutoff: float = 5.0, hidden: int = 64, layers: 
     radii = _repulsion_radii(species, graphs) if pair_repulsion == "zbl" else None
     model = EGNNEnergyModel(species, cutoff, hidden=hidden, layers=layers, envelope=envelope,
                             avg_num_neighbors=max(n_edges / max(n_nodes, 1), 1.0), pair_repulsion=pair_repulsion,
-                            repulsion_radii=radii, dtype=resolve_dtype(dtype))
+                            repulsion_radii=radii, bond_edges=bond_edges, dtype=resolve_dtype(dtype))
     model.trained_on_stress = stress_weight > 0
     counts = _species_counts(model, train_set)
     model.fit_normalisation(counts, np.array([float(g.energy) for g in train_set]),
@@ -336,6 +353,7 @@ def train_egnn(data, out_dir, *, cutoff: float = 5.0, hidden: int = 64, layers: 
     return pathlib.Path(out_dir) / BEST_NAME
 
 
+
 def _repulsion_radii(species: list[int], graphs) -> list[list[float]]:
     """Per pair of species, the closest approach (Å) in ``graphs`` (covalent radii sum where never seen)."""
     from .repulsion import closest_approach, covalent_radii_sum
@@ -354,6 +372,19 @@ def _repulsion_radii(species: list[int], graphs) -> list[list[float]]:
     default = covalent_radii_sum(species)
     return [[seen[a][b] if seen[a][b] is not None else default[a][b] for b in range(len(species))]
             for a in range(len(species))]
+
+
+def _own_topology(data):
+    """The topology a data file carries itself (PDB, H5, ...), or None (extxyz, in-memory data)."""
+    if not isinstance(data, (str, os.PathLike)):
+        return None
+    from systems.trajectory_io.formats import MDTRAJ_WITH_TOPOLOGY, detect_format
+
+    try:
+        library, fmt = detect_format(os.fspath(data))
+    except InputError:
+        return None
+    return os.fspath(data) if library == "mdtraj" and fmt in MDTRAJ_WITH_TOPOLOGY else None
 
 
 def _species_counts(model: EGNNEnergyModel, graphs) -> np.ndarray:
@@ -375,8 +406,10 @@ def predict_energies(model: EGNNEnergyModel, graphs: Sequence, batch_size: int =
             device, dtype = model.device, model.dtype
             cell = batch.cell.to(device, dtype).reshape(-1, 3, 3)
             b = batch.batch.to(device)
+            bonded = getattr(batch, "edge_bonded", None)
             atom_e = model(model.species_index(batch.numbers), batch.pos.to(device, dtype),
-                           batch.edge_index.to(device), batch.shifts.to(device), cell, b)
+                           batch.edge_index.to(device), batch.shifts.to(device), cell, b,
+                           None if bonded is None else bonded.to(device))
             out.append(model.structure_energy(atom_e, b, cell.shape[0]).double().cpu().numpy())
     model.train(was_training)
     return np.concatenate(out)
