@@ -43,6 +43,8 @@ def scripted(model: EGNNEnergyModel):
     try:
         with warnings.catch_warnings():  # torch >= 2.10 marks TorchScript deprecated; it still pays here
             warnings.simplefilter("ignore", DeprecationWarning)
+            # TorchScript's notes on how it reads annotations (UserWarning) say nothing about the user's run.
+            warnings.filterwarnings("ignore", category=UserWarning, message="The TorchScript type system")
             compiled = torch.jit.script(model)
     except Exception:  # noqa: BLE001 - a model TorchScript cannot compile runs eagerly
         compiled = model
