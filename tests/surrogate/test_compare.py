@@ -24,10 +24,13 @@ N_ATOMS = 108  # box 17.4 Å: half the box clears the 8.5 Å cutoff
 
 
 def lj_argon_run(name: str, seed: int, temperature_K: float = 94.4, epsilon: float = 0.0103,
-                 equilibrate: int = 400, production: int = 800, every: int = 2) -> RunData:
-    """Liquid argon: Langevin equilibration (10/ps), then NVE production; frames every ``every`` 5-fs steps."""
-    system = liquid_argon(N_ATOMS, temperature_K=temperature_K, seed=seed)
-    potential = LennardJones(3.405, epsilon, 8.5, 1.0)
+                 equilibrate: int = 400, production: int = 800, every: int = 2, n_atoms: int = N_ATOMS,
+                 cutoff: float = 8.5, skin: float = 1.0) -> RunData:
+    """Liquid argon: Langevin equilibration (10/ps), then NVE production; frames every ``every`` 5-fs steps.
+
+    ``cutoff`` and ``skin`` in Å: half the box of ``n_atoms`` must clear cutoff + skin."""
+    system = liquid_argon(n_atoms, temperature_K=temperature_K, seed=seed)
+    potential = LennardJones(3.405, epsilon, cutoff, skin)
     thermostat = LangevinBAOAB(potential, timestep_fs=5.0, temperature_K=temperature_K, friction_per_fs=0.01,
                                seed=seed)
     thermostat.initialize(system)

@@ -10,11 +10,7 @@ import pytest
 from ase import Atoms
 from ase.io import write
 
-from integrators import LangevinBAOAB, VelocityVerlet
-from systems.catalogue import liquid_argon
 from systems.errors import InputError
-from systems.frame import Frame
-from systems.potentials import LennardJones
 from systems.units import kB
 from surrogate.compare import Distance, RunData, compare_trajectories, load_run
 from surrogate.compare.connectivity import covalent_bonds, n_molecules
@@ -22,27 +18,15 @@ from surrogate.compare.report import parity_label
 from surrogate.compare.thermo import temperature_rule, thermo_series
 from surrogate.compare.uncertainty import mean_and_error, slope_and_error
 
+from .test_compare import lj_argon_run
+
 N_ATOMS = 32  # box 11.6 Å: half the box clears the 5.5 Å cutoff + 0.3 Å skin
 
 
 def small_argon(name: str, seed: int, production: int = 600, temperature_K: float = 94.4) -> RunData:
     """32 LJ argon atoms: 200 Langevin steps, then NVE (5 fs), a frame every 2 steps (10 fs)."""
-    system = liquid_argon(N_ATOMS, temperature_K=temperature_K, seed=seed)
-    potential = LennardJones(3.405, 0.0103, 5.5, 0.3)
-    thermostat = LangevinBAOAB(potential, timestep_fs=5.0, temperature_K=temperature_K, friction_per_fs=0.01,
-                               seed=seed)
-    thermostat.initialize(system)
-    for _ in range(200):
-        thermostat.step(system)
-    system.time = 0.0
-    nve = VelocityVerlet(potential, timestep_fs=5.0)
-    nve.initialize(system)
-    frames = []
-    for step in range(production + 1):
-        if step % 2 == 0:
-            frames.append(Frame.from_system(system, nve.last_result, index=step))
-        nve.step(system)
-    return RunData.from_frames(frames, name)
+    return lj_argon_run(name, seed, temperature_K=temperature_K, equilibrate=200, production=production, every=2,
+                        n_atoms=N_ATOMS, cutoff=5.5, skin=0.3)
 
 
 def copy_run(run: RunData, name: str, **changes) -> RunData:
