@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import inspect
 import json
 import os
 import shutil
@@ -60,9 +59,8 @@ DEFAULT_WATER = ROOT / "surrogate" / "data" / "xtb_water" / "trajectory.extxyz"
 
 EGNN_ARCH = dict(cutoff=5.0, hidden=64, layers=4)
 EGNN_TRAIN = dict(batch_size=8, lr=2e-3, lr_patience=10, early_stopping_patience=10_000, energy_weight=1.0,
-                  force_weight=10.0, val_fraction=0.1, seed=0, device="cpu", dtype="float32", progress=False)
-#: Keyword arguments passed to train_egnn only where its signature has them (features landing on other branches).
-EGNN_OPTIONAL = dict(ema_decay=0.99)
+                  force_weight=10.0, val_fraction=0.1, seed=0, device="cpu", dtype="float32", progress=False,
+                  ema_decay=0.99)
 
 #: Rows of other benchmarks copied into the summary: (result file, words that select its rows).
 SUMMARY_SOURCES = (("egnn_nbody.json", "N-body"), ("threads.json", "epoch with a second busy process"),
@@ -108,51 +106,21 @@ def split_train_val(n: int, val_fraction: float, seed: int):
 def train_egnn_budget(train_atoms: list, out_dir: Path, budget_s: float, stress: bool, log=print) -> tuple[Path, dict]:
     """Train the EGNN on ``train_atoms`` for ``budget_s`` seconds of training wall time; (best model path, summary).
 
-    The one place the EGNN is trained here. Where ``train_egnn`` takes a time budget (``time_budget_s`` /
-    ``time_budget``), a stress weight or an EMA, they are used; otherwise the budget is kept by training in
-    resumable chunks of epochs and starting no chunk that the measured epoch time says would overrun.
+    The one place the EGNN is trained here: ``train_egnn``'s own time budget, EMA, and its default stress weight
+    (10 when every frame is periodic with a stress) where ``stress``, else none.
     """
-    from surrogate.egnn.data import graphs_from_atoms
     from surrogate.egnn.train import train_egnn
 
-    params = inspect.signature(train_egnn).parameters
-    kwargs = dict(EGNN_ARCH, **EGNN_TRAIN)
-    kwargs.update({k: v for k, v in EGNN_OPTIONAL.items() if k in params})
-    if "stress_weight" in params:
-        # None: train_egnn's own default (10 when every frame is periodic with a stress, else 0).
-        kwargs["stress_weight"] = None if stress else 0.0
+    kwargs = dict(EGNN_ARCH, **EGNN_TRAIN, stress_weight=None if stress else 0.0)
     if out_dir.exists():
         shutil.rmtree(out_dir)
-    t_setup = time.perf_counter()
-    budget_key = next((k for k in ("time_budget_min", "time_budget_s", "time_budget") if k in params), None)
-    data = train_atoms if (budget_key or "stress_weight" in kwargs) else graphs_from_atoms(train_atoms,
-                                                                                          EGNN_ARCH["cutoff"])
-    setup_seconds = time.perf_counter() - t_setup
     t0 = time.perf_counter()
-    if budget_key:
-        budget = budget_s / 60.0 if budget_key == "time_budget_min" else budget_s
-        best = train_egnn(data, out_dir, max_epochs=100_000, **{budget_key: budget}, **kwargs)
-        epochs = _metric_rows(out_dir)
-    else:
-        epochs, epoch_time = 0, 0.0
-        while True:
-            elapsed = time.perf_counter() - t0
-            chunk = 1 if epoch_time == 0 else int(max(0.0, budget_s - elapsed) // epoch_time)
-            if epochs and chunk < 1:
-                break
-            chunk = min(max(chunk, 1), 5)
-            tc = time.perf_counter()
-            best = train_egnn(data, out_dir, max_epochs=epochs + chunk, resume=epochs > 0, **kwargs)
-            done = _metric_rows(out_dir)
-            epoch_time = (time.perf_counter() - tc) / max(done - epochs, 1)
-            stopped = done == epochs
-            epochs = done
-            log(f"  EGNN {epochs} epochs ({time.perf_counter() - t0:.0f} s)")
-            if stopped:
-                break
+    best = train_egnn(train_atoms, out_dir, max_epochs=100_000, time_budget_min=budget_s / 60.0, **kwargs)
+    epochs = _metric_rows(out_dir)
+    log(f"  EGNN {epochs} epochs ({time.perf_counter() - t0:.0f} s)")
     used = {k: v for k, v in kwargs.items() if k not in ("device", "progress")}
-    return best, {"epochs": epochs, "train_seconds": time.perf_counter() - t0, "setup_seconds": setup_seconds,
-                  "time_budget_by": budget_key or "resumable chunks", "settings": used}
+    return best, {"epochs": epochs, "train_seconds": time.perf_counter() - t0, "time_budget_by": "time_budget_min",
+                  "settings": used}
 
 
 def _metric_rows(out_dir: Path) -> int:
