@@ -17,12 +17,16 @@ class ForceResult(NamedTuple):
     stress : float64 [3, 3], eV/Å³, or None. ASE's sign convention: the strain
         derivative of the energy divided by the volume (negative when compressed).
     energies : float64 [n_atoms], eV, or None; per-atom energies that sum to ``energy``.
+    uncertainty : dict or None; a committee's spread around the mean it returns:
+        ``"energy_std"`` (float, eV), ``"forces_std"`` (float64 [n_atoms], eV/Å, the per-atom
+        norm of the force standard deviation) and ``"max_force_std"`` (float, eV/Å).
     """
 
     energy: float
     forces: np.ndarray
     stress: Optional[np.ndarray] = None
     energies: Optional[np.ndarray] = None
+    uncertainty: Optional[dict] = None
 
 
 class NonFiniteError(InputError, FloatingPointError):
