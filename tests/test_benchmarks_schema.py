@@ -75,3 +75,33 @@ def test_committed_aspirin_start_structure_has_aspirins_bonds():
     broken.positions[13] = broken.positions[12] + [0.0, 0.0, 2.5]   # pull the acid H off its oxygen
     with pytest.raises(ValueError, match="missing"):
         make_xtb_aspirin.check_aspirin(broken)
+
+
+def test_aggregate_records_every_part_and_a_failing_part_as_unmet(tmp_path, monkeypatch):
+    import sys
+    import types
+
+    from benchmarks import aggregate
+
+    good = types.ModuleType("benchmarks._fake_good")
+    good.run = lambda quick: ({"quick_seen": quick}, [_common.target("fake ratio", 5.0, 4.0, "higher")])
+    bad = types.ModuleType("benchmarks._fake_bad")
+
+    def broken(quick):
+        raise RuntimeError("reference missing")
+
+    bad.run = broken
+    monkeypatch.setitem(sys.modules, "benchmarks._fake_good", good)
+    monkeypatch.setitem(sys.modules, "benchmarks._fake_bad", bad)
+    monkeypatch.setattr(_common, "RESULTS", tmp_path)
+    status = aggregate.main("fake_all", ["_fake_good", "_fake_bad"], "fake", argv=["--quick"])
+    data = json.loads((tmp_path / "fake_all.json").read_text())
+    assert status == 1
+    assert data["figures"]["_fake_good"]["quick_seen"] is True
+    assert "reference missing" in data["figures"]["_fake_bad"]["error"]
+    rows = {r["name"]: r for r in data["targets"]}
+    assert rows["fake ratio"]["met"] and not rows["_fake_bad: ran"]["met"]
+    # a subset is written under its own name and holds only its rows
+    assert aggregate.main("fake_all", ["_fake_good", "_fake_bad"], "fake", argv=["--parts", "_fake_good"]) == 0
+    subset = json.loads((tmp_path / "fake_all__fake_good.json").read_text())
+    assert [r["name"] for r in subset["targets"]] == ["fake ratio"]
