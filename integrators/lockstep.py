@@ -24,8 +24,6 @@ from __future__ import annotations
 import threading
 from typing import Callable, Sequence
 
-import numba
-
 from systems.forces import ForceResult
 
 
@@ -141,11 +139,9 @@ class Lockstep:
             raise RuntimeError("Lockstep.run is already running")
         results: list = [None] * len(tasks)
         errors: dict[int, BaseException] = {}
-        numba_threads = numba.get_num_threads()  # a thread-local setting: the workers inherit the caller's
 
         def work(k: int, task) -> None:
             try:
-                numba.set_num_threads(numba_threads)
                 results[k] = task()
             except BaseException as err:  # noqa: BLE001 - handed to the coordinator, re-raised there
                 errors[indices[k]] = err
