@@ -112,3 +112,30 @@ def test_a_failing_replica_stops_alone():
     assert "runaway at step 5" in str(info.value)
     assert bsim.simulations[0].step == 20  # the healthy replica finished its run
     np.testing.assert_array_equal(bsim.simulations[0].system.positions, unbatched("verlet", 20)[0].system.positions)
+
+
+def test_unbatched_checkpoints_resume_batched(tmp_path):
+    """A replica's checkpoint has the unbatched format: checkpoints of single runs resume as one batched run,
+    which then ends where the single runs end."""
+    kind = "bussi"
+    paths, refs = [], []
+    for i, system in enumerate(systems()):
+        sim = Simulation(system, make_integrator(kind)(i, lj()))
+        sim.run(12)
+        paths.append(sim.save_checkpoint(tmp_path / f"single{i}.npz"))
+        sim.run(12)
+        refs.append(sim)
+    resumed = BatchedSimulation.from_checkpoints(paths, make_integrator(kind), ProviderLoop(factory=lambda i: lj()))
+    resumed.run(12)
+    for got, want in zip(resumed.simulations, refs):
+        assert got.step == want.step == 24
+        np.testing.assert_array_equal(got.system.positions, want.system.positions)
+        np.testing.assert_array_equal(got.system.velocities, want.system.velocities)
+    # and the batched replica's checkpoint holds the same provider state (the neighbor list reference)
+    written = resumed.save_checkpoints([tmp_path / "b0.npz", tmp_path / "b1.npz"])
+    from integrators import load_checkpoint
+
+    single = refs[0].save_checkpoint(tmp_path / "s0.npz")
+    a, b = load_checkpoint(written[0]), load_checkpoint(single)
+    assert a.provider_state.keys() == b.provider_state.keys()
+    np.testing.assert_array_equal(a.system.positions, b.system.positions)
