@@ -57,7 +57,7 @@ class ReplicaProvider:
         return self._lockstep.request(self.index, system, stress)
 
     def __getattr__(self, name):
-        if name.startswith("__"):
+        if name.startswith("_"):  # private and special names are never the slot's (and copy/pickle probe them)
             raise AttributeError(name)
         return getattr(self._lockstep.batch_provider.replica_state(self.index), name)
 
