@@ -120,4 +120,7 @@ def test_cli_replicas_match_single_runs_and_resume(tmp_path, capsys):
         want = positions(tmp_path / "full" / f"replica_00{i}" / "trajectory.extxyz")
         assert got.shape == (5, 32, 3)
         np.testing.assert_array_equal(got, want)
-    capsys.readouterr()
+    # Monte Carlo does not evaluate forces step by step: refused by name, nothing written
+    assert main(["run", "--replicas", "2", "--integrator", "mc", "--steps", "2", "--out", str(tmp_path / "mc")]) == 2
+    assert "--replicas runs MD with --integrator verlet, langevin, bussi" in capsys.readouterr().err
+    assert not (tmp_path / "mc").exists()
