@@ -20,6 +20,8 @@ _EXPORTS = {
     "TrajectoryReporter": ".reporters",
     "RunawayError": ".runaway", "RunawayGuard": ".runaway",
     "Simulation": ".simulation", "VelocityVerlet": ".verlet",
+    "BatchForceProvider": ".protocols", "BatchedSimulation": ".batched_simulation", "Lockstep": ".lockstep",
+    "ReplicaError": ".lockstep", "ProviderLoop": ".provider_loop",
 }
 
 __all__ = [
@@ -28,6 +30,7 @@ __all__ = [
     "Simulation", "Reporter", "ReportRequest", "Snapshot",
     "TrajectoryReporter", "ThermoLogReporter", "ProgressReporter", "CheckpointReporter",
     "RunawayGuard", "RunawayError", "save_checkpoint", "load_checkpoint",
+    "BatchForceProvider", "BatchedSimulation", "Lockstep", "ReplicaError", "ProviderLoop",
 ]
 
 

@@ -195,3 +195,14 @@ def add_runaway_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--no-runaway-check", action="store_true",
                    help="no temperature or contact checks (non-finite positions, velocities, energies and "
                         "forces still stop a run)")
+
+
+def add_replica_options(parser: argparse.ArgumentParser) -> None:
+    """--replicas B and --max-batch-edges (surrogate/cli/replicas.py)."""
+    g = parser.add_argument_group("replicas (B independent runs, one batched force evaluation per step)")
+    g.add_argument("--replicas", type=positive_int, default=None, metavar="B",
+                   help="run B replicas with seeds seed, seed+1, ..., seed+B-1 into OUT/replica_000 ... (each with "
+                        "a single run's files; --resume resumes each); an EGNN evaluates all replicas in one call")
+    g.add_argument("--max-batch-edges", type=positive_int, default=None, metavar="E",
+                   help="--replicas with --model: edges per batched model call (default: estimated from the free "
+                        "memory of --device; halved and kept whenever a batch runs out of memory)")

@@ -7,7 +7,8 @@ import argparse
 from systems.errors import InputError
 
 from .options import (INTEGRATORS, HelpFormatter, add_config_option, add_dynamics_options, add_output_options,
-                      add_provider_options, add_runaway_options, add_size_options, add_system_options)
+                      add_provider_options, add_replica_options, add_runaway_options, add_size_options,
+                      add_system_options)
 
 DESCRIPTION = """\
 Run molecular dynamics or Monte Carlo with any force provider: a trained EGNN
@@ -24,6 +25,7 @@ examples:
   surrogate run --model egnn-model/best.pt --system reference/trajectory.extxyz --frame -1 --out egnn
   surrogate run --integrator lstm --model lstm.pt --system lj-cluster --n-atoms 16 --out lstm
   surrogate run --integrator mc --steps 2000 --out mc                       # Metropolis MC, classical LJ
+  surrogate run --model egnn-model/best.pt --n-atoms 64 --replicas 64 --out ens  # 64 seeds, one model call a step
 """
 
 
@@ -43,6 +45,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     add_output_options(p, "run")
     add_size_options(p)
     add_runaway_options(p)
+    add_replica_options(p)
     p.set_defaults(func=main, _parser=p, _section="run")
     return p
 
@@ -52,6 +55,10 @@ def main(args) -> int:
                            check_size_before_build, default_timestep_fs)
     from .simulate import run_simulation
 
+    if args.replicas:  # B replicas in lock step: surrogate/cli/replicas.py
+        from .replicas import run_replicas
+
+        return run_replicas(args)
     check_size_before_build(args)
     system, topology = build_system(args)
     if args.integrator == "lstm":
