@@ -236,3 +236,37 @@ def test_cli_trains_a_committee_and_resume_keeps_finished_members(tmp_path, caps
     assert (out / "member0" / "best.pt").read_bytes() == kept
     result = evaluate(EGNNForceProvider(path, script=False), frames[0], stress=False)
     assert result.uncertainty["max_force_std"] > 0
+
+
+def _committee_run(path, members, steps, resume=False):
+    """8 copper atoms under a committee, thermo log every step, checkpoint every 2; returns the simulation."""
+    from integrators import CheckpointReporter
+
+    provider = EGNNForceProvider(members, script=False)
+    integrator = VelocityVerlet(provider, timestep_fs=1.0)
+    reporters = [ThermoLogReporter(path / "thermo.csv", 1, append=resume),
+                 CheckpointReporter(path / "checkpoint.npz", 2)]
+    if resume:
+        sim = Simulation.from_checkpoint(path / "checkpoint.npz", integrator, reporters)
+    else:
+        sim = Simulation(System.from_atoms(copper(seed=6)), integrator, reporters)
+    with sim:
+        sim.run(steps - sim.step)
+    return sim
+
+
+def test_checkpoint_resume_of_a_committee_run_is_exact(members, tmp_path, capsys):
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    whole.mkdir(), killed.mkdir()
+    _committee_run(whole, members, 6)
+    before = _committee_run(killed, members, 5)  # as if killed after step 5: last checkpoint at step 4
+    assert before.integrator.last_result.uncertainty is not None
+    from integrators.checkpoint import load_checkpoint
+
+    saved = load_checkpoint(killed / "checkpoint.npz")
+    spread = saved.integrator_state["result"]["uncertainty"]  # the cached step-4 result keeps its spread
+    assert saved.step == 4 and set(spread) == {"energy_std", "forces_std", "max_force_std"}
+    assert spread["forces_std"].shape == (8,) and spread["max_force_std"] > 0
+    _committee_run(killed, members, 6, resume=True)
+    assert "kept 5 rows, dropped 1 written after step 4" in capsys.readouterr().err  # step 5's row goes
+    assert (killed / "thermo.csv").read_bytes() == (whole / "thermo.csv").read_bytes()
