@@ -270,3 +270,16 @@ def test_checkpoint_resume_of_a_committee_run_is_exact(members, tmp_path, capsys
     _committee_run(killed, members, 6, resume=True)
     assert "kept 5 rows, dropped 1 written after step 4" in capsys.readouterr().err  # step 5's row goes
     assert (killed / "thermo.csv").read_bytes() == (whole / "thermo.csv").read_bytes()
+
+
+def test_set_models_swaps_the_members_in_place(members):
+    atoms = copper(seed=7)
+    provider = EGNNForceProvider(members[:2], script=False)
+    first = evaluate(provider, atoms, stress=False)
+    provider.set_models(members)  # e.g. a committee fine-tuned during a run
+    swapped = evaluate(provider, atoms, stress=False)
+    fresh = evaluate(EGNNForceProvider(members, script=False), atoms, stress=False)
+    assert swapped.energy == fresh.energy and swapped.energy != first.energy
+    np.testing.assert_array_equal(swapped.uncertainty["forces_std"], fresh.uncertainty["forces_std"])
+    with pytest.raises(InputError, match="cutoff"):
+        provider.set_models([member(9, cutoff=3.0)])
