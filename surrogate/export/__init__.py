@@ -1,0 +1,5 @@
+"""Export trained models to other engines' formats (metatomic: LAMMPS, i-PI, ASE, torch-sim)."""
+
+from .metatomic import build_atomistic_model, export_metatomic
+
+__all__ = ["build_atomistic_model", "export_metatomic"]
