@@ -5,6 +5,8 @@ cannot export."""
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -214,3 +216,19 @@ def test_cli_refuses_non_egnn_and_bonded_models(tmp_path, capsys):
     assert main(["export", str(path), "-o", str(tmp_path / "y.pt")]) == 2
     assert "bond" in capsys.readouterr().err
     assert main(["export", "-o", str(tmp_path / "z.pt")]) == 2
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="torch-sim >= 0.5 (needed by metatomic-torchsim) requires "
+                                                       f"Python >= 3.12; this is {sys.version.split()[0]}")
+def test_torch_sim_bridge_equals_our_calculator(exported):
+    """torch-sim's metatomic bridge on the exported file: energy and forces as our calculator's."""
+    ts = pytest.importorskip("torch_sim")
+    bridge = pytest.importorskip("metatomic_torchsim")
+    dtype, members, single, _ = exported
+    atoms = water_triclinic()
+    model = bridge.MetatomicModel(str(single), device="cpu")
+    state = ts.io.atoms_to_state([atoms], device=torch.device("cpu"), dtype=getattr(torch, dtype))
+    out = model(state)
+    e_ref, f_ref, _, _ = ours(members[0], atoms, False)
+    assert abs(float(out["energy"].reshape(-1)[0]) - e_ref) <= np.finfo(dtype).eps * 4 * abs(e_ref)
+    assert np.abs(out["forces"].detach().double().numpy().reshape(-1, 3) - f_ref).max() <= FORCE_TOL[dtype]
