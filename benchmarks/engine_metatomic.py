@@ -68,8 +68,7 @@ def _structures():
 
 def _ase_comparison(model, dtype: str, structures, workdir: Path) -> dict:
     from surrogate.calculator import SurrogateCalculator
-    from surrogate.export import export_metatomic
-    from surrogate.export._import import import_metatomic
+    from surrogate.export import export_metatomic, import_metatomic
 
     import_metatomic()
     from metatomic_ase import MetatomicCalculator

@@ -17,8 +17,7 @@ from surrogate.calculator import SurrogateCalculator
 from surrogate.cli import main
 from surrogate.egnn.model import EGNNEnergyModel
 from surrogate.egnn.train import save_egnn
-from surrogate.export import build_atomistic_model, export_metatomic
-from surrogate.export._import import import_metatomic
+from surrogate.export import build_atomistic_model, export_metatomic, import_metatomic
 
 from .model_file_helpers import lstm_file
 
