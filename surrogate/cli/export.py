@@ -18,8 +18,9 @@ that LAMMPS (pair_style metatomic), i-PI (i-pi-driver-py -m metatomic), ASE (met
 and torch-sim load unchanged. It declares the elements, the cutoff neighbor list, Å and eV, and the output
 "energy" (per structure or per atom); engines take forces and stress by autograd of the energy.
 
-Several MODEL files make a committee: "energy" is the mean of the members, with "energy_ensemble" (every
-member's energy) and "energy_uncertainty" (their standard deviation) beside it.
+A committee file (surrogate train egnn --committee K), or several MODEL files, make a committee: "energy" is
+the mean of the members, with "energy_ensemble" (every member's energy) and "energy_uncertainty" (their
+population standard deviation, as the committee's own calculator reports) beside it.
 
 The resolved options are written beside OUT as <OUT stem>.config.yaml.
 """
@@ -27,6 +28,7 @@ The resolved options are written beside OUT as <OUT stem>.config.yaml.
 EPILOG = """\
 examples:
   surrogate export egnn-model/best.pt --format metatomic -o model-mta.pt
+  surrogate export committee-model/best.pt -o committee-mta.pt          # a committee file
   surrogate export seed0/best.pt seed1/best.pt seed2/best.pt -o committee-mta.pt --dtype float64
   i-pi input.xml & i-pi-driver-py -u -a mta -m metatomic -o template=init.xyz,model=model-mta.pt
 """
@@ -36,7 +38,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser("export", help="export EGNN models for LAMMPS, i-PI, ASE, torch-sim (metatomic)",
                               description=DESCRIPTION, epilog=EPILOG, formatter_class=HelpFormatter)
     add_config_option(p)
-    p.add_argument("models", nargs="*", metavar="MODEL", help="EGNN model file(s) (best.pt); several: a committee")
+    p.add_argument("models", nargs="*", metavar="MODEL", help="EGNN model or committee file(s) (best.pt); several files: one committee of all their members")
     p.add_argument("--format", choices=FORMATS, default="metatomic", help="output format")
     p.add_argument("-o", "--out", default="model-mta.pt", metavar="FILE", help="exported model file")
     p.add_argument("--dtype", choices=("float32", "float64"), default=None,
@@ -50,7 +52,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def main(args) -> int:
-    from ..egnn.train import load_egnn
+    from ..egnn.committee import load_models
     from ..export import export_metatomic
 
     if not args.models:
@@ -58,11 +60,14 @@ def main(args) -> int:
     out = Path(args.out)
     if out.is_dir():
         raise InputError(f"-o/--out {out} is a folder; give the file name of the exported model")
-    members = [load_egnn(path, dtype=args.dtype) for path in args.models]  # ModelFileError names the file
-    for path, model in zip(args.models, members):
-        if model.bond_edges != "none":
-            raise InputError(f"model file {path}: bond-typed edges (bond_edges={model.bond_edges!r}) need a "
-                             "topology that metatomic engines do not pass; it cannot be exported")
+    members = []
+    for path in args.models:  # an EGNN file gives one member, a committee file all of its own
+        models, _ = load_models(path, dtype=args.dtype)  # ModelFileError names the file
+        for model in models:
+            if model.bond_edges != "none":
+                raise InputError(f"model file {path}: bond-typed edges (bond_edges={model.bond_edges!r}) need a "
+                                 "topology that metatomic engines do not pass; it cannot be exported")
+        members.extend(models)
     export_metatomic(members, out, dtype=args.dtype, name=args.name, description=args.description,
                      authors=args.author or ())
     write_resolved_config(args, out.parent if str(out.parent) else ".", name=f"{out.stem}.config.yaml")

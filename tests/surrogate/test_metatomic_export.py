@@ -186,21 +186,27 @@ def test_capabilities_and_metadata(exported):
 
 
 def test_cli_exports_a_committee(tmp_path, capsys):
-    """Two model files make a committee; --dtype, --author and the resolved config beside the output."""
-    from surrogate.egnn.train import load_egnn
+    """A committee file plus a model file make a committee of three; --dtype, --author and the resolved config
+    beside the output; the export's mean and spread are those of our committee calculator."""
+    from surrogate.egnn.committee import save_committee
 
-    files = [save_egnn(tiny_model(seed, "float32"), tmp_path / f"m{seed}.pt") for seed in (0, 1)]
+    committee = save_committee([tiny_model(0, "float32"), tiny_model(1, "float32")], tmp_path / "committee.pt")
+    single = save_egnn(tiny_model(2, "float32"), tmp_path / "m2.pt")
     out = tmp_path / "export" / "model-mta.pt"
-    assert main(["export", *map(str, files), "--format", "metatomic", "-o", str(out), "--dtype", "float64",
-                 "--author", "Test Author"]) == 0
-    assert "committee of 2" in capsys.readouterr().out
+    assert main(["export", str(committee), str(single), "--format", "metatomic", "-o", str(out),
+                 "--dtype", "float64", "--author", "Test Author"]) == 0
+    assert "committee of 3" in capsys.readouterr().out
     assert (tmp_path / "export" / "model-mta.config.yaml").exists()
     atoms = ethanol()
     atoms.calc = MetatomicCalculator(str(out))
-    model = atoms.calc.metadata()
-    assert model.authors == ["Test Author"]
-    refs = [ours(load_egnn(f, dtype="float64"), atoms, False) for f in files]
-    assert np.abs(atoms.get_forces() - np.mean([r[1] for r in refs], axis=0)).max() <= 1e-10
+    assert atoms.calc.metadata().authors == ["Test Author"]
+    members = [tiny_model(seed, "float64") for seed in (0, 1, 2)]
+    ref = atoms.copy()
+    ref.calc = SurrogateCalculator(members)  # our committee calculator: member mean and population std
+    assert np.abs(atoms.get_forces() - ref.get_forces()).max() <= 1e-10
+    request = {"energy_uncertainty": mta.ModelOutput(unit="eV", sample_kind="system")}
+    spread = float(atoms.calc.run_model(atoms, request)["energy_uncertainty"].block().values.reshape(()))
+    assert spread == pytest.approx(ref.calc.get_property("energy_std", ref), rel=1e-9)
 
 
 def test_cli_refuses_non_egnn_and_bonded_models(tmp_path, capsys):
