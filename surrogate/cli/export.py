@@ -38,7 +38,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser("export", help="export EGNN models for LAMMPS, i-PI, ASE, torch-sim (metatomic)",
                               description=DESCRIPTION, epilog=EPILOG, formatter_class=HelpFormatter)
     add_config_option(p)
-    p.add_argument("models", nargs="*", metavar="MODEL", help="EGNN model or committee file(s) (best.pt); several files: one committee of all their members")
+    p.add_argument("models", nargs="*", metavar="MODEL",
+                   help="EGNN model or committee file(s) (best.pt); several files: one committee of all their members")
     p.add_argument("--format", choices=FORMATS, default="metatomic", help="output format")
     p.add_argument("-o", "--out", default="model-mta.pt", metavar="FILE", help="exported model file")
     p.add_argument("--dtype", choices=("float32", "float64"), default=None,
