@@ -22,13 +22,13 @@ import numpy as np
 from systems.errors import InputError
 
 #: i-PI input for NVE; the placeholders are filled by :func:`ipi_input`
-INPUT_TEMPLATE = """<simulation verbosity="low" safe_stride="1000" sockets_prefix="{prefix}">
+INPUT_TEMPLATE = """<simulation verbosity="low" safe_stride="1000" floatformat="%24.15e" sockets_prefix="{prefix}">
   <output prefix="simulation">
     <properties stride="1" filename="out" flush="1">
       [ step, time{{picosecond}}, conserved{{electronvolt}}, temperature{{kelvin}}, potential{{electronvolt}} ]
     </properties>
-    <trajectory filename="pos" stride="1" format="xyz" cell_units="angstrom" flush="1">
-      positions{{angstrom}}
+    <trajectory filename="pos" stride="1" format="ase" flush="1">
+      positions{{ase}}
     </trajectory>
   </output>
   <total_steps> {steps} </total_steps>
@@ -161,27 +161,16 @@ def run_ipi_nve(model_path, atoms, workdir, steps: int = 20, timestep_fs: float 
 
 
 def read_ipi_output(workdir, wall_s: float = float("nan")) -> IPIRun:
-    """Parse ``simulation.out`` (step, time, conserved, temperature, potential) and ``simulation.pos_0.xyz``."""
+    """Parse ``simulation.out`` (step, time, conserved, temperature, potential) and ``simulation.pos_0.extxyz``.
+
+    The trajectory is written in i-PI's "ase" format (extxyz, positions to 1e-8 Å, the full cell): its plain
+    xyz prints positions with 6 significant digits (1e-5 Å), which alone moves a water energy by ~1e-5 eV.
+    """
+    import ase.io
+
     workdir = Path(workdir)
     table = np.atleast_2d(np.loadtxt(workdir / "simulation.out", comments="#"))
-    frames = []
-    cell = None
-    lines = (workdir / "simulation.pos_0.xyz").read_text().splitlines()
-    k = 0
-    while k < len(lines) and lines[k].strip():
-        n = int(lines[k])
-        comment = lines[k + 1]
-        if cell is None:
-            cell = _cell_from_comment(comment)
-        frames.append([[float(v) for v in line.split()[1:4]] for line in lines[k + 2:k + 2 + n]])
-        k += 2 + n
+    frames = ase.io.read(workdir / "simulation.pos_0.extxyz", index=":", format="extxyz")
     return IPIRun(steps=table[:, 0].astype(int), potential=table[:, 4], conserved=table[:, 2],
-                  positions=np.asarray(frames, dtype=np.float64), cell=cell, wall_s=wall_s)
-
-
-def _cell_from_comment(comment: str) -> np.ndarray:
-    """The cell [3, 3] Å (rows) from i-PI's xyz comment ``# CELL(abcABC): a b c α β γ ...``."""
-    from ase.geometry import cellpar_to_cell
-
-    fields = comment.split("CELL(abcABC):")[1].split()[:6]
-    return cellpar_to_cell([float(v) for v in fields])
+                  positions=np.asarray([f.positions for f in frames], dtype=np.float64),
+                  cell=np.asarray(frames[0].cell.array, dtype=np.float64), wall_s=wall_s)

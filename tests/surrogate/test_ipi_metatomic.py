@@ -27,9 +27,8 @@ def test_ipi_nve_with_exported_model(tmp_path):
     assert list(run.steps) == list(range(STEPS + 1))
     assert run.positions.shape == (STEPS + 1, len(atoms), 3)
     assert np.abs(run.positions[-1] - run.positions[0]).max() > 1e-3  # the atoms moved
-    # The cell is lower-triangular in ASE's rows (i-PI's upper-triangular h), so i-PI keeps its orientation; its
-    # xyz comment prints a, b, c, α, β, γ to ~1e-5 Å, so the frames are evaluated in the exact input cell.
-    np.testing.assert_allclose(run.cell, atoms.cell.array, atol=1e-4)
+    # The cell is lower-triangular in ASE's rows (i-PI's upper-triangular h), so i-PI keeps its orientation.
+    np.testing.assert_allclose(run.cell, atoms.cell.array, atol=1e-8)
     calc = SurrogateCalculator(model)
     ours = []
     for positions in run.positions:
@@ -38,7 +37,9 @@ def test_ipi_nve_with_exported_model(tmp_path):
         frame.calc = calc
         ours.append(frame.get_potential_energy())
     per_atom = np.abs(np.asarray(ours) - run.potential) / len(atoms)
-    assert per_atom.max() <= 1e-5, per_atom
+    # The goal is 1e-5 eV/atom; in float64, with i-PI printing 15 digits, what is left is i-PI's
+    # eV <-> Hartree and Å <-> Bohr round trips (~1e-9 eV/atom here).
+    assert per_atom.max() <= 1e-6, per_atom
     # NVE with forces that are the energy's gradient: the conserved energy moves far less than the potential.
     assert np.ptp(run.potential) > 1e-3
     assert np.ptp(run.conserved) < 0.05 * np.ptp(run.potential)
