@@ -65,7 +65,10 @@ class ZBLRepulsion(nn.Module):
         x = r / self.radii[si, sj]
         inside = x < 1.0
         xs = torch.where(inside, x, torch.zeros_like(x))
-        envelope = 1.0 - 28.0 * xs**6 + 48.0 * xs**7 - 21.0 * xs**8
+        # 1 − 28x⁶ + 48x⁷ − 21x⁸ in factored form: the expanded sum cancels to ~1e-7 relative in float32 near
+        # x = 1 (e.g. an O–H bond at the covalent-radii switch-off), where the factored form keeps full precision.
+        om = 1.0 - xs
+        envelope = om * om * om * (1.0 + xs * (3.0 + xs * (6.0 + xs * (10.0 + xs * (15.0 + 21.0 * xs)))))
         envelope = torch.where(inside, envelope, torch.zeros_like(x))
         rs = torch.where(inside, r, torch.ones_like(r))  # no 1/r blow-up (or NaN gradient) on switched-off edges
         a = 0.46850 / (zi**0.23 + zj**0.23)

@@ -87,3 +87,19 @@ def test_training_sets_each_radius_to_the_pair_closest_approach_in_the_data(tmp_
     assert radii[0][0] == pytest.approx(closest(1, 1), abs=1e-6)
     assert radii[0][1] == pytest.approx(closest(1, 8), abs=1e-6)
     assert radii[1][1] == pytest.approx(closest(8, 8), abs=1e-6)
+
+
+def test_zbl_near_its_switch_off_keeps_float32_precision():
+    """Just inside the radius the envelope is tiny; float32 must still give it to float32 precision relative to
+    float64 (the expanded polynomial cancelled to errors 1e5 times the value there)."""
+    rep64 = ZBLRepulsion([1, 8]).double()
+    rep32 = ZBLRepulsion([1, 8]).float()
+    radius = rep64.radii_table()[0][1]  # O–H: the covalent-radii sum, about the O–H bond length
+    edges = torch.tensor([[0, 1], [1, 0]])
+    species = torch.tensor([0, 1])
+    for x in (0.97, 0.99, 0.995):
+        r = x * radius
+        e64 = rep64(species, edges, torch.tensor([r, r], dtype=torch.float64)).sum().item()
+        e32 = rep32(species, edges, torch.tensor([r, r], dtype=torch.float32)).sum().item()
+        assert e64 > 0
+        assert abs(e32 - e64) <= 2e-4 * e64, (x, e32, e64)
