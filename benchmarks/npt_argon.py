@@ -1,0 +1,127 @@
+"""Lennard-Jones argon NPT runs shared by the NPT tests and benchmarks: ours (C-rescale or MC barostat
+around Langevin BAOAB) and OpenMM's MonteCarloBarostat on the same cut-and-shifted potential."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from systems import units
+from systems.catalogue import liquid_argon
+from systems.potentials import LennardJones
+from systems.potentials.lennard_jones import ARGON_EPSILON, ARGON_SIGMA
+
+TEMPERATURE_K = 94.4
+PRESSURE_BAR = 1.0
+#: Cutoff (Å): 2.5σ, energy shifted to zero there, no long-range correction (both engines).
+CUTOFF = 2.5 * ARGON_SIGMA
+TIMESTEP_FS = 10.0
+FRICTION_PER_PS = 1.0
+#: Start density (g/cm³), near the NPT mean of this potential so equilibration is short.
+START_DENSITY = 1.23
+#: Compressibility given to C-rescale (1/bar): about this liquid's own, so the volume relaxes in ~tau_p.
+ARGON_COMPRESSIBILITY_PER_BAR = 3.5e-4
+G_CM3_PER_AMU_A3 = 1.66053906660
+
+
+def start(n_atoms: int, seed: int = 0):
+    """Unequilibrated liquid argon (System) of ``n_atoms`` at START_DENSITY and TEMPERATURE_K."""
+    return liquid_argon(n_atoms, density_g_cm3=START_DENSITY, temperature_K=TEMPERATURE_K, seed=seed)
+
+
+def density(volumes_a3, system) -> np.ndarray:
+    """Densities (g/cm³) of ``system``'s atoms at volumes (Å³)."""
+    return float(system.masses.sum()) * G_CM3_PER_AMU_A3 / np.asarray(volumes_a3, dtype=np.float64)
+
+
+def make_barostat(kind: str, pressure_bar: float, seed: int, *, tau_p_fs: float = 1000.0, interval: int | None = None,
+                  coupling: str = "isotropic"):
+    """A C-rescale ('crescale') or Monte Carlo ('mc') barostat with this module's settings."""
+    from integrators.barostat_crescale import CRescaleBarostat
+    from integrators.barostat_mc import MonteCarloBarostat
+
+    if kind == "crescale":
+        return CRescaleBarostat(pressure_bar, tau_p_fs=tau_p_fs, compressibility_per_bar=ARGON_COMPRESSIBILITY_PER_BAR,
+                                coupling=coupling, interval=interval or 10, seed=seed)
+    if kind == "mc":
+        return MonteCarloBarostat(pressure_bar, interval=interval or 25, seed=seed)
+    raise ValueError(f"unknown barostat {kind!r}")
+
+
+def run_ours(system, barostat: str = "crescale", *, n_equil: int, n_prod: int, every: int = 10, seed: int = 1,
+             pressure_bar: float = PRESSURE_BAR, temperature_K: float = TEMPERATURE_K, thermostat: str = "langevin",
+             **barostat_kwargs) -> dict:
+    """NPT of ``system`` (a copy) with LennardJones.argon(CUTOFF); samples every ``every`` steps of production.
+
+    Returns {"volume": Å³ [n], "kinetic": eV [n], "potential": eV [n], "ndof": int, "system": final System}.
+    """
+    from integrators import Bussi, LangevinBAOAB, Simulation
+    from integrators.npt import NPT
+
+    system = system.copy()
+    potential = LennardJones.argon(cutoff=CUTOFF)
+    if thermostat == "langevin":
+        inner = LangevinBAOAB(potential, timestep_fs=TIMESTEP_FS, temperature_K=temperature_K,
+                              friction_per_fs=FRICTION_PER_PS / 1000.0, seed=seed)
+    else:
+        inner = Bussi(potential, timestep_fs=TIMESTEP_FS, temperature_K=temperature_K, tau_fs=200.0, seed=seed)
+    npt = NPT(inner, make_barostat(barostat, pressure_bar, seed + 1000, **barostat_kwargs))
+    sim = Simulation(system, npt)
+    sim.run(n_equil)
+    n = n_prod // every
+    out = {"volume": np.empty(n), "kinetic": np.empty(n), "potential": np.empty(n)}
+    for k in range(n):
+        sim.run(every)
+        out["volume"][k] = system.volume
+        out["kinetic"][k] = system.kinetic_energy()
+        out["potential"][k] = npt.last_result.energy
+    out["ndof"] = npt.degrees_of_freedom(system)
+    out["system"] = system
+    out["npt"] = npt
+    return out
+
+
+def run_openmm(system, *, n_equil: int, n_prod: int, every: int = 10, seed: int = 1,
+               pressure_bar: float = PRESSURE_BAR, temperature_K: float = TEMPERATURE_K) -> dict:
+    """The same NPT in OpenMM (CPU platform, one thread): LangevinMiddleIntegrator and MonteCarloBarostat
+    (a move every 25 steps), LJ as a CustomNonbondedForce cut at CUTOFF and shifted, no dispersion correction.
+
+    Returns {"volume": Å³ [n]}.
+    """
+    import openmm
+    from openmm import unit
+
+    n = system.n_atoms
+    omm = openmm.System()
+    for m in system.masses:
+        omm.addParticle(float(m))
+    eps_kj = ARGON_EPSILON * units.KJ_MOL_PER_EV
+    sig_nm, rc_nm = ARGON_SIGMA / 10.0, CUTOFF / 10.0
+    shift = 4.0 * eps_kj * ((sig_nm / rc_nm) ** 12 - (sig_nm / rc_nm) ** 6)
+    force = openmm.CustomNonbondedForce(f"4*{eps_kj!r}*((({sig_nm!r}/r)^12)-(({sig_nm!r}/r)^6))-{shift!r}")
+    force.setNonbondedMethod(openmm.CustomNonbondedForce.CutoffPeriodic)
+    force.setCutoffDistance(rc_nm)
+    force.setUseLongRangeCorrection(False)
+    force.setUseSwitchingFunction(False)
+    for _ in range(n):
+        force.addParticle([])
+    omm.addForce(force)
+    cell_nm = system.cell / 10.0
+    omm.setDefaultPeriodicBoxVectors(*(openmm.Vec3(*row) for row in cell_nm))
+    barostat = openmm.MonteCarloBarostat(pressure_bar * unit.bar, temperature_K * unit.kelvin, 25)
+    barostat.setRandomNumberSeed(seed + 7)
+    omm.addForce(barostat)
+    integrator = openmm.LangevinMiddleIntegrator(temperature_K * unit.kelvin, FRICTION_PER_PS / unit.picosecond,
+                                                 TIMESTEP_FS * unit.femtoseconds)
+    integrator.setRandomNumberSeed(seed + 11)
+    platform = openmm.Platform.getPlatformByName("CPU")
+    context = openmm.Context(omm, integrator, platform, {"Threads": "1"})
+    context.setPositions(system.positions / 10.0)
+    context.setVelocities(system.velocities * units.fs * 100.0)  # Å/fs -> nm/ps
+    integrator.step(n_equil)
+    n_samples = n_prod // every
+    volumes = np.empty(n_samples)
+    for k in range(n_samples):
+        integrator.step(every)
+        box = context.getState().getPeriodicBoxVolume().value_in_unit(unit.nanometer ** 3)
+        volumes[k] = box * 1000.0
+    return {"volume": volumes}
