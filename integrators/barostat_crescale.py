@@ -24,6 +24,8 @@ DEFAULT_TAU_P_STEPS = 500
 DEFAULT_INTERVAL = 10
 #: Shortest accepted tau_p, in barostat periods (interval·Δ): below it the Euler step of ln V overshoots.
 MIN_TAU_P_PERIODS = 10
+#: Shortest accepted tau_p, in MD timesteps.
+MIN_TAU_P_STEPS = 20
 COUPLINGS = ("isotropic", "anisotropic")
 #: Largest change of ln L per period. Far from equilibrium (a start at 10 kbar) the Euler step of ln V would
 #: jump tens of percent at once; in equilibrium a period moves ln L by ~1e-3, so the cap never binds there.
@@ -52,7 +54,7 @@ class CRescaleBarostat:
     pressure_bar : float, bar
         Target pressure P₀.
     tau_p : float, ASE time (or ``tau_p_fs`` in fs); default ``DEFAULT_TAU_P_STEPS`` MD timesteps.
-        Relaxation time of the volume; must be ≥ ``MIN_TAU_P_PERIODS`` × interval × Δ and ≥ 100 Δ.
+        Relaxation time of the volume; must be ≥ ``MIN_TAU_P_PERIODS`` × interval × Δ and ≥ 20 Δ.
     compressibility_per_bar : float, 1/bar (default 4.5e-5, water's)
         The isothermal compressibility β_T assumed by the coupling. A wrong value changes only the speed of
         the volume relaxation (the fluctuations follow from the noise), as in the paper.
@@ -106,12 +108,12 @@ class CRescaleBarostat:
         """Fix the period (interval × ``timestep``, ASE time) and the default τ_p; refuse an unstable τ_p."""
         self._period = self.interval * float(timestep)
         tau_p = self._tau_p_given if self._tau_p_given is not None else DEFAULT_TAU_P_STEPS * float(timestep)
-        shortest = max(MIN_TAU_P_PERIODS * self._period, 100.0 * float(timestep))
+        shortest = max(MIN_TAU_P_PERIODS * self._period, MIN_TAU_P_STEPS * float(timestep))
         if tau_p < shortest:
             raise InputError(f"{self.name}: tau_p = {tau_p / units.fs:.4g} fs is too short for a timestep of "
                              f"{timestep / units.fs:.4g} fs and interval {self.interval}: it must be at least "
-                             f"{shortest / units.fs:.4g} fs (max of {MIN_TAU_P_PERIODS} barostat periods and 100 "
-                             "timesteps); a few 3·Δ blow small cells up")
+                             f"{shortest / units.fs:.4g} fs (max of {MIN_TAU_P_PERIODS} barostat periods and "
+                             f"{MIN_TAU_P_STEPS} timesteps); a few 3·Δ blow small cells up")
         self.tau_p = tau_p
 
     # ---------------------------------------------------------------- move
