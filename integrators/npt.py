@@ -64,6 +64,7 @@ class NPT(Integrator):
         self.n_steps = 0  # MD steps taken (the barostat acts when it is a multiple of its interval)
         self._volume = math.nan
         self._mass = math.nan
+        self._recorded_cell = None
 
     # ------------------------------------------------------------ protocol
     @property
@@ -156,8 +157,10 @@ class NPT(Integrator):
                              "Carlo barostat (--barostat mc)")
 
     def _record(self, system: System) -> None:
-        self._volume = system.volume
-        self._mass = float(system.masses.sum())
+        if system.cell is not self._recorded_cell:  # scale_system assigns a new cell array on every change
+            self._recorded_cell = system.cell
+            self._volume = system.volume
+            self._mass = float(system.masses.sum())
 
     # ---------------------------------------------------------- checkpoint
     def state_dict(self) -> dict[str, Any]:

@@ -104,7 +104,7 @@ class NeighborList:
         is reused only while no pair it lacks can have come within ``cutoff``:
         with M = h₀⁻¹h the strain from the build cell h₀ to the cell h (rows),
         positions mapped back by M⁻¹ must lie within d of the build positions,
-        and σ_min(M)·(cutoff + skin − 2d) > cutoff.
+        and (cutoff + skin − 2d)/(1 + ‖M⁻¹ − I‖_F) > cutoff (a lower bound of σ_min(M)·(cutoff + skin − 2d)).
     full : bool
         Full list (both i→j and j→i) or half list.
     """
@@ -137,16 +137,16 @@ class NeighborList:
             return check(positions, self._reference) > (0.5 * self.skin) ** 2
         if not pbc.all():
             return True
-        # A strained cell: every pair vector is (the vector at the unstrained positions) @ M, so a pair the
-        # list lacks (longer than cutoff + skin at the build) stays longer than
-        # σ_min(M)·(cutoff + skin − 2d), d the largest displacement of the unstrained positions.
+        # A strained cell: every pair vector is (the vector at the unstrained positions) @ M, M = h₀⁻¹h, so a
+        # pair the list lacks (longer than cutoff + skin at the build) stays longer than
+        # σ_min(M)·(cutoff + skin − 2d), d the largest displacement of the unstrained positions. σ_min(M) =
+        # 1/σ_max(M⁻¹) ≥ 1/(1 + ‖M⁻¹ − I‖_F): tight for the small strains of a barostat, and cheap.
         try:
-            strain = np.linalg.solve(self._build_cell, cell)  # M: build_cell @ M == cell
-            unstrained = np.ascontiguousarray(positions @ np.linalg.inv(strain))
+            unstrain = np.linalg.inv(cell) @ self._build_cell  # M⁻¹
         except np.linalg.LinAlgError:
             return True
-        shortest = float(np.linalg.svd(strain, compute_uv=False).min())
-        d = float(np.sqrt(check(unstrained, self._reference)))
+        shortest = 1.0 / (1.0 + float(np.sqrt(np.sum((unstrain - np.eye(3)) ** 2))))
+        d = float(np.sqrt(check(np.ascontiguousarray(positions @ unstrain), self._reference)))
         return not shortest * (self.cutoff + self.skin - 2.0 * d) > self.cutoff
 
     def update(self, positions, cell, pbc) -> bool:

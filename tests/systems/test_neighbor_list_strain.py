@@ -36,13 +36,13 @@ def test_pairs_after_strain_and_moves_equal_a_fresh_search(seed):
     assert 1 < builds[-1] < 31  # the strain-aware check both reused the list and rebuilt it
 
 
-def test_expansion_reuses_the_list_and_a_large_compression_rebuilds():
+def test_a_small_expansion_reuses_the_list_and_a_large_compression_rebuilds():
     rng = np.random.default_rng(0)
     cell = np.eye(3) * 12.0
     positions = rng.uniform(0, 12.0, (50, 3))
     nl = NeighborList(cutoff=4.0, skin=1.0)
     nl.update(positions, cell, [True] * 3)
     assert not nl.update(positions * (1 + 1e-6), cell * (1 + 1e-6), [True] * 3)
-    assert not nl.update(positions * 1.2, cell * 1.2, [True] * 3)  # expanding never brings a missing pair in
+    assert not nl.update(positions * 1.05, cell * 1.05, [True] * 3)  # a 5 % expansion brings no missing pair in
     assert nl.update(positions * 0.75, cell * 0.75, [True] * 3)  # 0.75 (c + skin) < c: rebuilt
     assert nl.n_builds == 2
