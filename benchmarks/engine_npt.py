@@ -80,12 +80,14 @@ def density_rows(quick: bool) -> tuple[dict, list[dict]]:
     dp = dp_bar * units.bar
     beta_response = -np.log(v_high / v_mean) / dp
     beta_response_err = np.hypot(v_err / v_mean, v_high_err / v_high) / dp
-    figures["compressibility_from_fluctuations_per_bar"] = [beta_fluct * units.bar, beta_fluct_err * units.bar]
-    figures["compressibility_from_pressure_response_per_bar"] = [beta_response * units.bar,
-                                                                 beta_response_err * units.bar]
+    figures["compressibility_from_fluctuations_per_bar"] = [float(beta_fluct * units.bar),
+                                                            float(beta_fluct_err * units.bar)]
+    figures["compressibility_from_pressure_response_per_bar"] = [float(beta_response * units.bar),
+                                                                 float(beta_response_err * units.bar)]
     figures["pressure_response_delta_bar"] = dp_bar
     targets.append(target("NPT volume fluctuations vs compressibility from a separate run (C-rescale): difference in σ",
-                          abs(beta_fluct - beta_response) / np.hypot(beta_fluct_err, beta_response_err), 3.0, "lower"))
+                          float(abs(beta_fluct - beta_response) / np.hypot(beta_fluct_err, beta_response_err)), 3.0,
+                          "lower"))
     figures["density_wall_s"] = time.perf_counter() - t0
     return figures, targets
 
@@ -103,7 +105,7 @@ def physical_validation_rows(quick: bool) -> tuple[dict, list[dict]]:
     labels = {"crescale": "C-rescale", "mc": "MC barostat"}
     for kind in ("crescale", "mc"):
         kinetic = A.kinetic_energy_check(64, barostat=kind, n_prod=4000 if quick else 20000)
-        figures[f"physical_validation_kinetic_energy_{kind}_sigmas"] = kinetic
+        figures[f"physical_validation_kinetic_energy_{kind}_sigmas"] = list(kinetic)
         targets.append(target(f"physical-validation NPT kinetic-energy distribution ({labels[kind]}, LJ argon liquid)",
                               float(max(abs(x) for x in kinetic) < PV_THRESHOLD), 1.0, "higher"))
     for kind in (("mc",) if quick else ("mc", "crescale")):
