@@ -109,7 +109,7 @@ def physical_validation_rows(quick: bool) -> tuple[dict, list[dict]]:
         targets.append(target(f"physical-validation NPT kinetic-energy distribution ({labels[kind]}, LJ argon liquid)",
                               float(max(abs(x) for x in kinetic) < PV_THRESHOLD), 1.0, "higher"))
     for kind in (("mc",) if quick else ("mc", "crescale")):
-        n_prod = (6000 if kind == "mc" else 20000) * (1 if quick else 4)
+        n_prod = {"mc": 6000 if quick else 12000, "crescale": 30000}[kind]  # crescale (full only): ~2 min
         quantiles = A.volume_ensemble_check(64, barostat=kind, n_prod=n_prod, **PV_BAROSTATS[kind])
         figures[f"physical_validation_volume_{kind}_quantiles"] = quantiles
         targets.append(target(f"physical-validation NPT volume ensemble check, two pressures ({labels[kind]}, "
