@@ -99,8 +99,12 @@ class NeighborList:
         Pairs closer than this are returned by :meth:`compute`.
     skin : float, Å
         The list is built out to ``cutoff + skin`` and reused until some atom
-        has moved more than ``skin / 2`` since the build (or the cell or pbc
-        changed); then it is rebuilt.
+        has moved more than ``skin / 2`` since the build (or pbc changed);
+        then it is rebuilt. After a change of a periodic cell (a barostat) it
+        is reused only while no pair it lacks can have come within ``cutoff``:
+        with M = h₀⁻¹h the strain from the build cell h₀ to the cell h (rows),
+        positions mapped back by M⁻¹ must lie within d of the build positions,
+        and (cutoff + skin − 2d)/(1 + ‖M⁻¹ − I‖_F) > cutoff (a lower bound of σ_min(M)·(cutoff + skin − 2d)).
     full : bool
         Full list (both i→j and j→i) or half list.
     """
@@ -115,7 +119,8 @@ class NeighborList:
         self.full = bool(full)
         self.n_builds = 0
         self._reference = None
-        self._cell = None
+        self._cell = None  # the cell of the last update (pair vectors)
+        self._build_cell = None  # the cell the list was built in
         self._pbc = None
         self._pairs = None
 
@@ -123,12 +128,26 @@ class NeighborList:
         """True when the stored list may miss a pair at these positions."""
         if self._pairs is None or len(positions) != len(self._reference):
             return True
-        if not (np.array_equal(cell, self._cell) and np.array_equal(pbc, self._pbc)):
+        if not np.array_equal(pbc, self._pbc):
             return True
         if self.skin == 0.0:
-            return not np.array_equal(positions, self._reference)
+            return not (np.array_equal(positions, self._reference) and np.array_equal(cell, self._build_cell))
         check = _k.max_displacement_squared_parallel if len(positions) >= SERIAL_BELOW else _k.max_displacement_squared_serial
-        return check(positions, self._reference) > (0.5 * self.skin) ** 2
+        if np.array_equal(cell, self._build_cell):
+            return check(positions, self._reference) > (0.5 * self.skin) ** 2
+        if not pbc.all():
+            return True
+        # A strained cell: every pair vector is (the vector at the unstrained positions) @ M, M = h₀⁻¹h, so a
+        # pair the list lacks (longer than cutoff + skin at the build) stays longer than
+        # σ_min(M)·(cutoff + skin − 2d), d the largest displacement of the unstrained positions. σ_min(M) =
+        # 1/σ_max(M⁻¹) ≥ 1/(1 + ‖M⁻¹ − I‖_F): tight for the small strains of a barostat, and cheap.
+        try:
+            unstrain = np.linalg.inv(cell) @ self._build_cell  # M⁻¹
+        except np.linalg.LinAlgError:
+            return True
+        shortest = 1.0 / (1.0 + float(np.sqrt(np.sum((unstrain - np.eye(3)) ** 2))))
+        d = float(np.sqrt(check(np.ascontiguousarray(positions @ unstrain), self._reference)))
+        return not shortest * (self.cutoff + self.skin - 2.0 * d) > self.cutoff
 
     def update(self, positions, cell, pbc) -> bool:
         """Make the stored (cutoff + skin) list valid for ``positions``; True if it was rebuilt."""
@@ -136,10 +155,13 @@ class NeighborList:
         cell = np.asarray(cell, dtype=np.float64).reshape(3, 3)
         pbc = np.asarray(pbc, dtype=bool).reshape(3)
         if not self.needs_rebuild(positions, cell, pbc):
+            if not np.array_equal(cell, self._cell):
+                self._cell = cell.copy()  # pair vectors use the current cell
             return False
         self._pairs = build_pairs(positions, cell, pbc, self.cutoff + self.skin, self.full, with_vectors=False)
         self._reference = positions.copy()
         self._cell = cell.copy()
+        self._build_cell = self._cell
         self._pbc = pbc.copy()
         self.n_builds += 1
         return True
@@ -152,18 +174,18 @@ class NeighborList:
         return self._pairs.i, self._pairs.j, self._pairs.shifts
 
     def state_dict(self) -> dict:
-        """The build reference (positions Å, cell Å, pbc), or {} before the first build.
+        """The build reference (positions Å, the cell it was built in Å, pbc), or {} before the first build.
 
         Pair order depends on the positions the list was built at, so a
         bit-for-bit restart rebuilds at this same reference.
         """
         if self._reference is None:
             return {}
-        return {"positions": self._reference.copy(), "cell": self._cell.copy(), "pbc": self._pbc.copy()}
+        return {"positions": self._reference.copy(), "cell": self._build_cell.copy(), "pbc": self._pbc.copy()}
 
     def load_state_dict(self, state: dict) -> None:
         """Rebuild at a reference from :meth:`state_dict` (same pairs, same order)."""
-        self._pairs = self._reference = self._cell = self._pbc = None
+        self._pairs = self._reference = self._cell = self._build_cell = self._pbc = None
         if state:
             self.update(np.asarray(state["positions"]), np.asarray(state["cell"]), np.asarray(state["pbc"]))
 

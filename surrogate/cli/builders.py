@@ -259,7 +259,14 @@ def _bond_topology(args):
 
 # --------------------------------------------------------------- integrators
 def build_integrator(args, provider, system: System, timestep_fs: float):
-    """The integrator of ``--integrator`` (langevin, verlet, bussi, mc) around ``provider``."""
+    """The integrator of ``--integrator`` (langevin, verlet, bussi, mc) around ``provider``; with
+    ``--ensemble npt`` wrapped with its barostat (surrogate/cli/npt_options.py)."""
+    from .npt_options import wrap_npt
+
+    return wrap_npt(args, _thermostat_integrator(args, provider, system, timestep_fs), system, provider)
+
+
+def _thermostat_integrator(args, provider, system: System, timestep_fs: float):
     from integrators import Bussi, LangevinBAOAB, MetropolisMC, VelocityVerlet
 
     name = args.integrator
@@ -303,7 +310,7 @@ def time_per_step_fs(integrator) -> float:
 
 # ------------------------------------------------------------------ guards
 #: --integrator name of each integrator class, for messages about checkpoints.
-INTEGRATOR_FLAGS = {"VelocityVerlet": "verlet", "LangevinBAOAB": "langevin", "Bussi": "bussi", "MetropolisMC": "mc",
+INTEGRATOR_FLAGS = {"NPT": "langevin or bussi with --ensemble npt", "VelocityVerlet": "verlet", "LangevinBAOAB": "langevin", "Bussi": "bussi", "MetropolisMC": "mc",
                     "LSTMOperatorIntegrator": "lstm", "ManyBodyOperatorIntegrator": "lstm"}
 #: Atoms per Å³ of ready-made systems whose size is known before they are built (fcc argon, a = 5.26 Å).
 FCC_ARGON_PER_A3 = 4 / 5.26**3
@@ -386,7 +393,8 @@ def check_resume(args, system: System, integrator, provider) -> None:
         raise InputError(f"--resume: checkpoint {path} holds other elements than --system "
                          f"{args.system or 'liquid-argon'} (atom {k}: Z={old.numbers[k]} against "
                          f"Z={system.numbers[k]})")
-    if not (np.array_equal(old.pbc, system.pbc) and np.allclose(old.cell, system.cell, rtol=1e-9, atol=1e-9)):
+    npt = getattr(args, "ensemble", None) == "npt"  # a barostat changed the cell since the start
+    if not (np.array_equal(old.pbc, system.pbc) and (npt or np.allclose(old.cell, system.cell, rtol=1e-9, atol=1e-9))):
         raise InputError(f"--resume: checkpoint {path} has another cell than the options give (e.g. "
                          f"--density-g-cm3 or --system): {np.round(np.diag(old.cell), 6).tolist()} Å against "
                          f"{np.round(np.diag(system.cell), 6).tolist()} Å")

@@ -86,6 +86,9 @@ def _run_lstm(args, system, topology) -> int:
                            classical_potential, default_potential, default_timestep_fs, model_kind)
     from .simulate import run_simulation
 
+    from .npt_options import refuse_npt
+
+    refuse_npt(args, "--integrator lstm")
     if not args.model:
         raise InputError("--integrator lstm needs --model (an operator file from surrogate train lstm)")
     kind = model_kind(args.model)
