@@ -14,6 +14,7 @@ _EXPORTS = {
     "AseCalculatorProvider": ".ase_provider", "Bussi": ".bussi",
     "load_checkpoint": ".checkpoint", "save_checkpoint": ".checkpoint",
     "LangevinBAOAB": ".langevin", "MetropolisMC": ".monte_carlo",
+    "DelayedAcceptanceMC": ".delayed_acceptance", "NestedMC": ".nested_mc",
     "ForceProvider": ".protocols", "Integrator": ".protocols",
     "CheckpointReporter": ".reporters", "ProgressReporter": ".reporters", "Reporter": ".reporters",
     "ReportRequest": ".reporters", "Snapshot": ".reporters", "ThermoLogReporter": ".reporters",
@@ -24,7 +25,7 @@ _EXPORTS = {
 
 __all__ = [
     "ForceProvider", "Integrator", "AseCalculatorProvider",
-    "VelocityVerlet", "LangevinBAOAB", "Bussi", "MetropolisMC",
+    "VelocityVerlet", "LangevinBAOAB", "Bussi", "MetropolisMC", "DelayedAcceptanceMC", "NestedMC",
     "Simulation", "Reporter", "ReportRequest", "Snapshot",
     "TrajectoryReporter", "ThermoLogReporter", "ProgressReporter", "CheckpointReporter",
     "RunawayGuard", "RunawayError", "save_checkpoint", "load_checkpoint",
