@@ -96,6 +96,11 @@ class NestedMC(Integrator):
         return self.accepted / self.attempted if self.attempted else float("nan")
 
     @property
+    def acceptance_rate(self) -> float:
+        """The outer (reference) acceptance rate, as MetropolisMC's ``acceptance_rate`` for run summaries."""
+        return self.outer_rate
+
+    @property
     def inner_rate(self) -> float:
         """The inner surrogate chain's acceptance since its adaptation ended."""
         return self.inner.acceptance_rate
