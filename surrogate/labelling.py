@@ -22,7 +22,7 @@ Exactly once, in order, crash-safe:
 from __future__ import annotations
 
 import hashlib
-import io
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -144,17 +144,19 @@ def label_frames(frames, reference: str, out_path, *, calculator_args=None, sche
 
             n_workers = usable_cpus()
         per_worker = worker_threads(n_workers, threads) if scheduler is None else (threads or 1)
+        call = uuid.uuid4().hex[:8]  # task keys unique to this call: a shared client may still hold old ones
         with dask_client(scheduler, n_workers, threads_per_worker) as client:
             from distributed import as_completed
 
             futures = [client.submit(label_one, k, frames[k], reference, calculator_args, str(shards[k]), per_worker,
-                                     key=f"label-{shards[k].stem}", retries=int(retries), pure=False)
+                                     key=f"label-{call}-{shards[k].stem}", retries=int(retries), pure=False)
                        for k in pending]
             try:
                 for future in as_completed(futures):
-                    future.result()  # re-raises a task's final error, naming nothing lost: its shard is absent
-            finally:
+                    future.result()  # re-raises a task's final error; the frames done so far keep their shards
+            except BaseException:
                 client.cancel(futures)
+                raise
     _assemble(shards, out_path)
     return out_path
 
