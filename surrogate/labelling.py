@@ -173,3 +173,6 @@ def _assemble(shards: list[Path], out_path: Path) -> None:
 
     out_path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(out_path, write)
+    # a worker killed while writing a shard leaves its temporary file (the task was rerun elsewhere)
+    for stale in shard_dir(out_path).glob(".*.tmp"):
+        stale.unlink(missing_ok=True)

@@ -85,7 +85,7 @@ def test_rerun_skips_labelled_frames_and_relabels_a_changed_one(client, tmp_path
 
 
 def test_a_killed_worker_loses_and_duplicates_no_frame(client, tmp_path):
-    frames = copper_frames(40, repeat=3, seed=2)
+    frames = copper_frames(24, repeat=3, seed=2)
     out = tmp_path / "labelled.extxyz"
     pids = client.run(os.getpid)  # {worker address: pid}
     done_at_kill = []
@@ -110,7 +110,8 @@ def test_a_killed_worker_loses_and_duplicates_no_frame(client, tmp_path):
     assert 1 <= done_at_kill[0] < len(frames), done_at_kill  # the kill came mid-run
     assert victim not in client.run(os.getpid).values()  # that worker process is gone (the nanny started another)
     labelled = assert_labelled_once_in_order(out, frames)
-    assert len(list(shard_dir(out).iterdir())) == len(frames)
+    assert len(list(shard_dir(out).glob("*.extxyz"))) == len(frames)
+    assert not list(shard_dir(out).glob(".*.tmp"))  # a write the kill interrupted leaves nothing behind
     for k in (0, len(frames) // 2, len(frames) - 1):
         assert labelled[k].get_potential_energy() == emt_labels(frames[k])[0]
 
