@@ -10,6 +10,7 @@ on its own.
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 from systems.errors import InputError
@@ -100,8 +101,9 @@ def run_replicas(argv: list[str], n_replicas: int, seed: int, out, *, scheduler=
         n_workers = max(1, min(n_replicas, usable_cpus()))
     per_worker = worker_threads(n_workers, threads) if scheduler is None else threads
     Path(out).mkdir(parents=True, exist_ok=True)
+    call = uuid.uuid4().hex[:8]  # keys unique to this call on a shared cluster
     with dask_client(scheduler, n_workers, 1) as client:
-        futures = [client.submit(run_cli, a, per_worker, key=f"replica-{i:03d}-{abs(hash(tuple(a))):x}", pure=False)
+        futures = [client.submit(run_cli, a, per_worker, key=f"replica-{call}-{i:03d}", pure=False)
                    for i, a in enumerate(argvs)]
         results = client.gather(futures)
     failed = [f"replica {i} (--seed {int(seed) + i}, exit status {code}: {message})"
