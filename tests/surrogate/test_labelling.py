@@ -65,6 +65,9 @@ def test_labels_equal_the_references_own_numbers(client, tmp_path):
         assert got.get_potential_energy() == energy
         assert np.array_equal(got.get_forces(), forces)
         assert np.array_equal(got.get_stress(voigt=False), stress)
+    # the --threads rule ran inside each worker that labelled (one OpenMP thread each on a given cluster)
+    assert set(client.run(lambda: os.environ.get("OMP_NUM_THREADS")).values()) <= {"1", None}
+    assert "1" in client.run(lambda: os.environ.get("OMP_NUM_THREADS")).values()
 
 
 def test_rerun_skips_labelled_frames_and_relabels_a_changed_one(client, tmp_path):
@@ -131,3 +134,11 @@ def test_generate_replicas_equal_single_runs_with_those_seeds(client, tmp_path):
             assert (replica / name).read_bytes() == (single / name).read_bytes(), (i, name)
     assert (tmp_path / "reps" / "replica_000" / "trajectory.extxyz").read_bytes() != \
         (tmp_path / "reps" / "replica_001" / "trajectory.extxyz").read_bytes()
+
+
+def test_replica_command_lines():
+    from surrogate.replica_jobs import replica_argv
+
+    argv = ["generate", "--replicas", "3", "--scheduler=tcp://h:8786", "--workers", "2", "--seed", "4", "--out", "o"]
+    assert replica_argv(argv, 2, 4, "o") == ["generate", "--seed", "4", "--out", "o", "--seed", "6", "--out",
+                                             "o/replica_002"]
