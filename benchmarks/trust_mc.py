@@ -156,7 +156,8 @@ def run(quick: bool) -> tuple[dict, list[dict]]:
     z_sur = float(_z(_block_stats(e_sur), _block_stats(e_ref)))
     ratio = baseline / calls_nested
     figures = {
-        "system": f"{N_ATOMS} LJ argon atoms, {TEMPERATURE_K} K, reference LJ cut at {CUTOFF} Å; surrogate σ+1 %, ε−4 %",
+        "system": f"{N_ATOMS} LJ argon atoms, {TEMPERATURE_K} K, reference LJ cut at {CUTOFF} Å; "
+                  "surrogate σ+1 %, ε−4 %",
         "inner_steps": INNER_STEPS,
         "reference_mean_energy_eV": float(np.mean(e_ref)), "nested_mean_energy_eV": float(np.mean(e_nested)),
         "surrogate_only_mean_reference_energy_eV": float(np.mean(e_sur)),

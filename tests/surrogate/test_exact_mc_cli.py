@@ -24,7 +24,8 @@ def test_resume_equals_the_uninterrupted_run(method, extra, tmp_path):
     job = JOB + ["--integrator", method] + extra
     assert main(job + ["--steps", "20", "--out", str(tmp_path / "straight")]) == 0
     assert main(job + ["--steps", "10", "--checkpoint-interval", "10", "--out", str(tmp_path / "split")]) == 0
-    assert main(job + ["--steps", "20", "--checkpoint-interval", "10", "--resume", "--out", str(tmp_path / "split")]) == 0
+    assert main(job + ["--steps", "20", "--checkpoint-interval", "10", "--resume",
+                       "--out", str(tmp_path / "split")]) == 0
     a = read(tmp_path / "straight" / "trajectory.extxyz", index=":")
     b = read(tmp_path / "split" / "trajectory.extxyz", index=":")
     assert len(a) == len(b) == 5
