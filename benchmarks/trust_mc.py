@@ -170,6 +170,8 @@ def run(quick: bool) -> tuple[dict, list[dict]]:
         "nested_outer_acceptance": nested.outer_rate, "nested_inner_acceptance": nested.inner_rate,
         "da_stage1_acceptance": da.stage1_rate, "da_stage2_acceptance": da.stage2_rate,
         "delayed_acceptance_efficiency_ratio": baseline / calls_da,
+        # the DA chain is short and slow to decorrelate (all-particle moves): a loose check, not a row
+        "delayed_acceptance_mean_energy_deviation_sigma": float(_z(_block_stats(e_da), _block_stats(e_ref))),
         "samples": {"reference_only_sweeps": n_ref, "nested_outer_steps": n_nested, "all_moves": n_all,
                     "da_moves": n_da},
         "wall_s": {"reference_only": wall_ref, "nested": wall_nested},
