@@ -2,8 +2,9 @@
 
 Reference-bound work: EMT (ASE) on rattled 3x3x3 fcc copper cells (108 atoms, periodic, energy + forces
 + stress), one Dask task per frame, through :func:`surrogate.labelling.label_frames` (per-frame atomic
-shards, ordered assembly). Each LocalCluster (worker processes, one thread each) is started and warmed up
-before the clock starts, so the figure is labelling throughput, not cluster start-up.
+shards, ordered assembly). Both LocalClusters (1 and 2 worker processes, one thread each) are started and
+warmed up before the clock starts, so the figure is labelling throughput, not cluster start-up; the timed
+runs alternate between them and the best of each is kept.
 
 Rows: "Dask labelling throughput, 2 workers / 1" (goal ≥ 1.7; needs two free cores: the load average is
 recorded) and "Dask: killed worker loses/duplicates no frame" (1 when a worker SIGKILLed mid-run loses and
@@ -47,19 +48,61 @@ def _cluster(n_workers: int):
     return cluster, Client(cluster)
 
 
-def _timed_labelling(n_workers: int, frames, work: Path) -> float:
-    """Seconds to label ``frames`` with EMT on a warm LocalCluster of ``n_workers`` processes."""
+def _timed_labelling(frames, work: Path, rounds: int) -> dict[int, list[float]]:
+    """Seconds to label ``frames`` with EMT on warm LocalClusters of 1 and 2 worker processes.
+
+    Both clusters stay up and the timed runs alternate (1, 2, 1, 2, ...), so a burst of load from other
+    processes on a shared machine hits both alike; the best of ``rounds`` runs of each is the figure.
+    """
     from surrogate.labelling import label_frames
 
-    cluster, client = _cluster(n_workers)
+    clusters = {n: _cluster(n) for n in (1, 2)}
+    times: dict[int, list[float]] = {1: [], 2: []}
     try:
-        label_frames(frames[: 2 * n_workers], "emt", work / f"warm{n_workers}.extxyz", scheduler=client, threads=1)
-        start = time.perf_counter()
-        label_frames(frames, "emt", work / f"timed{n_workers}.extxyz", scheduler=client, threads=1)
-        return time.perf_counter() - start
+        for n, (_, client) in clusters.items():
+            label_frames(frames[: 2 * n], "emt", work / f"warm{n}.extxyz", scheduler=client, threads=1)
+        for r in range(rounds):
+            for n, (_, client) in clusters.items():
+                start = time.perf_counter()
+                label_frames(frames, "emt", work / f"timed{n}_{r}.extxyz", scheduler=client, threads=1)
+                times[n].append(time.perf_counter() - start)
     finally:
-        client.close()
-        cluster.close()
+        for cluster, client in clusters.values():
+            client.close()
+            cluster.close()
+    return times
+
+
+def _emt_loop(frames) -> float:
+    """Seconds for EMT energy + forces + stress on ``frames`` in this process."""
+    from ase.calculators.emt import EMT
+
+    start = time.perf_counter()
+    for atoms in frames:
+        a = atoms.copy()
+        a.calc = EMT()
+        a.get_forces()
+        a.get_stress()
+    return time.perf_counter() - start
+
+
+def machine_parallel_ratio(frames) -> float:
+    """The machine's own ceiling for the row: the same EMT work in 2 plain processes against 1 (no Dask).
+
+    On a shared machine whose cores are busy, this is well below 2 and bounds what any 2-worker scheme can show.
+    """
+    from concurrent.futures import ProcessPoolExecutor
+
+    half = len(frames) // 2
+    with ProcessPoolExecutor(2) as pool:
+        list(pool.map(_emt_loop, [frames[:2], frames[:2]]))  # start both processes and import ASE
+        start = time.perf_counter()
+        list(pool.map(_emt_loop, [frames[:half]]))
+        one = time.perf_counter() - start
+        start = time.perf_counter()
+        list(pool.map(_emt_loop, [frames[:half], frames[half: 2 * half]]))
+        two = time.perf_counter() - start
+    return 2.0 * one / two
 
 
 def _killed_worker(frames, work: Path) -> dict:
@@ -120,8 +163,9 @@ def run(quick: bool) -> tuple[dict, list[dict]]:
     serial_per_frame = (time.perf_counter() - serial_start) / 4
     work = Path(tempfile.mkdtemp(prefix="trust_dask_"))
     try:
-        t1 = _timed_labelling(1, frames, work)
-        t2 = _timed_labelling(2, frames, work)
+        plain_ratio = machine_parallel_ratio(frames)
+        times = _timed_labelling(frames, work, rounds=2 if quick else 3)
+        t1, t2 = min(times[1]), min(times[2])
         killed = _killed_worker(copper_frames(max(24, n_frames // 2), seed=1), work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -130,8 +174,9 @@ def run(quick: bool) -> tuple[dict, list[dict]]:
     figures = {
         "frames": n_frames, "atoms_per_frame": len(frames[0]), "reference": "EMT (ase), energy + forces + stress",
         "serial_s_per_frame_in_process": serial_per_frame,
-        "one_worker_s": t1, "two_workers_s": t2,
+        "one_worker_s": t1, "two_workers_s": t2, "all_timings_s": {"1": times[1], "2": times[2]},
         "one_worker_frames_per_s": n_frames / t1, "two_workers_frames_per_s": n_frames / t2,
+        "plain_processes_throughput_ratio_2_over_1": plain_ratio,  # the machine's ceiling for the row, no Dask
         "cpus": os.cpu_count(), "load_average_before": load_before, "load_average_after": load_after,
         "killed_worker": killed,
     }
