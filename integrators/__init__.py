@@ -15,6 +15,7 @@ _EXPORTS = {
     "NPT": ".npt", "CRescaleBarostat": ".barostat_crescale", "MonteCarloBarostat": ".barostat_mc",
     "load_checkpoint": ".checkpoint", "save_checkpoint": ".checkpoint",
     "LangevinBAOAB": ".langevin", "MetropolisMC": ".monte_carlo",
+    "DelayedAcceptanceMC": ".delayed_acceptance", "NestedMC": ".nested_mc",
     "ForceProvider": ".protocols", "Integrator": ".protocols",
     "CheckpointReporter": ".reporters", "ProgressReporter": ".reporters", "Reporter": ".reporters",
     "ReportRequest": ".reporters", "Snapshot": ".reporters", "ThermoLogReporter": ".reporters",
@@ -28,6 +29,7 @@ _EXPORTS = {
 __all__ = [
     "ForceProvider", "Integrator", "AseCalculatorProvider",
     "VelocityVerlet", "LangevinBAOAB", "Bussi", "MetropolisMC", "NPT", "CRescaleBarostat", "MonteCarloBarostat",
+    "DelayedAcceptanceMC", "NestedMC",
     "Simulation", "Reporter", "ReportRequest", "Snapshot",
     "TrajectoryReporter", "ThermoLogReporter", "ProgressReporter", "CheckpointReporter",
     "RunawayGuard", "RunawayError", "save_checkpoint", "load_checkpoint",

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from ase import units as ase_units
 
-from systems import units
+
 from systems.errors import InputError
 from systems.forces import ForceResult
 from systems.state import System

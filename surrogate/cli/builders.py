@@ -310,8 +310,9 @@ def time_per_step_fs(integrator) -> float:
 
 # ------------------------------------------------------------------ guards
 #: --integrator name of each integrator class, for messages about checkpoints.
-INTEGRATOR_FLAGS = {"NPT": "langevin or bussi with --ensemble npt", "VelocityVerlet": "verlet", "LangevinBAOAB": "langevin", "Bussi": "bussi", "MetropolisMC": "mc",
-                    "LSTMOperatorIntegrator": "lstm", "ManyBodyOperatorIntegrator": "lstm"}
+INTEGRATOR_FLAGS = {"NPT": "langevin or bussi with --ensemble npt", "VelocityVerlet": "verlet", "LangevinBAOAB": "langevin",
+                    "Bussi": "bussi", "MetropolisMC": "mc", "LSTMOperatorIntegrator": "lstm",
+                    "ManyBodyOperatorIntegrator": "lstm", "DelayedAcceptanceMC": "da-mc", "NestedMC": "nested-mc"}
 #: Atoms per Å³ of ready-made systems whose size is known before they are built (fcc argon, a = 5.26 Å).
 FCC_ARGON_PER_A3 = 4 / 5.26**3
 

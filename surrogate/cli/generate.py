@@ -6,6 +6,7 @@ import argparse
 
 from .options import (HelpFormatter, add_config_option, add_dynamics_options, add_output_options, add_provider_options,
                       add_runaway_options, add_size_options, add_system_options)
+from .dask_options import add_dask_options
 
 DESCRIPTION = """\
 Generate a reference trajectory with a classical force provider: our Numba
@@ -23,6 +24,7 @@ examples:
   surrogate generate --system bulk:Cu --ase-calculator emt --temperature-K 600 --time-ps 2 --out cu
   surrogate generate --system aspirin.xyz --reference xtb --temperature-K 500 --time-ps 1 --out aspirin-xtb
       # GFN2-xTB: ms per call for a 21-atom molecule, ≈ 3 s for 24 periodic water atoms (one thread)
+  surrogate generate --replicas 4 --seed 10 --out reps          # seeds 10..13 into reps/replica_000..003 (Dask)
   surrogate generate --pdb water.pdb --forcefield amber14/tip3pfb.xml --timestep-fs 0.5 --out water
 """
 
@@ -37,11 +39,18 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     add_output_options(p, "reference")
     add_size_options(p)
     add_runaway_options(p)
+    add_dask_options(p, replicas=True)
     p.set_defaults(func=main, _parser=p, _section="generate")
     return p
 
 
 def main(args) -> int:
+    from ..replica_jobs import in_replica, run_replicas
+
+    if args.replicas is not None and not in_replica():  # N seeds of this command, each a Dask task running it once
+        run_replicas(args._argv, args.replicas, args.seed, args.out, scheduler=args.scheduler, n_workers=args.workers,
+                     threads=getattr(args, "threads", None))
+        return 0
     from .builders import (Setup, build_integrator, build_provider, build_system, check_resume, check_simulation_size,
                            check_size_before_build, default_timestep_fs)
     from .simulate import run_simulation

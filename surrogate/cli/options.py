@@ -131,7 +131,9 @@ def add_dynamics_options(parser: argparse.ArgumentParser, integrators=INTEGRATOR
     g.add_argument("--integrator", choices=integrators, default=default_integrator,
                    help="langevin (BAOAB, NVT), verlet (NVE), bussi (velocity rescaling, NVT), mc (Metropolis, "
                         "one step = one sweep)" + (", lstm (learned large-stride operator, needs --model)"
-                                                   if "lstm" in integrators else ""))
+                                                   if "lstm" in integrators else "")
+                        + (", da-mc / nested-mc (Monte Carlo exact under --reference, the surrogate --model "
+                           "screening or proposing; see --inner-steps)" if "da-mc" in integrators else ""))
     g.add_argument("--timestep-fs", type=positive_float, default=None,
                    help="MD timestep (fs); default 5 for argon, 1 for other atoms, 0.5 with hydrogen, "
                         "0.1 (≈0.001 τ) for lj-cluster's reduced units")

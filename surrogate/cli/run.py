@@ -9,6 +9,7 @@ from systems.errors import InputError
 from .options import (INTEGRATORS, HelpFormatter, add_config_option, add_dynamics_options, add_output_options,
                       add_provider_options, add_replica_options, add_runaway_options, add_size_options,
                       add_system_options)
+from .exact_mc_options import EXACT_MC, add_exact_mc_options
 
 DESCRIPTION = """\
 Run molecular dynamics or Monte Carlo with any force provider: a trained EGNN
@@ -26,6 +27,8 @@ examples:
   surrogate run --integrator lstm --model lstm.pt --system lj-cluster --n-atoms 16 --out lstm
   surrogate run --integrator mc --steps 2000 --out mc                       # Metropolis MC, classical LJ
   surrogate run --model egnn-model/best.pt --n-atoms 64 --replicas 64 --out ens  # 64 seeds, one model call a step
+  surrogate run --integrator nested-mc --model egnn.pt --reference emt --system bulk:Cu --inner-steps 10 \
+      --steps 500 --out exact-mc      # MC exact under EMT; the EGNN proposes, one EMT call per 10 sweeps
 """
 
 
@@ -35,7 +38,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     add_config_option(p)
     add_system_options(p)
     add_provider_options(p, models=True)
-    add_dynamics_options(p, integrators=INTEGRATORS + ("lstm",))
+    add_dynamics_options(p, integrators=INTEGRATORS + ("lstm",) + EXACT_MC)
+    add_exact_mc_options(p)
     p.add_argument("--energy-correction", action="store_true",
                    help="LSTM operators: rescale momenta every stride so the total energy (with the warm-up "
                         "potential) stays at its initial value")
@@ -63,6 +67,10 @@ def main(args) -> int:
     system, topology = build_system(args)
     if args.integrator == "lstm":
         return _run_lstm(args, system, topology)
+    if args.integrator in EXACT_MC:
+        from .exact_mc_options import run_exact_mc
+
+        return run_exact_mc(args, system, topology)
     if args.force_model:
         raise InputError("--force-model is the EGNN of --integrator lstm; for EGNN MD give the model with --model")
     provider, name, stress = build_provider(args, system, allow_model=True)
