@@ -8,7 +8,6 @@ from typing import Any
 import numpy as np
 from ase import units as ase_units
 
-
 from systems.errors import InputError
 from systems.forces import ForceResult
 from systems.state import System
