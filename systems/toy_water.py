@@ -15,7 +15,6 @@ from ase.data import atomic_masses
 
 from .errors import InputError
 from .forces import ForceResult, check_finite
-from .potentials.bonded import HarmonicBonds
 from .potentials.lennard_jones import LennardJones
 from .state import System
 from .velocities import maxwell_boltzmann
@@ -64,18 +63,19 @@ def water_box(n_per_side: int = 3, spacing: float = 6.5, temperature_K: float = 
 
 
 class ToyWaterPotential:
-    """Energy and forces (eV, eV/Å) of :func:`water_box` systems; ``molecules`` [n_mol, 3] (O, H, H)."""
+    """Energy and forces (eV, eV/Å) of :func:`water_box` systems (periodic cubes); ``molecules`` [n_mol, 3]."""
 
     name = "ToyWaterPotential"
 
     def __init__(self, molecules, cutoff: float = 3.0 * SIGMA_OO):
+        """``molecules`` [n_mol, 3] (O, H, H indices); ``cutoff`` (Å) of the O–O Lennard-Jones."""
         molecules = np.asarray(molecules, dtype=np.int64).reshape(-1, 3)
         self.oxygens = molecules[:, 0].copy()
         oh = np.concatenate([molecules[:, [0, 1]], molecules[:, [0, 2]]])
         hh = molecules[:, [1, 2]]
-        self.bonds = HarmonicBonds(np.concatenate([oh, hh]),
-                                   k=np.r_[np.full(len(oh), 48.0), np.full(len(hh), 10.0)],
-                                   r0=np.r_[np.full(len(oh), OH_LENGTH), np.full(len(hh), HH_LENGTH)])
+        self.bonds = np.concatenate([oh, hh])  # [m, 2]
+        self.k = np.r_[np.full(len(oh), 48.0), np.full(len(hh), 10.0)]  # eV/Å²
+        self.r0 = np.r_[np.full(len(oh), OH_LENGTH), np.full(len(hh), HH_LENGTH)]  # Å
         self.lj = LennardJones(SIGMA_OO, EPSILON_OO, cutoff)
 
     @property
@@ -85,8 +85,17 @@ class ToyWaterPotential:
 
     def compute(self, system: System, stress: bool = False) -> ForceResult:
         """Energy (eV) and forces [n, 3] (eV/Å); no stress."""
-        bonded = self.bonds.compute_arrays(system.positions, system.cell, system.pbc)
         pair = self.lj.compute_arrays(system.positions[self.oxygens], system.cell, system.pbc)
-        forces = bonded.forces.copy()
-        forces[self.oxygens] += pair.forces
-        return check_finite(ForceResult(float(bonded.energy + pair.energy), forces), self.name)
+        forces = np.zeros_like(system.positions)
+        forces[self.oxygens] = pair.forces
+        i, j = self.bonds[:, 0], self.bonds[:, 1]
+        d = system.positions[j] - system.positions[i]  # [m, 3] Å
+        edges = np.diag(system.cell)  # the box of water_box is a periodic cube: minimum image by rounding
+        d -= edges * np.rint(d / edges)
+        r = np.linalg.norm(d, axis=1)
+        stretch = r - self.r0
+        f = (self.k * stretch / r)[:, None] * d  # force on i; −f on j
+        np.add.at(forces, i, f)
+        np.add.at(forces, j, -f)
+        energy = float(pair.energy + 0.5 * np.sum(self.k * stretch**2))
+        return check_finite(ForceResult(energy, forces), self.name)

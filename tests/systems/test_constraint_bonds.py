@@ -63,3 +63,19 @@ def test_bond_lengths_refuse_bad_indices_and_bonds_as_long_as_half_the_box():
     far = System([8, 1], [16.0, 1.0], [[0, 0, 0], [3.0, 0, 0]], cell=np.eye(3) * 6.0, pbc=True)
     with pytest.raises(InputError, match="smallest plane spacing"):
         bond_lengths(far, [[0, 1]])
+
+
+def test_toy_water_forces_are_minus_the_energy_gradient():
+    from systems.toy_water import ToyWaterPotential
+
+    system, molecules = water_box(2, seed=3)
+    potential = ToyWaterPotential(molecules)
+    forces = potential.compute(system).forces
+    h = 1e-5
+    for atom in (0, 1, 13):  # an O, an H across a periodic face, another H
+        for axis in range(3):
+            plus, minus = system.copy(), system.copy()
+            plus.positions[atom, axis] += h
+            minus.positions[atom, axis] -= h
+            fd = -(potential.compute(plus).energy - potential.compute(minus).energy) / (2 * h)
+            assert abs(fd - forces[atom, axis]) < 1e-6 * max(1.0, abs(fd))
