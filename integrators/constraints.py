@@ -31,8 +31,15 @@ TOLERANCE = 1e-12
 MAX_ITERATIONS = 1000
 
 
-class ConstraintError(RuntimeError):
-    """SHAKE or RATTLE did not converge; the message names the bond (atoms i, j)."""
+class ConstraintError(FloatingPointError):
+    """SHAKE or RATTLE did not converge; the message and ``atoms`` name the bond (atoms i, j).
+
+    A ``FloatingPointError``: mid-run the driver reports it as a runaway naming the step and both atoms.
+    """
+
+    def __init__(self, message: str, atoms=()):
+        super().__init__(message)
+        self.atoms = tuple(int(a) for a in atoms)
 
 
 class Constraints:
@@ -46,7 +53,8 @@ class Constraints:
     fix_com : bool
         Remove the centre-of-mass momentum of the moving atoms after every
         velocity update, so the centre of mass does not drift (also under
-        Langevin noise).
+        Langevin noise). Refused with a rigid bond from a fixed atom to a
+        moving one (that bond's force moves the centre of mass).
     bonds : int [n_bonds, 2]
         Rigid pairs (see :mod:`systems.constraint_bonds` for bonds to hydrogen).
     lengths : float [n_bonds], Å
@@ -82,6 +90,12 @@ class Constraints:
         # A bond between two fixed atoms holds by itself: no constraint, no degree of freedom removed.
         keep = self.moving[bonds[:, 0]] | self.moving[bonds[:, 1]] if bonds.size else np.zeros(0, dtype=bool)
         self.bonds = np.ascontiguousarray(bonds[keep])
+        anchored = self.bonds[~(self.moving[self.bonds[:, 0]] & self.moving[self.bonds[:, 1]])]
+        if self.fix_com and len(anchored):
+            i, j = (int(a) for a in anchored[0])
+            raise InputError(f"constraints: the rigid bond of atoms {i} and {j} joins a fixed atom to a moving one; "
+                             "its constraint force moves the centre of mass, which fix_com holds: fix neither or both "
+                             "atoms, or drop fix_com (the fixed atoms already anchor the system)")
         self.lengths = np.ascontiguousarray(lengths[keep])
         self._lengths_sq = self.lengths**2
         self.tolerance = float(tolerance)
@@ -185,7 +199,8 @@ class Constraints:
         i, j = (int(a) for a in self.bonds[k])
         raise ConstraintError(f"{what} did not converge to relative tolerance {self.tolerance:g} in "
                               f"{self.max_iterations} sweeps at the bond of atoms {i} and {j} (length "
-                              f"{self.lengths[k]:.6g} Å): the timestep may be too large, or the forces blew up")
+                              f"{self.lengths[k]:.6g} Å): the timestep may be too large, or the forces blew up",
+                              atoms=(i, j))
 
     # -------------------------------------------------------- measurements
     def bond_errors(self, system: System) -> tuple[np.ndarray, np.ndarray]:

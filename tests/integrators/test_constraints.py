@@ -3,10 +3,11 @@
 import numpy as np
 import pytest
 
-from integrators import Bussi, CheckpointReporter, LangevinBAOAB, Simulation, VelocityVerlet
+from integrators import Bussi, CheckpointReporter, LangevinBAOAB, RunawayError, Simulation, VelocityVerlet
 from integrators.constraints import ConstraintError, Constraints
 from systems import units
 from systems.constraint_bonds import hydrogen_bonds_from_radii
+from systems.errors import InputError
 from systems.toy_water import ToyWaterPotential, water_box
 
 from .recorder import Recorder
@@ -103,10 +104,17 @@ def test_degrees_of_freedom_follow_the_one_rule():
     system, provider = _water()
     bonds = hydrogen_bonds_from_radii(system)
     n = system.n_atoms
-    c = Constraints.for_system(system, fixed_atoms=[0, 1], fix_com=True, bonds=bonds)
-    bonds_kept = len(bonds) - 1  # the bond (0, 1) joins two fixed atoms: no constraint left
+    c = Constraints.for_system(system, fixed_atoms=[0, 1, 2], fix_com=True, bonds=bonds)
+    bonds_kept = len(bonds) - 2  # bonds (0, 1) and (0, 2) join two fixed atoms: no constraint left
+    assert c.n_constraints == 9 + bonds_kept
+    assert _make("langevin", provider, c).degrees_of_freedom(system) == 3 * n - 3 - 9 - bonds_kept
+    with pytest.raises(InputError, match="bond of atoms 0 and 1 joins a fixed atom to a moving one"):
+        Constraints.for_system(system, fixed_atoms=[0], fix_com=True, bonds=bonds)  # that bond would move the COM
+    c = Constraints.for_system(system, fixed_atoms=[0, 1], bonds=bonds)
+    bonds_kept = len(bonds) - 1
     assert c.n_constraints == 6 + bonds_kept
-    assert _make("langevin", provider, c).degrees_of_freedom(system) == 3 * n - 3 - 6 - bonds_kept
+    assert _make("langevin", provider, c).degrees_of_freedom(system) == 3 * n - 6 - bonds_kept
+    assert _make("verlet", provider, c).degrees_of_freedom(system) == 3 * n - 6 - bonds_kept  # fixed atoms take momentum
     free = Constraints.for_system(system, bonds=bonds)
     assert _make("langevin", provider, free).degrees_of_freedom(system) == 3 * n - len(bonds)  # noise moves the COM
     vv = _make("verlet", provider, free)
@@ -129,13 +137,13 @@ def test_constrained_langevin_mean_temperature_equals_the_target():
     assert abs(mean * n_f / n_3n - 300.0) > 5 * se  # the wrong count is detectable at this precision
 
 
-@pytest.mark.parametrize("kind", ["langevin", "bussi"])
-def test_constrained_resume_is_bit_for_bit(tmp_path, kind):
+@pytest.mark.parametrize("kind, fixed, fix_com", [("langevin", [4], False), ("bussi", [], True)])
+def test_constrained_resume_is_bit_for_bit(tmp_path, kind, fixed, fix_com):
     system, _ = _water(seed=3)
     molecules = np.arange(system.n_atoms).reshape(-1, 3)
 
     def build(start):
-        c = Constraints.for_system(start, fixed_atoms=[4], fix_com=True, bonds=hydrogen_bonds_from_radii(start))
+        c = Constraints.for_system(start, fixed_atoms=fixed, fix_com=fix_com, bonds=hydrogen_bonds_from_radii(start))
         return _make(kind, ToyWaterPotential(molecules), c, seed=21)
 
     reference, start = system.copy(), system.copy()
@@ -170,5 +178,17 @@ def test_non_convergence_names_the_bond():
     system, provider = _water(seed=7, temperature_K=3000.0)
     constraints = Constraints.for_system(system, bonds=hydrogen_bonds_from_radii(system), max_iterations=2)
     vv = VelocityVerlet(provider, timestep_fs=4.0, constraints=constraints)
-    with pytest.raises(ConstraintError, match=r"atoms \d+ and \d+"):
+    with pytest.raises(ConstraintError, match=r"atoms \d+ and \d+") as info:
+        for _ in range(20):
+            vv.step(system)
+    i, j = info.value.atoms
+    assert [min(i, j), max(i, j)] in constraints.bonds.tolist()
+    # under the driver it is a runaway that names the step and the bond's atoms
+    system, provider = _water(seed=7, temperature_K=3000.0)
+    constraints = Constraints.for_system(system, bonds=hydrogen_bonds_from_radii(system))
+    vv = VelocityVerlet(provider, timestep_fs=4.0, constraints=constraints)
+    vv.initialize(system)  # a consistent start (its projection needs more than 2 sweeps) ...
+    constraints.max_iterations = 2  # ... then too few sweeps for a 4 fs step at 3000 K
+    with pytest.raises(RunawayError, match=r"runaway at step \d+: .*atoms \d+ and \d+") as info:
         Simulation(system, vv).run(20)
+    assert len(info.value.atoms) == 2
