@@ -1,0 +1,174 @@
+"""physical-validation of the thermostats and of velocity Verlet, and RATTLE's bond-length error (issue #14).
+
+Rows (value 1 = pass, 0 = fail, target 1; pass criteria as in
+tests/integrators/test_physical_validation.py, since the package leaves them
+to the user):
+
+- Langevin BAOAB and Bussi kinetic-energy distribution: Kolmogorov–Smirnov
+  p ≥ 0.05 (``physical_validation.kinetic_energy.distribution(strict=True)``)
+  on 32-atom fcc argon at 40 K (Lennard-Jones cut at 5.85 Å, between neighbor
+  shells); the mean/width test (distance of T(μ), T(σ) in standard errors) is a figure;
+- ensemble check between 30 K and 50 K (Langevin, 8-atom argon crystal, NVT
+  potential energies): slope within 3 quantiles of the true one;
+- velocity Verlet convergence: the conserved energy's fluctuation ratios within
+  10 % of Δ² over Δ = 8, 4, 2 (, 1) fs (``physical_validation.integrator.convergence``);
+  the measured order is a figure;
+- RATTLE max bond-length error over a Langevin run of 27 charge-free flexible
+  waters (81 atoms, O–H rigid, 1 fs, 300 K): goal ≤ 1e-10 Å.
+
+    python -m benchmarks.engine_validation --quick    # < 40 s on a quiet core
+    python -m benchmarks.engine_validation            # longer runs, more samples
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks._common import target  # noqa: E402
+
+CUTOFF = 5.85  # Å, between the fcc argon shells at 5.26 and 6.44 Å: no pair crosses it at ≤ 50 K
+P_MIN = 0.05
+MAX_QUANTILES = 3.0
+MAX_DEVIATION = 0.1
+
+
+def _argon():
+    from systems.potentials import LennardJones
+
+    return LennardJones.argon(cutoff=CUTOFF)
+
+
+def kinetic_energy_check(kind: str, n_steps: int) -> dict:
+    """KS p-value and mean/width distances of one thermostat's kinetic energies (32-atom argon, 40 K)."""
+    import physical_validation as pv
+
+    from integrators import Bussi, LangevinBAOAB
+    from integrators.validation import nvt_data, sample
+    from systems.catalogue import argon_fcc
+
+    temperature = 40.0
+    system = argon_fcc(2, temperature_K=temperature, seed=11)
+    if kind == "langevin":
+        integrator = LangevinBAOAB(_argon(), timestep_fs=5.0, temperature_K=temperature, friction_per_fs=0.02, seed=12)
+    else:
+        integrator = Bussi(_argon(), timestep_fs=5.0, temperature_K=temperature, tau_fs=50.0, seed=12)
+    sample(integrator, system, 200)
+    samples = sample(integrator, system, n_steps, 2)
+    data = nvt_data(samples, temperature)
+    p = float(pv.kinetic_energy.distribution(data, strict=True, verbosity=0))
+    d_mu, d_sigma = pv.kinetic_energy.distribution(data, strict=False, verbosity=0, bootstrap_seed=1)
+    return {"p_value": p, "T_mean_distance_sigma": float(d_mu), "T_width_distance_sigma": float(d_sigma),
+            "degrees_of_freedom": samples.degrees_of_freedom, "samples": len(samples.kinetic), "steps": n_steps,
+            "passed": p >= P_MIN}
+
+
+def ensemble_check(n_steps: int) -> dict:
+    """physical_validation.ensemble.check of Langevin NVT potential energies at 30 K and 50 K (8 atoms)."""
+    import physical_validation as pv
+
+    from integrators import LangevinBAOAB
+    from integrators.validation import nvt_data, sample
+    from systems.catalogue import argon_fcc
+
+    data = []
+    for temperature, seed in ((30.0, 3), (50.0, 4)):
+        system = argon_fcc((2, 1, 1), temperature_K=temperature, seed=seed)
+        integrator = LangevinBAOAB(_argon(), timestep_fs=10.0, temperature_K=temperature, friction_per_fs=0.01,
+                                   seed=seed + 10)
+        sample(integrator, system, 200)
+        data.append(nvt_data(sample(integrator, system, n_steps, 4), temperature))
+    quantiles = [float(q) for q in pv.ensemble.check(data[0], data[1], verbosity=0)]
+    return {"quantiles": quantiles, "temperatures_K": [30.0, 50.0], "steps_each": n_steps,
+            "passed": max(abs(q) for q in quantiles) < MAX_QUANTILES}
+
+
+def verlet_convergence(timesteps_fs) -> dict:
+    """Max deviation of the conserved-energy fluctuation ratios from Δ², and the fitted order (32-atom argon, 20 K)."""
+    import physical_validation as pv
+
+    from integrators import LangevinBAOAB, VelocityVerlet
+    from integrators.validation import convergence_order, nve_data, sample
+    from systems.catalogue import argon_fcc
+
+    start = argon_fcc(2, temperature_K=20.0, seed=7)
+    sample(LangevinBAOAB(_argon(), timestep_fs=5.0, temperature_K=20.0, friction_per_fs=0.05, seed=7), start, 200)
+    runs = [sample(VelocityVerlet(_argon(), timestep_fs=dt), start.copy(), int(round(800 / dt)))
+            for dt in timesteps_fs]
+    deviation = float(pv.integrator.convergence([nve_data(r, dt) for r, dt in zip(runs, timesteps_fs)], verbose=False))
+    stds = [float(r.conserved.std()) for r in runs]
+    return {"max_deviation": deviation, "order": convergence_order(timesteps_fs, stds), "timesteps_fs": list(timesteps_fs),
+            "conserved_std_eV": stds, "passed": deviation < MAX_DEVIATION}
+
+
+def rattle_error(n_steps: int) -> dict:
+    """Largest |r_ij| − d (Å) and |v_ij·r_ij| over every step of a constrained Langevin water run."""
+    from integrators import LangevinBAOAB
+    from integrators.constraints import Constraints
+    from systems.constraint_bonds import hydrogen_bonds_from_radii
+    from systems.toy_water import ToyWaterPotential, water_box
+
+    system, molecules = water_box(3, seed=0)
+    constraints = Constraints.for_system(system, bonds=hydrogen_bonds_from_radii(system))
+    integrator = LangevinBAOAB(ToyWaterPotential(molecules), timestep_fs=1.0, temperature_K=300.0,
+                               friction_per_fs=0.01, seed=1, constraints=constraints)
+    integrator.initialize(system)
+    worst_length = worst_velocity = 0.0
+    start = time.perf_counter()
+    for _ in range(n_steps):
+        integrator.step(system)
+        dl, dv = constraints.bond_errors(system)
+        worst_length = max(worst_length, float(np.abs(dl).max()))
+        worst_velocity = max(worst_velocity, float(np.abs(dv).max()))
+    return {"max_bond_length_error_A": worst_length, "max_velocity_constraint_A2_per_time": worst_velocity,
+            "bonds": len(constraints.bonds), "atoms": system.n_atoms, "steps": n_steps,
+            "ms_per_step_incl_checks": 1e3 * (time.perf_counter() - start) / n_steps,
+            "degrees_of_freedom": integrator.degrees_of_freedom(system)}
+
+
+def run(quick: bool) -> tuple[dict, list[dict]]:
+    """(figures, targets) of this part; ``quick`` < 40 s on a quiet core."""
+    import numba
+
+    numba.set_num_threads(1)  # tiny systems: a thread pool only waits
+    figures: dict = {"quick": quick}
+    start = time.perf_counter()
+    ke_steps = 2400 if quick else 20000
+    figures["langevin_kinetic_energy"] = kinetic_energy_check("langevin", ke_steps)
+    figures["bussi_kinetic_energy"] = kinetic_energy_check("bussi", ke_steps)
+    figures["ensemble_check"] = ensemble_check(6000 if quick else 40000)
+    figures["verlet_convergence"] = verlet_convergence((8.0, 4.0, 2.0) if quick else (8.0, 4.0, 2.0, 1.0))
+    figures["rattle"] = rattle_error(500 if quick else 5000)
+    figures["wall_s"] = time.perf_counter() - start
+    pv_rows = [("physical-validation: Langevin kinetic-energy distribution", "langevin_kinetic_energy"),
+               ("physical-validation: Bussi kinetic-energy distribution", "bussi_kinetic_energy"),
+               ("physical-validation: ensemble check (two temperatures)", "ensemble_check"),
+               ("physical-validation: velocity Verlet convergence order", "verlet_convergence")]
+    targets = [target(name, 1.0 if figures[key]["passed"] else 0.0, 1.0, "higher") for name, key in pv_rows]
+    targets.append(target("constraints: RATTLE max bond-length error (Å)",
+                          figures["rattle"]["max_bond_length_error_A"], 1e-10, "lower"))
+    return figures, targets
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer samples (< 40 s on a quiet core)")
+    args = parser.parse_args(argv)
+    figures, targets = run(args.quick)
+    import json
+
+    print(json.dumps(figures, indent=1, default=float))
+    print(f"\n{'target':<62} {'value':>10} {'goal':>10}  met")
+    for t in targets:
+        print(f"{t['name']:<62} {t['value']:>10.3g} {t['target']:>10.3g}  {'yes' if t['met'] else 'NO'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
