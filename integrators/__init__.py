@@ -12,6 +12,7 @@ from systems.lazy_exports import lazy_exports
 #: Public name -> the submodule that defines it.
 _EXPORTS = {
     "AseCalculatorProvider": ".ase_provider", "Bussi": ".bussi",
+    "Constraints": ".constraints", "ConstraintError": ".constraints",
     "load_checkpoint": ".checkpoint", "save_checkpoint": ".checkpoint",
     "LangevinBAOAB": ".langevin", "MetropolisMC": ".monte_carlo",
     "ForceProvider": ".protocols", "Integrator": ".protocols",
@@ -24,7 +25,7 @@ _EXPORTS = {
 
 __all__ = [
     "ForceProvider", "Integrator", "AseCalculatorProvider",
-    "VelocityVerlet", "LangevinBAOAB", "Bussi", "MetropolisMC",
+    "VelocityVerlet", "LangevinBAOAB", "Bussi", "MetropolisMC", "Constraints", "ConstraintError",
     "Simulation", "Reporter", "ReportRequest", "Snapshot",
     "TrajectoryReporter", "ThermoLogReporter", "ProgressReporter", "CheckpointReporter",
     "RunawayGuard", "RunawayError", "save_checkpoint", "load_checkpoint",
