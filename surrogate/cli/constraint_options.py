@@ -12,8 +12,13 @@ import argparse
 
 from systems.errors import InputError
 
+from .options import positive_float
+
 #: Values of ``--constraints``.
 CONSTRAINT_KINDS = ("h-bonds",)
+#: Default of ``--bond-tolerance``: ``systems.constraint_bonds.COVALENT_TOLERANCE`` (not imported here, so that
+#: building the parser compiles no Numba code).
+DEFAULT_BOND_TOLERANCE = 1.2
 
 
 def atom_list(text: str) -> list[int]:
@@ -36,9 +41,9 @@ def add_constraint_options(parser: argparse.ArgumentParser) -> None:
                    help="atoms (0-based) whose positions never change")
     g.add_argument("--fix-com", action="store_true",
                    help="remove the centre-of-mass momentum every step (also under Langevin noise)")
-    g.add_argument("--bond-tolerance", type=float, default=None, metavar="FACTOR",
+    g.add_argument("--bond-tolerance", type=positive_float, default=DEFAULT_BOND_TOLERANCE, metavar="FACTOR",
                    help="--constraints h-bonds without a topology: bonded when closer than FACTOR × the covalent "
-                        "radii sum (default 1.2)")
+                        "radii sum")
 
 
 def _topology(args):
@@ -61,8 +66,6 @@ def build_constraints(args, system):
     fixed = getattr(args, "fix_atoms", None) or []
     fix_com = bool(getattr(args, "fix_com", False))
     if kind is None and not fixed and not fix_com:
-        if getattr(args, "bond_tolerance", None) is not None:
-            raise InputError("--bond-tolerance means nothing without --constraints h-bonds")
         return None
     if args.integrator not in ("verlet", "langevin", "bussi"):
         raise InputError(f"--integrator {args.integrator} takes no constraints (--constraints, --fix-atoms, "
@@ -71,7 +74,7 @@ def build_constraints(args, system):
         if not 0 <= i < system.n_atoms:
             raise InputError(f"--fix-atoms: atom index {i} is outside 0..{system.n_atoms - 1}")
     from integrators.constraints import Constraints
-    from systems.constraint_bonds import COVALENT_TOLERANCE, hydrogen_bonds_from_radii, hydrogen_bonds_from_topology
+    from systems.constraint_bonds import hydrogen_bonds_from_radii, hydrogen_bonds_from_topology
 
     bonds = None
     if kind == "h-bonds":
@@ -82,9 +85,8 @@ def build_constraints(args, system):
             except InputError as err:
                 raise InputError(f"--constraints h-bonds with the topology of {path}: {err}") from None
         else:
-            tolerance = args.bond_tolerance if args.bond_tolerance is not None else COVALENT_TOLERANCE
             try:
-                bonds = hydrogen_bonds_from_radii(system, tolerance=tolerance)
+                bonds = hydrogen_bonds_from_radii(system, tolerance=args.bond_tolerance)
             except InputError as err:
                 raise InputError(f"--constraints h-bonds: {err}") from None
     return Constraints.for_system(system, fixed_atoms=fixed, fix_com=fix_com, bonds=bonds)

@@ -79,3 +79,10 @@ def test_toy_water_forces_are_minus_the_energy_gradient():
             minus.positions[atom, axis] -= h
             fd = -(potential.compute(plus).energy - potential.compute(minus).energy) / (2 * h)
             assert abs(fd - forces[atom, axis]) < 1e-6 * max(1.0, abs(fd))
+
+
+def test_cli_default_bond_tolerance_is_the_library_default():
+    from surrogate.cli.constraint_options import DEFAULT_BOND_TOLERANCE
+    from systems.constraint_bonds import COVALENT_TOLERANCE
+
+    assert DEFAULT_BOND_TOLERANCE == COVALENT_TOLERANCE
