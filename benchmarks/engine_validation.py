@@ -8,8 +8,8 @@ to the user):
   p ≥ 0.05 (``physical_validation.kinetic_energy.distribution(strict=True)``)
   on 32-atom fcc argon at 40 K (Lennard-Jones cut at 5.85 Å, between neighbor
   shells); the mean/width test (distance of T(μ), T(σ) in standard errors) is a figure;
-- ensemble check between 30 K and 50 K (Langevin, 8-atom argon crystal, NVT
-  potential energies): slope within 3 quantiles of the true one;
+- ensemble check between 30 K and 50 K (Langevin BAOAB and Bussi, 8-atom argon
+  crystal, NVT potential energies): slope within 3 quantiles of the true one;
 - velocity Verlet convergence: the conserved energy's fluctuation ratios within
   10 % of Δ² over Δ = 8, 4, 2 (, 1) fs (``physical_validation.integrator.convergence``);
   the measured order is a figure;
@@ -71,19 +71,22 @@ def kinetic_energy_check(kind: str, n_steps: int) -> dict:
             "passed": p >= P_MIN}
 
 
-def ensemble_check(n_steps: int) -> dict:
-    """physical_validation.ensemble.check of Langevin NVT potential energies at 30 K and 50 K (8 atoms)."""
+def ensemble_check(kind: str, n_steps: int) -> dict:
+    """physical_validation.ensemble.check of NVT potential energies at 30 K and 50 K (8 argon atoms)."""
     import physical_validation as pv
 
-    from integrators import LangevinBAOAB
+    from integrators import Bussi, LangevinBAOAB
     from integrators.validation import nvt_data, sample
     from systems.catalogue import argon_fcc
 
     data = []
     for temperature, seed in ((30.0, 3), (50.0, 4)):
         system = argon_fcc((2, 1, 1), temperature_K=temperature, seed=seed)
-        integrator = LangevinBAOAB(_argon(), timestep_fs=10.0, temperature_K=temperature, friction_per_fs=0.01,
-                                   seed=seed + 10)
+        if kind == "langevin":
+            integrator = LangevinBAOAB(_argon(), timestep_fs=10.0, temperature_K=temperature, friction_per_fs=0.01,
+                                       seed=seed + 10)
+        else:
+            integrator = Bussi(_argon(), timestep_fs=10.0, temperature_K=temperature, tau_fs=50.0, seed=seed + 10)
         sample(integrator, system, 200)
         data.append(nvt_data(sample(integrator, system, n_steps, 4), temperature))
     quantiles = [float(q) for q in pv.ensemble.check(data[0], data[1], verbosity=0)]
@@ -165,14 +168,16 @@ def run(quick: bool) -> tuple[dict, list[dict]]:
     ke_steps = 2400 if quick else 20000
     figures["langevin_kinetic_energy"] = kinetic_energy_check("langevin", ke_steps)
     figures["bussi_kinetic_energy"] = kinetic_energy_check("bussi", ke_steps)
-    figures["ensemble_check"] = ensemble_check(6000 if quick else 40000)
+    figures["langevin_ensemble_check"] = ensemble_check("langevin", 6000 if quick else 40000)
+    figures["bussi_ensemble_check"] = ensemble_check("bussi", 6000 if quick else 40000)
     figures["verlet_convergence"] = verlet_convergence((8.0, 4.0, 2.0) if quick else (8.0, 4.0, 2.0, 1.0))
     figures["rattle"] = rattle_error(500 if quick else 5000)
     figures["constrained_langevin_kinetic_energy"] = constrained_kinetic_energy(2000 if quick else 20000)
     figures["wall_s"] = time.perf_counter() - start
     pv_rows = [("physical-validation: Langevin kinetic-energy distribution", "langevin_kinetic_energy"),
                ("physical-validation: Bussi kinetic-energy distribution", "bussi_kinetic_energy"),
-               ("physical-validation: ensemble check (two temperatures)", "ensemble_check"),
+               ("physical-validation: ensemble check (two temperatures), Langevin BAOAB", "langevin_ensemble_check"),
+               ("physical-validation: ensemble check (two temperatures), Bussi", "bussi_ensemble_check"),
                ("physical-validation: velocity Verlet convergence order", "verlet_convergence")]
     targets = [target(name, 1.0 if figures[key]["passed"] else 0.0, 1.0, "higher") for name, key in pv_rows]
     targets.append(target("constraints: RATTLE max bond-length error (Å)",
