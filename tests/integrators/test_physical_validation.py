@@ -87,3 +87,21 @@ def test_velocity_verlet_conserved_energy_converges_as_dt_squared():
     # a cutoff at 6.0 Å, which pairs cross at 40 K, makes the force jump; the same check sees it
     bad = _verlet_runs(6.0, 40.0, timesteps)
     assert pv.integrator.convergence([nve_data(r, dt) for r, dt in zip(bad, timesteps)], verbose=False) > MAX_DEVIATION
+
+
+def test_constrained_langevin_kinetic_energy_distribution_counts_the_constraints():
+    """8 flexible waters with rigid O–H bonds and a fixed centre of mass: N_f = 3N − 16 − 3 = 53."""
+    from integrators.constraints import Constraints
+    from systems.constraint_bonds import hydrogen_bonds_from_radii
+    from systems.toy_water import ToyWaterPotential, water_box
+
+    system, molecules = water_box(2, seed=3)
+    constraints = Constraints.for_system(system, fix_com=True, bonds=hydrogen_bonds_from_radii(system))
+    integrator = LangevinBAOAB(ToyWaterPotential(molecules), timestep_fs=1.0, temperature_K=300.0,
+                               friction_per_fs=0.05, seed=4, constraints=constraints)
+    sample(integrator, system, 200)
+    samples = sample(integrator, system, 2000, 2)
+    assert samples.degrees_of_freedom == 53
+    assert _kinetic_p(samples, 300.0) >= P_MIN
+    # counting 3N − 3 instead, as without constraints, fails the same test
+    assert _kinetic_p(samples._replace(degrees_of_freedom=3 * system.n_atoms - 3), 300.0) < P_MIN
