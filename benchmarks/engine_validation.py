@@ -95,7 +95,7 @@ def ensemble_check(kind: str, n_steps: int) -> dict:
 
 
 def verlet_convergence(timesteps_fs) -> dict:
-    """Max deviation of the conserved-energy fluctuation ratios from Δ², and the fitted order (32-atom argon, 20 K)."""
+    """Max deviation of the conserved-energy fluctuation ratios from Δ², and the fitted order (32 argon, 20 K)."""
     import physical_validation as pv
 
     from integrators import LangevinBAOAB, VelocityVerlet
@@ -108,7 +108,8 @@ def verlet_convergence(timesteps_fs) -> dict:
             for dt in timesteps_fs]
     deviation = float(pv.integrator.convergence([nve_data(r, dt) for r, dt in zip(runs, timesteps_fs)], verbose=False))
     stds = [float(r.conserved.std()) for r in runs]
-    return {"max_deviation": deviation, "order": convergence_order(timesteps_fs, stds), "timesteps_fs": list(timesteps_fs),
+    return {"max_deviation": deviation, "order": convergence_order(timesteps_fs, stds),
+            "timesteps_fs": list(timesteps_fs),
             "conserved_std_eV": stds, "passed": deviation < MAX_DEVIATION}
 
 
@@ -138,7 +139,7 @@ def rattle_error(n_steps: int) -> dict:
 
 
 def constrained_kinetic_energy(n_steps: int) -> dict:
-    """KS p-value of a rigid-O–H Langevin run's kinetic energies with N_f = 3N − bonds − 3 (fixed COM), 8 waters."""
+    """KS p-value of a rigid-O–H Langevin run's kinetic energies, N_f = 3N − bonds − 3 (fixed COM), 8 waters."""
     import physical_validation as pv
 
     from integrators import LangevinBAOAB

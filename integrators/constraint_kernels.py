@@ -31,7 +31,7 @@ def _bond_vector(x, i, j, basis, inverse, periodic, out):
 
 @numba.njit(cache=True)
 def shake(positions, reference, inv_mass, pairs, lengths_sq, basis, inverse, periodic, tolerance, max_iterations):
-    """SHAKE in place on positions [n, 3] (Å) so that |x_i − x_j|² = lengths_sq [m] (Å²) to ``tolerance`` (relative).
+    """SHAKE in place on positions [n, 3] (Å): |x_i − x_j|² = lengths_sq [m] (Å²) to ``tolerance`` (relative).
 
     ``reference`` [n, 3] (Å): positions at the start of the drift, which meet
     the constraints; the correction of bond k moves along its old vector

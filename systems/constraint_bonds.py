@@ -101,7 +101,8 @@ def bond_lengths(system: System, pairs) -> np.ndarray:
     pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     if pairs.size and (pairs.min() < 0 or pairs.max() >= system.n_atoms):
         bad = pairs[(pairs < 0).any(axis=1) | (pairs >= system.n_atoms).any(axis=1)][0]
-        raise InputError(f"constraints: bond ({int(bad[0])}, {int(bad[1])}) names an atom outside 0..{system.n_atoms - 1}")
+        raise InputError(f"constraints: bond ({int(bad[0])}, {int(bad[1])}) names an atom outside "
+                         f"0..{system.n_atoms - 1}")
     if np.any(pairs[:, 0] == pairs[:, 1]):
         i = int(pairs[pairs[:, 0] == pairs[:, 1]][0, 0])
         raise InputError(f"constraints: bond ({i}, {i}) joins an atom to itself")

@@ -10,7 +10,6 @@ same check fails on a wrong input (a mislabelled temperature, a force
 discontinuity), so none can pass vacuously.
 """
 
-import numpy as np
 import pytest
 
 pv = pytest.importorskip("physical_validation")
