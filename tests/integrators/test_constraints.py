@@ -194,3 +194,30 @@ def test_non_convergence_names_the_bond():
     with pytest.raises(RunawayError, match=r"runaway at step \d+: .*atoms \d+ and \d+") as info:
         Simulation(system, vv).run(20)
     assert len(info.value.atoms) == 2
+
+
+def test_rattle_uses_the_minimum_image_in_a_triclinic_cell():
+    """Waters wrapped into a skewed cell (bonds across its faces), harmonic bonds only: the rigid O–H hold."""
+    from systems.potentials.bonded import HarmonicBonds
+
+    system, molecules = water_box(2, seed=8)
+    oxygens = system.positions[molecules[:, 0]]
+    for h in (1, 2):  # whole molecules first (the cubic box wrapped some of them), then the skewed cell
+        d = system.positions[molecules[:, h]] - oxygens
+        system.positions[molecules[:, h]] = oxygens + d - 13.0 * np.rint(d / 13.0)
+    system.cell = np.array([[13.0, 0.0, 0.0], [4.0, 13.0, 0.0], [2.0, 3.0, 13.0]])
+    atoms = system.to_atoms()
+    atoms.wrap()
+    system.positions = atoms.get_positions()
+    bonds = hydrogen_bonds_from_radii(system)  # covalent radii with ASE's minimum image in the skewed cell
+    assert len(bonds) == 2 * len(molecules)
+    hh = molecules[:, 1:]
+    provider = HarmonicBonds(np.concatenate([bonds, hh]), k=np.r_[np.full(len(bonds), 48.0), np.full(len(hh), 10.0)],
+                             r0=np.r_[np.full(len(bonds), 1.0), np.full(len(hh), 1.633)])
+    constraints = Constraints.for_system(system, bonds=bonds)
+    raw = np.linalg.norm(system.positions[bonds[:, 0]] - system.positions[bonds[:, 1]], axis=1)
+    assert raw.max() > 5.0  # some bonds do cross a face
+    vv = VelocityVerlet(provider, timestep_fs=1.0, constraints=constraints)
+    Simulation(system, vv).run(200)
+    dl, dv = constraints.bond_errors(system)
+    assert np.abs(dl).max() < 1e-10 and np.abs(dv).max() < 1e-10
