@@ -10,6 +10,11 @@ Bussi's rescaling keeps every velocity constraint by itself.
 The degrees of freedom of the kinetic energy follow from the one rule
 :func:`systems.state.degrees_of_freedom`: a fixed atom counts 3, a rigid bond 1,
 a fixed centre of mass 3.
+
+Not included: the virial of the constraint forces. The stress a provider
+returns (and the pressure the thermo log derives from it) leaves out the rigid
+bonds' constraint forces, so a barostat should not yet be combined with rigid
+bonds.
 """
 
 from __future__ import annotations
