@@ -13,6 +13,7 @@ from systems.lazy_exports import lazy_exports
 _EXPORTS = {
     "AseCalculatorProvider": ".ase_provider", "Bussi": ".bussi",
     "NPT": ".npt", "CRescaleBarostat": ".barostat_crescale", "MonteCarloBarostat": ".barostat_mc",
+    "Constraints": ".constraints", "ConstraintError": ".constraints",
     "load_checkpoint": ".checkpoint", "save_checkpoint": ".checkpoint",
     "LangevinBAOAB": ".langevin", "MetropolisMC": ".monte_carlo",
     "DelayedAcceptanceMC": ".delayed_acceptance", "NestedMC": ".nested_mc",
@@ -30,6 +31,7 @@ __all__ = [
     "ForceProvider", "Integrator", "AseCalculatorProvider",
     "VelocityVerlet", "LangevinBAOAB", "Bussi", "MetropolisMC", "NPT", "CRescaleBarostat", "MonteCarloBarostat",
     "DelayedAcceptanceMC", "NestedMC",
+    "Constraints", "ConstraintError",
     "Simulation", "Reporter", "ReportRequest", "Snapshot",
     "TrajectoryReporter", "ThermoLogReporter", "ProgressReporter", "CheckpointReporter",
     "RunawayGuard", "RunawayError", "save_checkpoint", "load_checkpoint",

@@ -40,13 +40,17 @@ class Bussi(ForceIntegrator):
     temperature_K : float, K
     tau : float, ASE time units (or ``tau_fs`` in fs): relaxation time of K.
     seed : int or np.random.Generator
+    constraints : integrators.constraints.Constraints or None
+        Projected inside the Verlet step; the rescaling keeps every velocity
+        constraint, and N_f counts them.
     """
 
     name = "Bussi"
 
     def __init__(self, provider: ForceProvider, timestep: float | None = None, *, temperature_K: float,
-                 tau: float | None = None, tau_fs: float | None = None, seed=None, timestep_fs: float | None = None):
-        super().__init__(provider, timestep, timestep_fs=timestep_fs)
+                 tau: float | None = None, tau_fs: float | None = None, seed=None, timestep_fs: float | None = None,
+                 constraints=None):
+        super().__init__(provider, timestep, timestep_fs=timestep_fs, constraints=constraints)
         if (tau is None) == (tau_fs is None):
             raise InputError(f"{self.name}: give exactly one of `tau` (ASE time) or `tau_fs` (fs)")
         name, value = ("tau", tau) if tau is not None else ("tau_fs", tau_fs)

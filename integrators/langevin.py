@@ -37,6 +37,9 @@ class LangevinBAOAB(ForceIntegrator):
     friction : float, 1 / ASE time unit (or ``friction_per_fs`` in 1/fs)
     seed : int or np.random.Generator
         Source of every random number; its state is in :meth:`state_dict`.
+    constraints : integrators.constraints.Constraints or None
+        Projected after every B, A and O move (the O step's noise too), so a
+        constrained run samples the constrained canonical ensemble.
 
     The kinetic energy the O step adds or removes accumulates in
     ``energy_exchanged`` (eV), so ``E_tot − energy_exchanged`` is conserved up
@@ -48,8 +51,8 @@ class LangevinBAOAB(ForceIntegrator):
 
     def __init__(self, provider: ForceProvider, timestep: float | None = None, *, temperature_K: float,
                  friction: float | None = None, friction_per_fs: float | None = None, seed=None,
-                 timestep_fs: float | None = None):
-        super().__init__(provider, timestep, timestep_fs=timestep_fs)
+                 timestep_fs: float | None = None, constraints=None):
+        super().__init__(provider, timestep, timestep_fs=timestep_fs, constraints=constraints)
         if (friction is None) == (friction_per_fs is None):
             raise InputError(f"{self.name}: give exactly one of `friction` (1/ASE time) or `friction_per_fs` (1/fs)")
         gamma = friction if friction is not None else float(friction_per_fs) / units.fs
@@ -60,7 +63,9 @@ class LangevinBAOAB(ForceIntegrator):
         self._c2 = float(np.sqrt(1.0 - self._c1 * self._c1))
 
     def degrees_of_freedom(self, system: System) -> int:
-        """3N: the noise thermalises the centre of mass too."""
+        """3N: the noise thermalises the centre of mass too; less the constraints (a fixed centre of mass 3)."""
+        if self.constraints is not None:
+            return self.constraints.degrees_of_freedom(system, com_at_rest=False)
         return degrees_of_freedom(system.n_atoms, com_fixed=False)
 
     def step(self, system: System) -> None:
@@ -78,6 +83,8 @@ class LangevinBAOAB(ForceIntegrator):
         noise = self.rng.standard_normal(system.velocities.shape)  # [n, 3]
         system.velocities *= self._c1
         system.velocities += (self._c2 * sigma) * noise
+        if self.constraints is not None:
+            self.constraints.project_velocities(system)  # the noise along a constraint is removed before it is heat
         self.energy_exchanged += system.kinetic_energy() - before
 
     def state_dict(self) -> dict[str, Any]:

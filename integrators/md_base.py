@@ -28,6 +28,9 @@ class ForceIntegrator(Integrator):
     provider : ForceProvider
         ``compute(system, stress=False) -> ForceResult`` (eV, eV/Å, eV/Å³).
     timestep : float, ASE time units (or ``timestep_fs`` in fs)
+    constraints : integrators.constraints.Constraints or None
+        Fixed atoms, fixed centre of mass, rigid bonds (RATTLE). None (the
+        default) leaves every move exactly as without constraints.
 
     Attributes
     ----------
@@ -41,7 +44,8 @@ class ForceIntegrator(Integrator):
 
     name = "integrator"
 
-    def __init__(self, provider: ForceProvider, timestep: float | None = None, *, timestep_fs: float | None = None):
+    def __init__(self, provider: ForceProvider, timestep: float | None = None, *, timestep_fs: float | None = None,
+                 constraints=None):
         if not callable(getattr(provider, "compute", None)):
             raise TypeError(f"{self.name}: `provider` must have compute(system, stress=False), "
                             f"got {type(provider).__name__}")
@@ -50,6 +54,10 @@ class ForceIntegrator(Integrator):
         self.want_stress = False
         self.energy_exchanged = 0.0
         self._result: ForceResult | None = None
+        if constraints is not None and not callable(getattr(constraints, "project_velocities", None)):
+            raise TypeError(f"{self.name}: `constraints` must be an integrators.constraints.Constraints, "
+                            f"got {type(constraints).__name__}")
+        self.constraints = constraints
 
     # ------------------------------------------------------------- protocol
     @property
@@ -58,21 +66,29 @@ class ForceIntegrator(Integrator):
         return self._result
 
     def initialize(self, system: System) -> None:
-        """Evaluate the forces at the starting positions."""
+        """Evaluate the forces at the starting positions (after making them meet the constraints, if any)."""
+        if self.constraints is not None:
+            self.constraints.apply_to_start(system)
         self._result = self.provider.compute(system, stress=self.want_stress)
 
     def degrees_of_freedom(self, system: System) -> int:
         """Degrees of freedom of the kinetic energy.
 
         3N − 3 when the centre of mass is at rest (Maxwell–Boltzmann start; Verlet
-        and velocity rescaling keep it so), else 3N.
+        and velocity rescaling keep it so), else 3N; less the constraints' count
+        (:meth:`Constraints.degrees_of_freedom`).
         """
+        if self.constraints is not None:
+            return self.constraints.degrees_of_freedom(system, com_at_rest=system.centre_of_mass_at_rest())
         return degrees_of_freedom(system.n_atoms, com_fixed=system.centre_of_mass_at_rest())
 
     def state_dict(self) -> dict[str, Any]:
         """Cached forces and energy exchange: what a bit-for-bit restart needs."""
-        return {"kind": type(self).__name__, "timestep": self.timestep, "energy_exchanged": self.energy_exchanged,
-                "result": result_to_dict(self._result)}
+        state = {"kind": type(self).__name__, "timestep": self.timestep, "energy_exchanged": self.energy_exchanged,
+                 "result": result_to_dict(self._result)}
+        if self.constraints is not None:  # absent without constraints: those checkpoints stay as they were
+            state["constraints"] = self.constraints.state_dict()
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state_dict`; the integrator is then ready to ``step`` without ``initialize``."""
@@ -81,6 +97,13 @@ class ForceIntegrator(Integrator):
         if float(state["timestep"]) != self.timestep:
             raise ValueError(f"{self.name}: checkpoint timestep {state['timestep']!r} differs from {self.timestep!r} "
                              "(ASE time units); a restart must use the same timestep")
+        saved = state.get("constraints")
+        if (saved is None) != (self.constraints is None):
+            raise ValueError(f"{self.name}: the checkpoint was written {'with' if saved is not None else 'without'} "
+                             f"constraints, this integrator has {'none' if self.constraints is None else 'some'}; "
+                             "resume with the same constraints")
+        if saved is not None:
+            self.constraints.load_state_dict(saved)
         self.energy_exchanged = float(state["energy_exchanged"])
         self._result = result_from_dict(state["result"])
 
@@ -91,15 +114,26 @@ class ForceIntegrator(Integrator):
         return self._result.forces
 
     def _kick(self, system: System, forces: np.ndarray, dt: float) -> None:
-        """B: v ← v + dt·F/m."""
+        """B: v ← v + dt·F/m (then RATTLE and the other velocity constraints)."""
         kick(system.velocities, forces, system.masses, dt)
+        if self.constraints is not None:
+            self.constraints.project_velocities(system)
 
     def _drift(self, system: System, dt: float) -> None:
-        """A: x ← x + dt·v (time advances with the full step elsewhere)."""
+        """A: x ← x + dt·v (time advances with the full step elsewhere); then SHAKE with constraints."""
+        if self.constraints is None:
+            drift(system.positions, system.velocities, dt)
+            return
+        reference = system.positions.copy()
         drift(system.positions, system.velocities, dt)
+        self.constraints.after_drift(system, reference, dt)
 
     def _kick_drift(self, system: System, forces: np.ndarray, kick_dt: float, drift_dt: float) -> None:
-        """B(kick_dt) then A(drift_dt) in one pass over the atoms."""
+        """B(kick_dt) then A(drift_dt) in one pass over the atoms (two, projected, with constraints)."""
+        if self.constraints is not None:
+            self._kick(system, forces, kick_dt)
+            self._drift(system, drift_dt)
+            return
         kick_drift(system.positions, system.velocities, forces, system.masses, kick_dt, drift_dt)
 
     def _evaluate(self, system: System) -> np.ndarray:

@@ -49,6 +49,12 @@ class NPT(Integrator):
         if temperature is None:
             raise InputError(f"NPT: {type(inner).__name__} has no thermostat (NVE); NPT needs a temperature: "
                              "use LangevinBAOAB or Bussi (--integrator langevin or bussi)")
+        constraints = getattr(inner, "constraints", None)
+        if constraints is not None and (len(constraints.bonds) or len(constraints.fixed_atoms)):
+            # Rigid-bond forces are not in the provider's stress (the pressure would be wrong), and scaling the
+            # cell would move fixed atoms and stretch rigid bonds.
+            raise InputError("NPT: the inner integrator holds rigid bonds or fixed atoms; NPT does not support "
+                             "them yet (constraint forces are not in the virial). A fixed centre of mass is fine.")
         for member in ("interval", "bind", "state_dict", "load_state_dict", "needs_stress", "scales_velocities"):
             if not hasattr(barostat, member):
                 raise TypeError(f"NPT: `barostat` {type(barostat).__name__} lacks `{member}`")

@@ -12,7 +12,8 @@ class VelocityVerlet(ForceIntegrator):
 
     ``VelocityVerlet(provider, timestep)`` with ``timestep`` in ASE time units,
     or ``VelocityVerlet(provider, timestep_fs=2.0)``. Same update as
-    ``ase.md.VelocityVerlet``.
+    ``ase.md.VelocityVerlet``. With ``constraints`` it is RATTLE (Andersen
+    1983): SHAKE after the drift, the velocity projection after each kick.
     """
 
     name = "VelocityVerlet"

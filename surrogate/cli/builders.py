@@ -269,27 +269,31 @@ def build_integrator(args, provider, system: System, timestep_fs: float):
 def _thermostat_integrator(args, provider, system: System, timestep_fs: float):
     from integrators import Bussi, LangevinBAOAB, MetropolisMC, VelocityVerlet
 
+    from .constraint_options import build_constraints
+
     name = args.integrator
+    constraints = build_constraints(args, system)  # None without --constraints/--fix-atoms/--fix-com
     if name == "verlet":
-        return VelocityVerlet(provider, timestep_fs=timestep_fs)
+        return VelocityVerlet(provider, timestep_fs=timestep_fs, constraints=constraints)
     if name == "langevin":
         return LangevinBAOAB(provider, timestep_fs=timestep_fs, temperature_K=args.temperature_K,
-                             friction_per_fs=args.friction_per_ps / 1000.0, seed=args.seed)
+                             friction_per_fs=args.friction_per_ps / 1000.0, seed=args.seed, constraints=constraints)
     if name == "bussi":
         return Bussi(provider, timestep_fs=timestep_fs, temperature_K=args.temperature_K, tau_fs=args.tau_fs,
-                     seed=args.seed)
+                     seed=args.seed, constraints=constraints)
     if name == "mc":
         return MetropolisMC(provider, temperature_K=args.temperature_K, step_size=args.mc_step_size, seed=args.seed)
     raise InputError(f"--integrator {name!r} is not available here")
 
 
-def equilibration_integrator(args, provider, timestep_fs: float):
-    """Langevin at --temperature-K with friction max(γ, 10/ps), so equilibration takes a few ps at most."""
+def equilibration_integrator(args, provider, timestep_fs: float, constraints=None):
+    """Langevin at --temperature-K with friction max(γ, 10/ps), so equilibration takes a few ps at most
+    (under the production run's ``constraints``, so fixed atoms stay fixed)."""
     from integrators import LangevinBAOAB
 
     friction_per_ps = max(args.friction_per_ps, 10.0)
     return LangevinBAOAB(provider, timestep_fs=timestep_fs, temperature_K=args.temperature_K,
-                         friction_per_fs=friction_per_ps / 1000.0, seed=args.seed + 7919)
+                         friction_per_fs=friction_per_ps / 1000.0, seed=args.seed + 7919, constraints=constraints)
 
 
 def simulated_steps(args, timestep_fs: float, is_mc: bool) -> int:

@@ -146,9 +146,11 @@ def add_dynamics_options(parser: argparse.ArgumentParser, integrators=INTEGRATOR
     g.add_argument("--friction-per-ps", type=positive_float, default=1.0, help="Langevin friction γ (1/ps)")
     g.add_argument("--tau-fs", type=positive_float, default=100.0, help="Bussi thermostat time constant (fs)")
     g.add_argument("--mc-step-size", type=positive_float, default=0.1, help="initial MC displacement half-width (Å)")
+    from .constraint_options import add_constraint_options
     from .npt_options import add_npt_options
 
     add_npt_options(parser)
+    add_constraint_options(parser)
 
 
 def add_output_options(parser: argparse.ArgumentParser, default_out: str) -> None:

@@ -94,9 +94,11 @@ def _run_lstm(args, system, topology) -> int:
                            classical_potential, default_potential, default_timestep_fs, model_kind)
     from .simulate import run_simulation
 
+    from .constraint_options import build_constraints
     from .npt_options import refuse_npt
 
     refuse_npt(args, "--integrator lstm")
+    build_constraints(args, system)  # refuses --constraints/--fix-atoms/--fix-com: an operator cannot hold them
     if not args.model:
         raise InputError("--integrator lstm needs --model (an operator file from surrogate train lstm)")
     kind = model_kind(args.model)

@@ -80,7 +80,7 @@ def _run_simulation(args, setup, integrator, description: dict, equilibrate_time
     equilibrate_steps = 0
     if not resume and args.equilibrate_ps > 0:
         eq_dt = equilibrate_timestep_fs or (timestep_fs if is_md else _default_eq_timestep(setup))
-        eq = equilibration_integrator(args, setup.provider, eq_dt)
+        eq = equilibration_integrator(args, setup.provider, eq_dt, getattr(integrator, "constraints", None))
         equilibrate_steps = int(round(args.equilibrate_ps * 1000.0 / eq_dt))
         print(f"equilibrating {args.equilibrate_ps:g} ps ({equilibrate_steps} steps of {eq_dt:g} fs, Langevin at "
               f"{args.temperature_K:g} K)", file=sys.stderr)

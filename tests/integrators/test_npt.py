@@ -226,6 +226,17 @@ def test_refuses_bad_input():
         Simulation(_argon(32), NPT(no_stress, CRescaleBarostat(1.0, seed=0))).run(1)
     Simulation(_argon(32), NPT(no_stress, MonteCarloBarostat(1.0, interval=2, seed=0))).run(4)  # MC: energies only
 
+    from integrators.constraints import Constraints
+
+    for held in (dict(fixed_atoms=[0]), dict(bonds=[[0, 1]], lengths=[3.8])):
+        rigid = LangevinBAOAB(pot, timestep_fs=5, temperature_K=90, friction_per_fs=0.01, seed=0,
+                              constraints=Constraints(32, **held))
+        with pytest.raises(InputError, match="rigid bonds or fixed atoms"):
+            NPT(rigid, MonteCarloBarostat(1.0, seed=0))
+    free_com = LangevinBAOAB(pot, timestep_fs=5, temperature_K=90, friction_per_fs=0.01, seed=0,
+                             constraints=Constraints(32, fix_com=True))
+    NPT(free_com, MonteCarloBarostat(1.0, seed=0))  # a fixed centre of mass is fine
+
 
 def test_cli_refuses_npt_it_cannot_run(tmp_path, capsys):
     from surrogate.cli import main as cli_main
