@@ -151,6 +151,12 @@ class FallbackProvider:
 
     def _reference(self, system, stress: bool, uncertainty: dict) -> ForceResult:
         want_stress = stress or (self.reference_stress and bool(np.all(system.pbc)) and system.volume > 0)
+        calc = getattr(self.reference, "calc", None)
+        if callable(getattr(calc, "reset", None)):
+            # An ASE calculator keeps a neighbor list (EMT) or a wavefunction guess (xTB) from its last call,
+            # which changes the last bits of the next one: start each call afresh, so a label is a function of
+            # the configuration alone and a resumed run repeats the uninterrupted one.
+            calc.reset()
         ref = self.reference.compute(system, stress=want_stress)
         self.reference_calls += 1
         if self.labelled is not None:
