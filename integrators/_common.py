@@ -66,12 +66,21 @@ def result_to_dict(result: ForceResult | None) -> dict[str, Any] | None:
         "forces": None if result.forces is None else np.array(result.forces, dtype=np.float64),
         "stress": None if result.stress is None else np.array(result.stress, dtype=np.float64),
         "energies": None if result.energies is None else np.array(result.energies, dtype=np.float64),
+        "uncertainty": _uncertainty_copy(result.uncertainty),
     }
 
 
+def _uncertainty_copy(uncertainty: dict | None) -> dict[str, Any] | None:
+    """A committee's uncertainty dict with arrays copied as float64 and numbers as floats (None stays None)."""
+    if uncertainty is None:
+        return None
+    return {str(k): np.array(v, dtype=np.float64) if np.ndim(v) else float(v) for k, v in uncertainty.items()}
+
+
 def result_from_dict(data: dict[str, Any] | None) -> ForceResult | None:
-    """Inverse of :func:`result_to_dict`."""
+    """Inverse of :func:`result_to_dict` (a dict without ``uncertainty``, from an older checkpoint, gives None)."""
     if data is None:
         return None
     arr = lambda x: None if x is None else np.array(x, dtype=np.float64)  # noqa: E731
-    return ForceResult(float(data["energy"]), arr(data["forces"]), arr(data["stress"]), arr(data["energies"]))
+    return ForceResult(float(data["energy"]), arr(data["forces"]), arr(data["stress"]), arr(data["energies"]),
+                       _uncertainty_copy(data.get("uncertainty")))

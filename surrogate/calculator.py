@@ -8,6 +8,12 @@ and ``ase.io``. Energies eV, forces eV/Å, stress eV/Å³ (Voigt order, ASE's
 sign), per-atom energies eV. Stress is available for cells periodic along all
 three axes; a model whose training never saw a stress (header ``trained_on_stress``
 false or absent) warns once, naming its file, the first time stress is asked of it.
+
+A committee file (``surrogate train egnn --committee K``) or a list of models gives the
+member mean of every property plus the committee's spread (population std over members,
+ddof=0): ``energy_std`` (eV), ``forces_std`` (per atom [n], eV/Å, the norm of each atom's
+force std vector) and ``max_force_std`` (eV/Å), readable with
+``calc.get_property("forces_std", atoms)`` or from ``calc.results`` after any calculation.
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ class SurrogateCalculator(Calculator):
 
     Parameters
     ----------
-    model : path to an EGNN model file, or an ``EGNNEnergyModel``
+    model : path to an EGNN model file or a committee file, an ``EGNNEnergyModel``, or a list of them
     device : "cpu", "cuda", ...
     dtype : "float32" / "float64", or None to keep the model's dtype
     skin : Verlet skin (Å) of the calculator's neighbor list
@@ -54,6 +60,8 @@ class SurrogateCalculator(Calculator):
 
     # Class-level and immutable: ASE's base-class list is shared by every calculator.
     implemented_properties = ("energy", "free_energy", "forces", "stress", "energies")
+    #: What a committee adds (an instance-level ``implemented_properties`` then lists them too).
+    committee_properties = ("energy_std", "forces_std", "max_force_std")
 
     def __init__(self, model, device="cpu", dtype=None, skin: float = 1.0, *, label=None, atoms=None,
                  directory=".", **unknown):
@@ -65,6 +73,8 @@ class SurrogateCalculator(Calculator):
         self.provider = EGNNForceProvider(model, device=device, dtype=dtype, skin=skin)
         self.provider.name = f"SurrogateCalculator ({self.provider.name})"
         self.model = self.provider.model
+        if self.provider.committee:
+            self.implemented_properties = type(self).implemented_properties + self.committee_properties
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         """Fill ``self.results`` with energy, free_energy, forces, energies (and stress if periodic)."""
@@ -89,3 +99,5 @@ class SurrogateCalculator(Calculator):
         }
         if want_stress:
             self.results["stress"] = full_3x3_to_voigt_6_stress(result.stress)
+        if result.uncertainty is not None:
+            self.results.update({name: result.uncertainty[name] for name in self.committee_properties})

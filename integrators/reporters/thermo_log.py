@@ -14,12 +14,17 @@ from .base import IntervalReporter, Snapshot
 #: Columns always written; each name carries its unit.
 COLUMNS = ("step", "time_ps", "epot_eV", "ekin_eV", "etot_eV", "temperature_K", "pressure_GPa", "conserved_eV")
 
+#: Columns added when the first logged result carries a committee's ``uncertainty`` (``ForceResult.uncertainty``).
+UNCERTAINTY_COLUMNS = ("energy_std_eV", "max_force_std_eV_per_A")
+
 
 class ThermoLogReporter(IntervalReporter):
     """CSV log every ``interval`` steps: step, time_ps, epot_eV, ekin_eV, etot_eV,
     temperature_K, pressure_GPa (empty without stress), conserved_eV
-    (E_tot minus the energy a thermostat has added), then any columns the
-    integrator adds (e.g. ``mc_acceptance``, ``mc_step_A``).
+    (E_tot minus the energy a thermostat has added), then, when the first
+    logged force result carries an ``uncertainty`` (a committee), energy_std_eV
+    and max_force_std_eV_per_A (empty on rows whose result has none), then any
+    columns the integrator adds (e.g. ``mc_acceptance``, ``mc_step_A``).
 
     ``path_or_stream`` is a file path (created, or appended to with
     ``append=True``) or an open text stream (left open on close).
@@ -54,10 +59,14 @@ class ThermoLogReporter(IntervalReporter):
             "temperature_K": snapshot.temperature_K,
             "pressure_GPa": snapshot.pressure_GPa,
             "conserved_eV": snapshot.conserved_energy,
+            **_uncertainty_row(snapshot.result),
             **snapshot.extra,
         }
         if self._columns is None:
-            self._columns = list(COLUMNS) + [k for k in snapshot.extra if k not in COLUMNS]
+            base = list(COLUMNS)
+            if snapshot.result is not None and snapshot.result.uncertainty is not None:
+                base += UNCERTAINTY_COLUMNS
+            self._columns = base + [k for k in snapshot.extra if k not in base]
             if not self._header_written:
                 self._stream.write(",".join(self._columns) + "\n")
                 self._header_written = True
@@ -114,6 +123,14 @@ def _rows_up_to(path: Path, step: int) -> tuple:
             kept += 1
             end = fh.tell()
     return kept, dropped, torn, end
+
+
+def _uncertainty_row(result) -> dict:
+    """The uncertainty columns of a result (eV, eV/Å); empty when it carries no ``uncertainty``."""
+    spread = getattr(result, "uncertainty", None)
+    if spread is None:
+        return {}
+    return {"energy_std_eV": spread.get("energy_std"), "max_force_std_eV_per_A": spread.get("max_force_std")}
 
 
 def _format(value) -> str:

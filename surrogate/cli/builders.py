@@ -229,10 +229,10 @@ def model_kind(path) -> str:
 
 
 def egnn_provider(path, args, system: System | None = None):
-    """The EGNN force provider of ``--model``; with ``system``, its elements are checked against the model's
-    species here, before any output is written."""
+    """The EGNN force provider of ``--model`` (one model or a committee file); with ``system``, its elements
+    are checked against the model's species here, before any output is written."""
     kind = model_kind(path)
-    if kind != "egnn":
+    if kind not in ("egnn", "egnn-committee"):  # a committee also gives the uncertainty (surrogate.egnn.committee)
         hint = " (an LSTM operator: use --integrator lstm)" if kind == "lstm" else ""
         raise InputError(f"--model {path} holds a {kind!r} model, not an EGNN force model{hint}")
     from surrogate.egnn.provider import EGNNForceProvider

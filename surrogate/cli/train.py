@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from functools import partial
 from pathlib import Path
 
 from systems.errors import InputError
@@ -56,6 +57,8 @@ Use it with surrogate run --model OUT/best.pt or ASE's SurrogateCalculator.
 EGNN_EPILOG = """\
 examples:
   surrogate train egnn reference/trajectory.extxyz --out egnn-model
+  # a committee of 4 (OUT/committee.pt): surrogate run --model egnn-4/committee.pt logs its spread
+  surrogate train egnn reference/trajectory.extxyz --committee 4 --threads 4 --time-budget 10 --out egnn-4
   surrogate train egnn cu.extxyz --cutoff 5 --hidden 64 --layers 4 --max-epochs 300 --device cuda --out cu-model
   torchrun --nproc-per-node 4 -m surrogate.cli train egnn data.extxyz --device cuda --out big-model
 """
@@ -113,6 +116,12 @@ def _add_egnn(kinds) -> None:
                         "training data: zero on the data, it keeps MD out of close contacts the data never showed")
     g.add_argument("--bond-edges", choices=("none", "covalent", "topology"), default="none",
                    help=BOND_EDGES_HELP)
+    g.add_argument("--committee", type=positive_int, default=1, metavar="K",
+                   help="train K members (seeds SEED+k, bootstrap resamples of the training frames, one shared "
+                        "validation split) into one model file OUT/committee.pt, whose runs report the members' "
+                        "spread (energy_std, forces_std); members train in parallel, one thread each, on up to "
+                        "--threads processes; --time-budget applies to each member; --resume keeps finished "
+                        "members (default 1: one model, OUT/best.pt)")
     add_size_options(p, output=False)
     p.set_defaults(func=main_egnn, _parser=p, _section="train-egnn", out="egnn-model")
 
@@ -259,6 +268,11 @@ def main_egnn(args) -> int:
 
     write_resolved_config(args, args.out)
     kwargs = {k: getattr(args, k) for k in ("batch_size", "lr") if getattr(args, k) is not None}
+    if args.committee > 1:
+        from surrogate.egnn.committee_train import train_committee
+
+        threads = (getattr(args, "_threads", None) or {}).get("threads", 1)  # --threads or the default rule
+        train_egnn = partial(train_committee, members=args.committee, workers=min(threads, args.committee))
     path = train_egnn(data, args.out, cutoff=args.cutoff, hidden=args.hidden, layers=args.layers,
                       energy_weight=args.energy_weight, force_weight=args.force_weight,
                       stress_weight=args.stress_weight, ema_decay=args.ema_decay, time_budget_min=args.time_budget,

@@ -24,6 +24,7 @@ from systems.forces import ForceResult, check_finite
 from systems.neighbor_list import NeighborList
 
 from .autograd_forces import evaluate_tensors
+from .committee import uncertainty
 from .graph_cache import EdgeCache
 from ..dtypes import resolve_dtype
 from .model import EGNNEnergyModel
@@ -57,7 +58,8 @@ class EGNNForceProvider:
 
     Parameters
     ----------
-    model_or_path : EGNNEnergyModel or path to a model file
+    model_or_path : EGNNEnergyModel, a list of them (a committee), or the path of a model file
+        (one EGNN, or a committee file from ``surrogate train egnn --committee K``)
     device : str or torch.device, e.g. "cpu" or "cuda"
     dtype : "float32" / "float64" / torch dtype, or None to keep the model's
     skin : float, Å
@@ -76,31 +78,31 @@ class EGNNForceProvider:
     arrays: energy eV, forces [n, 3] eV/Å, stress [3, 3] eV/Å³ (periodic
     systems only), per-atom energies [n] eV. A non-finite result (e.g. NaN
     weights) raises :class:`~systems.forces.NonFiniteError` naming the model.
+
+    A committee (K members, :mod:`surrogate.egnn.committee`) returns the member mean of energy,
+    forces, stress and per-atom energies (the mean forces are minus the gradient of the mean
+    energy), and ``ForceResult.uncertainty``: ``energy_std`` eV, ``forces_std`` [n] eV/Å (norm of
+    each atom's force std vector) and ``max_force_std`` eV/Å, population stds (ddof=0) over the
+    members. It costs K single-model evaluations on one shared neighbor list and edge set.
     """
 
     def __init__(self, model_or_path, device="cpu", dtype=None, skin: float = 1.0, script: bool = True,
                  topology=None):
-        if isinstance(model_or_path, EGNNEnergyModel):
-            model = model_or_path
-            #: how errors name this provider
-            self.name = "EGNN model"
-        else:
-            self.name = f"EGNN model {os.fspath(model_or_path)}"
-            from .train import load_egnn
-
-            model = load_egnn(model_or_path, device=device, dtype=dtype)
-        target_dtype = model.dtype if dtype is None else resolve_dtype(dtype)
-        self.model = model.to(device=torch.device(device), dtype=target_dtype).eval()
-        for p in self.model.parameters():
-            p.requires_grad_(False)  # only positions need gradients here
-        self.neighbor_list = NeighborList(model.cutoff, skin=skin, full=True)
+        models, committee, self.name = _resolve_models(model_or_path, device, dtype)
+        #: whether this provider evaluates a committee (a committee file or a list of models): results then
+        #: carry ``uncertainty`` (see :mod:`surrogate.egnn.committee`)
+        self.committee = committee
+        target_dtype = models[0].dtype if dtype is None else resolve_dtype(dtype)
+        self.models = [m.to(device=torch.device(device), dtype=target_dtype).eval() for m in models]
+        for m in self.models:
+            for p in m.parameters():
+                p.requires_grad_(False)  # only positions need gradients here
+        #: the (first) member: cutoff, species and bond rule, which all members share
+        self.model = self.models[0]
+        self.neighbor_list = NeighborList(self.model.cutoff, skin=skin, full=True)
         self.edge_cache = EdgeCache(self.neighbor_list, self.model.device, self.model.dtype)
-        self._forward = self.model
-        #: whether calls run the TorchScript compilation of the model
-        self.scripted = False
-        if script:
-            self._forward = scripted(self.model)
-            self.scripted = self._forward is not self.model
+        self._script = script
+        self._set_forwards()
         self._numbers = None  # atomic numbers the cached species indices belong to
         self._species = None
         self._batch = None
@@ -110,6 +112,34 @@ class EGNNForceProvider:
         self.bond_edges = getattr(self.model, "bond_edges", "none")
         self.topology = topology
         self.bonds = None
+
+    def _set_forwards(self) -> None:
+        """What each call runs per member: its TorchScript compilation (when ``script`` and it compiles)."""
+        self._forwards = [scripted(m) if self._script else m for m in self.models]
+        #: whether calls run the TorchScript compilation of the model(s)
+        self.scripted = all(f is not m for f, m in zip(self._forwards, self.models))
+        self._forward = self._forwards[0]
+
+    def set_models(self, models) -> None:
+        """Replace the members by ``models`` (e.g. a committee fine-tuned in place), keeping the neighbor list
+        and the caches; they must share the current cutoff, species and bond rule and are moved to its device
+        and dtype. A provider made from one model stays a single model only if given one model."""
+        from .committee import check_members
+
+        models = check_members(models if isinstance(models, (list, tuple)) else [models], self.name)
+        first = models[0]
+        if (first.cutoff, first.species, first.bond_edges) != (self.model.cutoff, self.model.species,
+                                                              self.model.bond_edges):
+            raise InputError(f"{self.name}: new members must keep cutoff {self.model.cutoff}, species "
+                             f"{self.model.species} and bond rule {self.model.bond_edges!r}")
+        device, dtype = self.model.device, self.model.dtype
+        self.models = [m.to(device=device, dtype=dtype).eval() for m in models]
+        for m in self.models:
+            for p in m.parameters():
+                p.requires_grad_(False)
+        self.model = self.models[0]
+        self.committee = self.committee or len(self.models) > 1
+        self._set_forwards()
 
     @property
     def cutoff(self) -> float:
@@ -149,20 +179,25 @@ class EGNNForceProvider:
         edges = self.edge_cache.edges(positions, cell, pbc)
         model = self.model
         pos = torch.tensor(positions, dtype=model.dtype, device=model.device)
+        cell_t = self._cell_tensor(cell)
+        to64 = lambda t: t.detach().to("cpu", torch.float64).numpy()  # noqa: E731
+        outs = []
+        # A committee costs K single-model calls (a loop over members on the one shared graph).
         # The profiling executor's first calls and every new edge count run a different kernel path, whose
         # last bits differ (1e-8 eV/Å in float32): a resumed run would then not repeat an uninterrupted one.
         # Without its optimisations TorchScript is deterministic call to call, and still faster than eager
         # (4.4 against 5.6 ms for ethanol, 32 × 2, one thread).
         with torch.jit.optimized_execution(False):
-            out = evaluate_tensors(self._forward, model, species, pos, edges.edge_index, edges.shifts,
-                                   self._cell_tensor(cell), self._batch, stress=stress, bonded=edges.bonded)
-        to64 = lambda t: t.detach().to("cpu", torch.float64).numpy()  # noqa: E731
-        return check_finite(ForceResult(
-            energy=float(out.energy.sum().item()),
-            forces=to64(out.forces),
-            stress=to64(out.stress[0]) if stress else None,
-            energies=to64(out.energies),
-        ), self.name)
+            for forward, member in zip(self._forwards, self.models):
+                out = evaluate_tensors(forward, member, species, pos, edges.edge_index, edges.shifts, cell_t,
+                                       self._batch, stress=stress, bonded=edges.bonded)
+                outs.append((float(out.energy.sum().item()), to64(out.forces),
+                             to64(out.stress[0]) if stress else None, to64(out.energies)))
+        if not self.committee:
+            energy, forces, sigma, energies = outs[0]
+            return check_finite(ForceResult(energy=energy, forces=forces, stress=sigma, energies=energies),
+                                self.name)
+        return check_finite(committee_result(outs, stress), self.name)
 
     def _ensure_bonds(self, numbers, positions, cell, pbc) -> None:
         """Derive the bond set once (first structure or topology); refuse a structure of another size."""
@@ -179,3 +214,32 @@ class EGNNForceProvider:
     def compute(self, system, stress: bool = False) -> ForceResult:
         """Force-provider protocol: evaluate a :class:`systems.state.System`."""
         return self.evaluate(system.numbers, system.positions, system.cell, system.pbc, stress=stress)
+
+
+def committee_result(outs, stress: bool) -> ForceResult:
+    """The committee's ForceResult from its members' (energy eV, forces [n, 3], stress [3, 3] or None,
+    energies [n]): the member mean of each, and the spread in ``uncertainty`` (population std, ddof=0)."""
+    energies_k = np.array([o[0] for o in outs])  # [K] eV
+    forces_k = np.stack([o[1] for o in outs])  # [K, n, 3] eV/Å
+    return ForceResult(
+        energy=float(energies_k.mean()),
+        forces=forces_k.mean(axis=0),  # = −∇ of the mean energy: the gradient is linear
+        stress=np.stack([o[2] for o in outs]).mean(axis=0) if stress else None,
+        energies=np.stack([o[3] for o in outs]).mean(axis=0),
+        uncertainty=uncertainty(energies_k, forces_k),
+    )
+
+
+def _resolve_models(model_or_path, device, dtype):
+    """(models, is_committee, name) from an EGNNEnergyModel, a list/tuple of them, or a model file path
+    (a single EGNN file or a committee file)."""
+    from .committee import check_members, load_models
+
+    if isinstance(model_or_path, EGNNEnergyModel):
+        return [model_or_path], False, "EGNN model"
+    if isinstance(model_or_path, (list, tuple)):
+        models = check_members(model_or_path, "EGNN committee")
+        return models, True, f"EGNN committee of {len(models)}"
+    models, committee = load_models(model_or_path, device=device, dtype=dtype)
+    what = "committee" if committee else "model"
+    return models, committee, f"EGNN {what} {os.fspath(model_or_path)}"

@@ -86,6 +86,15 @@ def _split(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarr
     return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 
+def _given_split(split, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """A caller's (train, validation) index arrays into ``n`` structures, checked."""
+    train_idx, val_idx = (np.asarray(part, dtype=np.int64).reshape(-1) for part in split)
+    for name, idx in (("training", train_idx), ("validation", val_idx)):
+        if not len(idx) or idx.min() < 0 or idx.max() >= n:
+            raise InputError(f"train_egnn: `split` {name} indices must be a non-empty list in 0..{n - 1}")
+    return train_idx, val_idx
+
+
 def _training_hash(graphs) -> str:
     tensors = [t for g in graphs for t in (g.numbers, g.pos, g.cell, g.energy, g.forces)]
     if has_stress(graphs):  # a set with stresses is other training data than the same frames without
@@ -269,7 +278,7 @@ def train_egnn(data, out_dir, *, cutoff: float = 5.0, hidden: int = 64, layers: 
                val_fraction: float = 0.1, seed: int = 0, device: str = "cpu", dtype: str = "float32",
                ema_decay: float = 0.99, time_budget_min: float | None = None, pair_repulsion: str | None = None,
                resume: bool = False, progress: bool = True, bond_edges: str = "none",
-               topology=None) -> pathlib.Path:
+               topology=None, split=None) -> pathlib.Path:
     """Train an :class:`EGNNEnergyModel` and return the path of the best model file.
 
     data : a trajectory file with energies and forces (extxyz, .traj, ...), or a
@@ -287,6 +296,8 @@ def train_egnn(data, out_dir, *, cutoff: float = 5.0, hidden: int = 64, layers: 
         of elements, at that pair's closest approach in the training structures (the covalent radii sum for a
         pair never within the cutoff there), so it is zero on the data and acts only closer than the data went.
     val_fraction : share of structures held out for validation (seeded split).
+    split : None, or (train indices, validation indices) into the data's structures, replacing the seeded
+        split; training indices may repeat (a bootstrap resample, as committee members use).
     device : "cpu" or "cuda"; dtype : "float32" or "float64".
     resume : continue an interrupted run from ``out_dir/checkpoint.pt``.
     bond_edges : "none" (default), "covalent" or "topology": bond-typed edge attributes
@@ -316,7 +327,10 @@ def train_egnn(data, out_dir, *, cutoff: float = 5.0, hidden: int = 64, layers: 
                          "stress or are not periodic along all three axes; give stresses or --stress-weight 0")
     if stress_weight == 0 and any(getattr(g, "stress", None) is not None for g in graphs):
         graphs = without_stress(graphs)
-    train_idx, val_idx = _split(len(graphs), val_fraction, seed)
+    if split is None:
+        train_idx, val_idx = _split(len(graphs), val_fraction, seed)
+    else:
+        train_idx, val_idx = _given_split(split, len(graphs))
     train_set = [graphs[k] for k in train_idx]
     val_set = [graphs[k] for k in val_idx]
 
