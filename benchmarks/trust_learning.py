@@ -94,7 +94,7 @@ def fallback_benchmark(quick: bool, work: Path) -> tuple[dict, list[dict]]:
     from surrogate.fallback import CommitteeRetrainer, FallbackProvider
     from surrogate.labelled_set import LabelledSet
     from surrogate.learn import LearnSettings, train_committee
-    from surrogate.member_committee import CommitteeProvider
+    from surrogate.member_committee import committee_provider
     from surrogate.retrain import RetrainSettings
 
     steps = 400 if quick else 2500
@@ -108,7 +108,7 @@ def fallback_benchmark(quick: bool, work: Path) -> tuple[dict, list[dict]]:
                              epochs=10 if quick else 40, lr=5e-3, batch_size=4, seed=0)
     members = train_committee(frames, work / "committee", settings)
     train_s = time.perf_counter() - t0
-    committee = CommitteeProvider(members)
+    committee = committee_provider(members)
     spreads = np.array([committee.compute(f.to_system()).uncertainty["max_force_std"] for f in frames])
     threshold = float(2.0 * np.percentile(spreads, 90))  # above nearly every training-like configuration
 
@@ -117,7 +117,7 @@ def fallback_benchmark(quick: bool, work: Path) -> tuple[dict, list[dict]]:
     retrainer = CommitteeRetrainer(members, frames, work / "retrained",
                                    RetrainSettings(epochs=3 if quick else 5, lr=1e-3, batch_size=4, seed=0,
                                                    time_budget_s=None))
-    fallback = FallbackProvider(CommitteeProvider(members), _emt(), threshold,
+    fallback = FallbackProvider(committee_provider(members), _emt(), threshold,
                                 labelled=LabelledSet(work / "labelled.extxyz"), retrain_every=5 if quick else 10,
                                 retrainer=retrainer)
     runs["fallback"] = _md(fallback, start, t_run, steps, work / "fallback", seed=5)

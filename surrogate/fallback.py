@@ -29,50 +29,47 @@ from .labelled_set import LabelledSet
 
 
 class CommitteeRetrainer:
-    """Makes committee version v: version 0 is ``base_paths``; version v ≥ 1 is written to
-    ``out_dir/v<v>/member<k>/best.pt``, fine-tuned from version v−1 on ``base_frames`` + the labelled frames.
+    """Makes committee version v: version 0 is the committee given (``base``: anything
+    :func:`~surrogate.member_committee.committee_paths` accepts); version v ≥ 1 is the committee file
+    ``out_dir/v<v>.pt``, fine-tuned from version v−1 on ``base_frames`` + the labelled frames.
 
     base_frames : the committee's original training frames (list of Frames), or () to fine-tune on the
         labelled frames only.
     settings : :class:`~surrogate.retrain.RetrainSettings`.
     """
 
-    def __init__(self, base_paths, base_frames, out_dir, settings, *, device="cpu", dtype=None):
+    def __init__(self, base, base_frames, out_dir, settings, *, device="cpu", dtype=None):
         from .member_committee import committee_paths
 
-        self.base_paths = committee_paths(base_paths)
+        self.base = committee_paths(base)
         self.base_frames = list(base_frames)
         self.out_dir = Path(out_dir)
         self.settings = settings.check()
         self.device, self.dtype = device, dtype
         self.capped = 0  # retrains cut short by the time cap
 
-    def paths(self, version: int) -> list[Path]:
+    def path(self, version: int) -> Path:
+        return self.out_dir / f"v{version:03d}.pt"
+
+    def members(self, version: int) -> list:
+        """Freshly loaded members of ``version``."""
+        from .member_committee import load_members
+
         if version == 0:
-            return list(self.base_paths)
-        return [self.out_dir / f"v{version:03d}" / f"member{k}" / "best.pt" for k in range(len(self.base_paths))]
+            return load_members(self.base, self.device, self.dtype)
+        if not self.path(version).is_file():
+            raise InputError(f"committee version {version}: model file {self.path(version)} is missing (the "
+                             "checkpoint refers to a retrained committee that is no longer on disk)")
+        return load_members([self.path(version)], self.device, self.dtype)
 
-    def provider(self, version: int):
-        from .member_committee import CommitteeProvider
-
-        missing = [str(p) for p in self.paths(version) if not p.is_file()]
-        if missing:
-            raise InputError(f"committee version {version}: model file {missing[0]} is missing (the checkpoint "
-                             "refers to a retrained committee that is no longer on disk)")
-        committee = CommitteeProvider(self.paths(version), device=self.device, dtype=self.dtype)
-        if version:  # the untrained-stress warning was given for the committee the run started with
-            for member in committee.members:
-                member.model._warned_stress = True
-        return committee
-
-    def retrain(self, version: int, labelled_frames) -> object:
-        """Fine-tune version ``version − 1`` into ``version``; returns its provider."""
+    def retrain(self, version: int, labelled_frames) -> list:
+        """Fine-tune version ``version − 1`` into ``version`` (written to :meth:`path`); returns its members."""
         from .retrain import finetune_committee
 
-        _paths, capped = finetune_committee(self.paths(version - 1), self.base_frames + list(labelled_frames),
-                                            self.out_dir / f"v{version:03d}", self.settings, version)
+        models, capped = finetune_committee(self.members(version - 1), self.base_frames + list(labelled_frames),
+                                            self.path(version), self.settings, version)
         self.capped += int(capped)
-        return self.provider(version)
+        return models
 
 
 class FallbackProvider:
@@ -85,7 +82,7 @@ class FallbackProvider:
     reference_stress : also ask the reference for the stress of labelled frames (periodic cells).
     retrain_every : int or None: fine-tune after this many new labelled frames (needs ``retrainer``).
     retrainer : :class:`CommitteeRetrainer` (or anything with ``retrain(version, frames)`` and
-        ``provider(version)``).
+        ``members(version)`` returning EGNN members; the surrogate then needs ``set_models``).
     """
 
     def __init__(self, surrogate, reference, max_force_std: float, *, labelled: LabelledSet | None = None,
@@ -171,9 +168,15 @@ class FallbackProvider:
         print(f"{self.name}: retraining the committee on {self.labelled.count} labelled frames "
               f"(version {version})", file=sys.stderr)
         # The frames are read back from the file, as a resumed run reads them: both train on the same numbers.
-        self.surrogate = self.retrainer.retrain(version, self.labelled.frames())
+        self._set_members(self.retrainer.retrain(version, self.labelled.frames()))
         self.version = version
         self.since_retrain = 0
+
+    def _set_members(self, models) -> None:
+        """Continue with ``models``: the provider keeps its neighbor list, so the force sums keep their order."""
+        for m in models:
+            m._warned_stress = True  # warned once for the committee the run started with
+        self.surrogate.set_models(models)
 
     # ----------------------------------------------------------------- report
     @property
@@ -215,7 +218,7 @@ class FallbackProvider:
         if version != self.version:
             if self.retrainer is None:
                 raise ValueError(f"the checkpoint's committee is version {version}; resume with --retrain-every")
-            self.surrogate = self.retrainer.provider(version)
+            self._set_members(self.retrainer.members(version))
             self.version = version
         if self.labelled is not None:
             self.labelled.truncate(int(state["labelled"]))

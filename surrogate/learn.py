@@ -13,7 +13,7 @@ reference Langevin MD), trains a committee of K EGNNs on it (seeds and bootstrap
 It stops when a whole MD run stays at or below the threshold, or after ``max_rounds``. Each finished round
 is recorded in ``learn_state.json`` (written atomically after the labelled set and the round's committee
 are on disk), so a killed run resumes at the round it was in. Outputs in ``out``: ``labelled.extxyz``,
-``committee/member<k>.pt`` (the final committee), ``learning_curve.json`` and ``learning_curve.png``
+``committee.pt`` (the final committee file), ``learning_curve.json`` and ``learning_curve.png``
 (held-out force MAE and cumulative reference calls per round).
 """
 
@@ -32,6 +32,7 @@ STATE = "learn_state.json"
 CURVE_JSON = "learning_curve.json"
 CURVE_PNG = "learning_curve.png"
 LABELLED = "labelled.extxyz"
+COMMITTEE = "committee.pt"
 
 
 @dataclass
@@ -201,9 +202,9 @@ def train_committee(frames, folder, settings: LearnSettings) -> list[Path]:
 
 def heldout_errors(paths, frames) -> tuple[float, float]:
     """Force MAE (eV/Å, over all components) and energy MAE (eV/atom) of the committee mean on ``frames``."""
-    from surrogate.member_committee import CommitteeProvider
+    from surrogate.member_committee import committee_provider
 
-    committee = CommitteeProvider(paths)
+    committee = committee_provider(paths)
     force_err, energy_err = [], []
     for f in frames:
         r = committee.compute(f.to_system())
@@ -241,7 +242,7 @@ def active_learning(start, reference, out, settings: LearnSettings, *, seed_set=
     from systems.forces import ForceResult
 
     from .labelled_set import LabelledSet
-    from .member_committee import CommitteeProvider
+    from .member_committee import committee_provider, load_members
     from .retrain import RetrainSettings, finetune_committee
 
     settings.check()
@@ -281,7 +282,7 @@ def active_learning(start, reference, out, settings: LearnSettings, *, seed_set=
     while not rounds[-1].converged and rounds[-1].round < settings.max_rounds:
         last = rounds[-1]
         k = last.round + 1
-        committee = CommitteeProvider(last.committee)
+        committee = committee_provider(last.committee)
         states, spreads, blew_up = committee_md(committee, start, settings, seed=settings.seed + 7919 * k)
         picks = pick_uncertain(spreads, settings.threshold, settings.picks_per_round, settings.min_separation)
         if blew_up and len(states) > 1 and (len(states) - 2) not in picks:
@@ -295,14 +296,15 @@ def active_learning(start, reference, out, settings: LearnSettings, *, seed_set=
         new = label([states[p] for p in picks], reference)
         for system, f in zip((states[p] for p in picks), new):
             labelled.append(system, ForceResult(f.energy, f.forces))
-        paths, _capped = finetune_committee([Path(p) for p in last.committee], labelled.frames(),
-                                            out / "rounds" / f"r{k:03d}", retrain, k)
+        path = out / "rounds" / f"r{k:03d}.pt"
+        finetune_committee(load_members(last.committee), labelled.frames(), path, retrain, k)
+        paths = [path]
         record(Round(k, labelled.count, last.reference_calls + len(new), len(states) - 1, max_std, picks, False,
                      blew_up, committee=[str(p) for p in paths]))
-    final = out / "committee"
-    final.mkdir(exist_ok=True)
-    for i, p in enumerate(rounds[-1].committee):
-        atomic_write(final / f"member{i}.pt", lambda fh, src=p: fh.write(Path(src).read_bytes()))
+    from .egnn.committee import save_committee
+
+    final = save_committee(load_members(rounds[-1].committee), out / COMMITTEE,
+                           info={"active_learning": {"rounds": rounds[-1].round, "labelled": labelled.count}})
     log(f"learn: final committee in {final}, {labelled.count} labelled frames in {labelled.path}, "
         f"{rounds[-1].reference_calls} reference calls")
     return rounds

@@ -42,32 +42,29 @@ class RetrainSettings:
         return self
 
 
-def finetune_member(path, frames, out_dir, settings: RetrainSettings, seed: int) -> tuple[Path, bool]:
-    """Fine-tune the EGNN model file ``path`` on ``frames`` (Frames with energy eV and forces eV/Å);
-    writes ``out_dir/best.pt`` and returns ``(its path, whether the time cap cut training short)``.
+def finetune_model(model, frames, work_dir, settings: RetrainSettings, seed: int) -> bool:
+    """Fine-tune the EGNNEnergyModel ``model`` in place on ``frames`` (Frames with energy eV and forces eV/Å),
+    with the trainer's files in ``work_dir``; returns whether the time cap cut training short.
 
     Every frame trains; the last ``max(1, len/10)`` frames (the newest labels, when ``frames`` ends with
-    them) also select the best epoch.
+    them) also select the best epoch, whose weights the model keeps.
     """
-    import torch
-
     from .egnn.data import graphs_from_frames
-    from .egnn.train import load_egnn, make_loss_fn, save_egnn
+    from .egnn.train import make_loss_fn, save_egnn
     from .training.trainer import TrainConfig, Trainer
 
-    model = load_egnn(path)
     if getattr(model, "bond_edges", "none") != "none":
-        raise InputError(f"{path}: retraining a model with bond-typed edges is not supported")
-    graphs = graphs_from_frames(frames, model.cutoff, source=f"retraining data of {path}")
+        raise InputError("retraining a model with bond-typed edges is not supported")
+    graphs = graphs_from_frames(frames, model.cutoff, source="retraining data")
     for g in graphs:  # the loss has no stress term here
         if hasattr(g, "stress"):
             del g.stress
     n_val = max(1, len(graphs) // 10)
-    out_dir = Path(out_dir)
     config = TrainConfig(max_epochs=settings.epochs, batch_size=settings.batch_size, lr=settings.lr,
                          lr_patience=settings.epochs, early_stopping_patience=settings.epochs + 1, seed=seed,
-                         device=settings.device, out_dir=str(out_dir), progress=False, ema_decay=0.0,
+                         device=settings.device, out_dir=str(work_dir), progress=False, ema_decay=0.0,
                          time_budget_s=settings.time_budget_s)
+    model.train()
     for p in model.parameters():
         p.requires_grad_(True)
     trainer = Trainer(model, make_loss_fn(settings.energy_weight, settings.force_weight, 0.0), graphs,
@@ -76,25 +73,28 @@ def finetune_member(path, frames, out_dir, settings: RetrainSettings, seed: int)
         result = trainer.fit(resume=False)
     finally:
         trainer.close()
-    with torch.no_grad():
-        best = save_egnn(model, out_dir / "best.pt")
-    return Path(best), bool(result["stopped_by_time_budget"])
+    model.eval()
+    return bool(result["stopped_by_time_budget"])
 
 
-def finetune_committee(member_paths, frames, out_dir, settings: RetrainSettings, version: int) -> tuple[list[Path], bool]:
-    """Fine-tune every member (see :func:`finetune_member`) into ``out_dir/member<k>/best.pt``; returns the
-    new paths and whether any member was cut short by the time cap."""
+def finetune_committee(models, frames, path, settings: RetrainSettings, version: int) -> tuple[list, bool]:
+    """Fine-tune every member (see :func:`finetune_model`; member k of version v seeded ``seed + 1000 v + k``)
+    and write them as one committee file ``path``; returns the members and whether the time cap cut any short."""
+    from .egnn.committee import save_committee
+
     settings.check()
     frames = list(frames)
     if len(frames) < 2:
         raise InputError(f"retraining needs at least 2 labelled frames, got {len(frames)}")
-    paths, capped = [], False
-    for k, path in enumerate(member_paths):
-        new, cut = finetune_member(path, frames, Path(out_dir) / f"member{k}", settings,
-                                   seed=settings.seed + 1000 * int(version) + k)
-        paths.append(new)
+    path = Path(path)
+    capped = False
+    for k, model in enumerate(models):
+        cut = finetune_model(model, frames, path.parent / f"{path.stem}-work" / f"member{k}", settings,
+                             seed=settings.seed + 1000 * int(version) + k)
         capped = capped or cut
+    save_committee(models, path, info={"fine_tuned": {"version": int(version), "frames": len(frames),
+                                                      "epochs": settings.epochs, "lr": settings.lr}})
     if capped:
-        print(f"retraining {out_dir}: the time cap of {settings.time_budget_s:g} s per member cut training "
+        print(f"retraining {path}: the time cap of {settings.time_budget_s:g} s per member cut training "
               "short (a resumed run may then differ from an uninterrupted one)", file=sys.stderr)
-    return paths, capped
+    return list(models), capped

@@ -1,8 +1,8 @@
 """``surrogate run --model COMMITTEE --reference NAME --max-force-std X [--retrain-every M]``: the options of
 the on-the-fly fallback (:mod:`surrogate.fallback`) and the provider they build.
 
-Files in ``--out``: ``labelled.extxyz`` (every reference frame), ``committee/v<k>/member<i>/best.pt``
-(the committee after the k-th retraining) and ``fallback.json`` (the counts); the thermo log gets the
+Files in ``--out``: ``labelled.extxyz`` (every reference frame), ``committee/v<k>.pt`` (the committee file after the k-th retraining)
+ and ``fallback.json`` (the counts); the thermo log gets the
 columns ``reference_calls`` and ``reference_fraction``.
 """
 
@@ -32,8 +32,8 @@ def add_fallback_options(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("on-the-fly fallback (--model COMMITTEE --reference NAME --max-force-std X)")
     g.add_argument("--max-force-std", type=positive_float, default=None, metavar="EV_PER_A",
                    help="a step whose committee max force std (eV/Å) exceeds this is evaluated with --reference "
-                        "instead and labelled into OUT/labelled.extxyz; --model is then a committee: a folder of "
-                        "member model files or comma-separated files")
+                        "instead and labelled into OUT/labelled.extxyz; --model is then a committee: a committee file "
+                        "(surrogate train egnn --committee K), a folder of EGNN member files or comma-separated files")
     g.add_argument("--retrain-every", type=positive_int, default=None, metavar="M",
                    help="fine-tune the committee after every M new labelled frames and continue with it")
     g.add_argument("--training-data", default=None, metavar="FILE",
@@ -59,7 +59,7 @@ def build_fallback(args, system):
 
     from surrogate.fallback import CommitteeRetrainer, FallbackProvider
     from surrogate.labelled_set import LabelledSet
-    from surrogate.member_committee import CommitteeProvider
+    from surrogate.member_committee import committee_provider
     from surrogate.reference import reference_provider
     from surrogate.retrain import RetrainSettings
 
@@ -71,9 +71,9 @@ def build_fallback(args, system):
             raise InputError(f"--max-force-std: {flag} is not a fallback source; give --reference")
     if args.integrator == "lstm":
         raise InputError("--max-force-std works with MD and MC integrators, not --integrator lstm")
-    surrogate = CommitteeProvider(args.model, device=args.device, dtype=args.dtype)
+    surrogate = committee_provider(args.model, device=args.device, dtype=args.dtype)
     try:
-        surrogate.members[0].model.species_index(system.numbers)
+        surrogate.model.species_index(system.numbers)
     except InputError as err:
         raise InputError(f"--model {args.model} cannot simulate this system: {err}") from None
     reference, text, stress = reference_provider(args.reference, args.calculator_args, numbers=system.numbers)
@@ -89,7 +89,7 @@ def build_fallback(args, system):
         settings = RetrainSettings(epochs=args.retrain_epochs, lr=args.retrain_lr,
                                    batch_size=args.retrain_batch_size, seed=args.seed,
                                    time_budget_s=args.retrain_time_s, device=args.device)
-        retrainer = CommitteeRetrainer(surrogate.paths, base, out / "committee", settings, device=args.device,
+        retrainer = CommitteeRetrainer(args.model, base, out / "committee", settings, device=args.device,
                                        dtype=args.dtype)
     provider = FallbackProvider(surrogate, reference, args.max_force_std, labelled=labelled,
                                 reference_stress=args.label_stress, retrain_every=args.retrain_every,

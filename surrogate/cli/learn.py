@@ -15,8 +15,8 @@ Active learning: label a small seed set with the reference (--seed-frames FILE, 
 committee, pick the frames whose committee max force std exceeds --max-force-std
 (largest first, at least --min-separation steps apart), label them with the
 reference, fine-tune the committee. Stops when a whole MD round stays below the
-threshold, or after --max-rounds. Writes OUT/committee/member<k>.pt (use it with
-surrogate run --model OUT/committee), OUT/labelled.extxyz, OUT/learning_curve.png
+threshold, or after --max-rounds. Writes OUT/committee.pt (a committee file for
+surrogate run --model), OUT/labelled.extxyz, OUT/learning_curve.png
 and .json (held-out force MAE with --heldout, and reference calls per round).
 --resume continues a killed run at the round it was in.
 """
@@ -25,7 +25,7 @@ EPILOG = """\
 example (EMT copper, 32 atoms):
   surrogate learn --system bulk:Cu --repeat 2 --reference emt --temperature-K 600 --max-force-std 0.05 \\
       --md-steps 200 --max-rounds 6 --heldout cu-test.extxyz --out learn-cu
-  surrogate run --system bulk:Cu --repeat 2 --model learn-cu/committee --reference emt --max-force-std 0.05 \\
+  surrogate run --system bulk:Cu --repeat 2 --model learn-cu/committee.pt --reference emt --max-force-std 0.05 \\
       --out cu-fallback
 """
 

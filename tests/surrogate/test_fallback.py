@@ -119,7 +119,11 @@ def committee(tmp_path_factory):
     root = tmp_path_factory.mktemp("committee")
     frames = emt_copper_frames(10, temperature_K=500.0, seed=0)
     write_frames(frames, root / "train.extxyz")
-    paths = tiny_committee(root / "committee", frames, k=2, epochs=3)
+    paths = tiny_committee(root / "members", frames, k=2, epochs=3)
+    from surrogate.egnn.committee import save_committee
+    from surrogate.member_committee import load_members
+
+    save_committee(load_members(paths), root / "committee.pt")
     return root, paths, frames
 
 
@@ -127,15 +131,15 @@ def test_real_committee_switches_on_its_own_spread(committee, tmp_path):
     from ase.calculators.emt import EMT
 
     from integrators import AseCalculatorProvider
-    from surrogate.member_committee import CommitteeProvider
+    from surrogate.member_committee import committee_provider
 
     root, paths, frames = committee
-    probe = CommitteeProvider(paths)
+    probe = committee_provider(paths)
     hot = emt_copper_frames(6, temperature_K=1500.0, seed=4)
     spreads = np.array([probe.compute(f.to_system()).uncertainty["max_force_std"] for f in hot])
     threshold = float(np.median(spreads))
     reference = AseCalculatorProvider(EMT())
-    provider = FallbackProvider(CommitteeProvider(paths), reference, threshold,
+    provider = FallbackProvider(committee_provider(paths), reference, threshold,
                                 labelled=LabelledSet(tmp_path / "l.extxyz"))
     for f in hot:
         system = f.to_system()
@@ -151,12 +155,12 @@ def test_kill_and_resume_with_retraining_is_exact(committee, tmp_path):
     """A fallback run that retrains every 3 labelled frames, killed by SIGKILL mid-run after a retraining and
     resumed, writes the same trajectory, thermo log and labelled set as the uninterrupted run."""
     from surrogate.cli import main
-    from surrogate.member_committee import CommitteeProvider
+    from surrogate.member_committee import committee_provider
 
     root, paths, frames = committee
     start = frames[-1].to_system()
-    spread = CommitteeProvider(paths).compute(start).uncertainty["max_force_std"]
-    argv = ["run", "--system", str(root / "train.extxyz"), "--frame", "-1", "--model", str(root / "committee"),
+    spread = committee_provider(paths).compute(start).uncertainty["max_force_std"]
+    argv = ["run", "--system", str(root / "train.extxyz"), "--frame", "-1", "--model", str(root / "committee.pt"),
             "--reference", "emt", "--max-force-std", f"{spread:.6g}", "--retrain-every", "3", "--retrain-epochs", "1",
             "--training-data", str(root / "train.extxyz"), "--integrator", "langevin", "--temperature-K", "700",
             "--steps", "15", "--traj-interval", "1", "--checkpoint-interval", "3", "--no-progress",
@@ -173,7 +177,7 @@ def test_kill_and_resume_with_retraining_is_exact(committee, tmp_path):
     try:  # kill after the first retraining and a checkpoint past it, before the end
         deadline = time.time() + 120
         while time.time() < deadline and child.poll() is None:
-            if (killed / "committee" / "v001").exists() and _thermo_rows(killed) >= 8:
+            if (killed / "committee" / "v001.pt").exists() and _thermo_rows(killed) >= 8:
                 break
             time.sleep(0.05)
         assert child.poll() is None, "the run ended before it could be killed"

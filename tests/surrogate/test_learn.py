@@ -40,7 +40,9 @@ def test_learn_two_rounds_lower_the_heldout_error(tmp_path):
     assert mae[2] < mae[0], mae
     labelled = (out / "labelled.extxyz").read_text().count("Properties=")
     assert labelled == calls[-1] == curve["labelled"][-1]
-    assert sorted(p.name for p in (out / "committee").iterdir()) == ["member0.pt", "member1.pt"]
+    from surrogate.egnn.committee import load_committee
+
+    assert len(load_committee(out / "committee.pt")) == 2
     with Image.open(out / "learning_curve.png") as png:
         assert png.size[0] > 100
     # a finished run resumed does nothing more
