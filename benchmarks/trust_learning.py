@@ -97,20 +97,20 @@ def fallback_benchmark(quick: bool, work: Path) -> tuple[dict, list[dict]]:
     from surrogate.member_committee import committee_provider
     from surrogate.retrain import RetrainSettings
 
-    steps = 400 if quick else 2500
-    n_train, k = (12, 2) if quick else (40, 3)
+    steps = 200 if quick else 2500
+    n_train, k = (10, 2) if quick else (40, 3)
     t_run = 1.5 * T_TRAIN_K
     start = _copper()
     t0 = time.perf_counter()
     frames = generate_frames(start.to_atoms(), _emt().calc, temperatures_K=[T_TRAIN_K], frames_per_temperature=n_train,
                              interval_steps=10, equilibration_steps=50, timestep_fs=2.0, seed=1)
     settings = LearnSettings(committee_size=k, cutoff=4.0, hidden=8 if quick else 16, layers=1 if quick else 2,
-                             epochs=10 if quick else 40, lr=5e-3, batch_size=4, seed=0)
+                             epochs=6 if quick else 40, lr=5e-3, batch_size=4, seed=0)
     members = train_committee(frames, work / "committee", settings)
     train_s = time.perf_counter() - t0
     committee = committee_provider(members)
     spreads = np.array([committee.compute(f.to_system()).uncertainty["max_force_std"] for f in frames])
-    threshold = float(2.0 * np.percentile(spreads, 90))  # above nearly every training-like configuration
+    threshold = float(2.0 * spreads.max())  # well above every training configuration
 
     runs = {"reference": _md(_emt(), start, t_run, steps, work / "emt", seed=5),
             "plain": _md(EGNNForceProvider(members[0]), start, t_run, steps, work / "plain", seed=5)}
@@ -146,26 +146,26 @@ def active_learning_benchmark(quick: bool, work: Path) -> tuple[dict, list[dict]
     from surrogate.egnn.data import generate_frames
     from surrogate.learn import LearnSettings, active_learning, heldout_errors, train_committee
 
-    n_random = 200 if quick else 2000
+    n_random = 60 if quick else 2000
     temperature = 600.0
     start = _copper()
     t0 = time.perf_counter()
     pool = generate_frames(start.to_atoms(), _emt().calc, temperatures_K=[temperature], frames_per_temperature=n_random,
-                           interval_steps=5, equilibration_steps=100, timestep_fs=2.0, seed=21)
+                           interval_steps=3 if quick else 5, equilibration_steps=50, timestep_fs=2.0, seed=21)
     test = generate_frames(start.to_atoms(), _emt().calc, temperatures_K=[temperature],
-                           frames_per_temperature=20 if quick else 50, interval_steps=20, equilibration_steps=100,
+                           frames_per_temperature=10 if quick else 50, interval_steps=10 if quick else 20, equilibration_steps=50,
                            timestep_fs=2.0, seed=99)
     data_s = time.perf_counter() - t0
     arch = dict(cutoff=4.0, hidden=8 if quick else 16, layers=1 if quick else 2, lr=5e-3, batch_size=4)
-    baseline_settings = LearnSettings(committee_size=2, epochs=3 if quick else 8, seed=0, **arch)
+    baseline_settings = LearnSettings(committee_size=2, epochs=4 if quick else 8, seed=0, **arch)
     t0 = time.perf_counter()
     baseline = train_committee(pool, work / "random", baseline_settings)
     baseline_s = time.perf_counter() - t0
     base_mae, _ = heldout_errors(baseline, test)
-    settings = LearnSettings(threshold=0.05, temperature_K=temperature, md_steps=100 if quick else 300,
-                             picks_per_round=10 if quick else 20, min_separation=5, max_rounds=3 if quick else 12,
-                             n_seed=20, seed_rattle=0.15, committee_size=2, epochs=20 if quick else 60,
-                             retrain_epochs=8 if quick else 15, retrain_lr=2e-3, seed=0, **arch)
+    settings = LearnSettings(threshold=0.05 if quick else 0.02, temperature_K=temperature, md_steps=40 if quick else 300,
+                             picks_per_round=5 if quick else 20, min_separation=5, max_rounds=2 if quick else 12,
+                             n_seed=20, seed_rattle=0.15, committee_size=2, epochs=6 if quick else 60,
+                             retrain_epochs=4 if quick else 15, retrain_lr=2e-3, seed=0, **arch)
     t0 = time.perf_counter()
     rounds = active_learning(start, _emt(), work / "learn", settings, heldout=test,
                              log=lambda line: print(line, file=sys.stderr))

@@ -28,11 +28,15 @@ def test_learn_two_rounds_lower_the_heldout_error(tmp_path):
     out = tmp_path / "learn"
     argv = ["learn", "--system", "bulk:Cu", "--repeat", "1", "--reference", "emt", "--temperature-K", "600",
             "--n-seed", "6", "--seed-rattle", "0.15", "--max-force-std", "0.001", "--md-steps", "30",
-            "--picks-per-round", "4", "--min-separation", "4", "--max-rounds", "2", "--cutoff", "3.5",
+            "--picks-per-round", "4", "--min-separation", "4", "--cutoff", "3.5",
             "--hidden", "8", "--layers", "1", "--epochs", "6", "--retrain-epochs", "6", "--heldout", str(heldout),
             "--threads", "1", "--out", str(out)]
-    assert main(argv) == 0
+    assert main([*argv, "--max-rounds", "1"]) == 0  # stopped after round 1, then resumed for round 2
+    first = json.loads((out / "learning_curve.json").read_text())
+    assert first["round"] == [0, 1]
+    assert main([*argv, "--max-rounds", "2", "--resume"]) == 0
     curve = json.loads((out / "learning_curve.json").read_text())
+    assert all(curve[key][:2] == first[key] for key in ("reference_calls", "heldout_force_mae_eV_A"))
     assert curve["round"] == [0, 1, 2]
     calls = curve["reference_calls"]  # 6 rattled seeds, then 1 to 4 picks per round
     assert calls[0] == 6 and all(1 <= b - a <= 4 for a, b in zip(calls, calls[1:])), calls
@@ -46,5 +50,5 @@ def test_learn_two_rounds_lower_the_heldout_error(tmp_path):
     with Image.open(out / "learning_curve.png") as png:
         assert png.size[0] > 100
     # a finished run resumed does nothing more
-    assert main([*argv, "--resume"]) == 0
+    assert main([*argv, "--max-rounds", "2", "--resume"]) == 0
     assert json.loads((out / "learning_curve.json").read_text()) == curve
