@@ -165,7 +165,7 @@ def active_learning_benchmark(quick: bool, work: Path) -> tuple[dict, list[dict]
     settings = LearnSettings(threshold=0.05 if quick else 0.02, temperature_K=temperature, md_steps=40 if quick else 300,
                              picks_per_round=5 if quick else 20, min_separation=5, max_rounds=2 if quick else 12,
                              n_seed=20, seed_rattle=0.15, committee_size=2, epochs=6 if quick else 60,
-                             retrain_epochs=4 if quick else 15, retrain_lr=2e-3, seed=0, **arch)
+                             retrain_epochs=4 if quick else 10, retrain_lr=1e-3, seed=0, **arch)
     t0 = time.perf_counter()
     rounds = active_learning(start, _emt(), work / "learn", settings, heldout=test,
                              log=lambda line: print(line, file=sys.stderr))
