@@ -195,3 +195,12 @@ def test_kill_and_resume_with_retraining_is_exact(committee, tmp_path):
 def _thermo_rows(out: Path) -> int:
     path = out / "thermo.csv"
     return max(0, len(path.read_text().splitlines()) - 1) if path.exists() else 0
+
+
+def test_fallback_options_are_checked(tmp_path, capsys):
+    from surrogate.cli import main
+
+    assert main(["run", "--retrain-every", "2", "--steps", "1", "--out", str(tmp_path / "a")]) == 2
+    assert "--retrain-every needs --max-force-std" in capsys.readouterr().err
+    assert main(["run", "--max-force-std", "0.1", "--steps", "1", "--out", str(tmp_path / "b")]) == 2
+    assert "--max-force-std needs --model (a committee) and --reference" in capsys.readouterr().err
