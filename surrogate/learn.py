@@ -320,6 +320,7 @@ def write_curve(out, rounds: list[Round]) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     out = Path(out)
     curve = {"round": [r.round for r in rounds], "reference_calls": [r.reference_calls for r in rounds],
@@ -334,6 +335,7 @@ def write_curve(out, rounds: list[Round]) -> None:
                   color="C0")
         left.set_ylabel("held-out force MAE (eV/Å)", color="C0")
     left.set_xlabel("round")
+    left.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     right = left.twinx()
     right.plot(curve["round"], curve["reference_calls"], "s--", color="C1")
     right.set_ylabel("reference calls (cumulative)", color="C1")
