@@ -1,4 +1,5 @@
-"""The ``surrogate`` command line: ``generate``, ``train egnn|lstm``, ``run``, ``compare``, ``demo``, ``export``.
+"""The ``surrogate`` command line: ``generate``, ``train egnn|lstm``, ``run``, ``learn``, ``compare``, ``demo``,
+``export``.
 
 Every command takes ``--config FILE.yaml`` (flags override the file) and writes
 its resolved options as ``config.yaml`` next to its outputs, and ``--threads N``
@@ -20,11 +21,11 @@ from integrators.runaway import RunawayError
 from systems.errors import InputError
 
 from ..config import parse_args
-from . import compare, demo, export, generate, run, train
+from . import compare, demo, export, generate, learn, run, train
 from .options import add_threads_option
 
 #: Subcommand modules; each has ``add_parser(subparsers)`` and ``main(args) -> int``.
-COMMANDS = (generate, train, run, compare, demo, export)
+COMMANDS = (generate, train, run, learn, compare, demo, export)
 
 EPILOG = """\
 typical session:

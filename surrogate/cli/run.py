@@ -6,6 +6,7 @@ import argparse
 
 from systems.errors import InputError
 
+from .fallback_options import add_fallback_options, attach_thermo_fields, build_fallback, fallback_requested, report
 from .options import (INTEGRATORS, HelpFormatter, add_config_option, add_dynamics_options, add_output_options,
                       add_provider_options, add_replica_options, add_runaway_options, add_size_options,
                       add_system_options)
@@ -50,6 +51,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     add_size_options(p)
     add_runaway_options(p)
     add_replica_options(p)
+    add_fallback_options(p)
     p.set_defaults(func=main, _parser=p, _section="run")
     return p
 
@@ -59,6 +61,9 @@ def main(args) -> int:
                            check_size_before_build, default_timestep_fs)
     from .simulate import run_simulation
 
+    if args.replicas and fallback_requested(args):
+        raise InputError("--replicas runs the replicas in lock step on one model; the on-the-fly fallback "
+                         "(--max-force-std) runs one system at a time: drop one of them")
     if args.replicas:  # B replicas in lock step: surrogate/cli/replicas.py
         from .replicas import run_replicas
 
@@ -73,16 +78,26 @@ def main(args) -> int:
         return run_exact_mc(args, system, topology)
     if args.force_model:
         raise InputError("--force-model is the EGNN of --integrator lstm; for EGNN MD give the model with --model")
-    provider, name, stress = build_provider(args, system, allow_model=True)
+    fallback = fallback_requested(args)
+    if args.retrain_every is not None and not fallback:
+        raise InputError("--retrain-every needs --max-force-std (the on-the-fly fallback)")
+    provider, name, stress = (build_fallback(args, system) if fallback
+                              else build_provider(args, system, allow_model=True))
     if topology is None and getattr(provider, "topology", None) is not None:
         topology = provider.topology
     setup = Setup(system, topology, provider, name, stress)
     timestep_fs = args.timestep_fs or default_timestep_fs(system)
     check_simulation_size(args, system, provider, timestep_fs, args.integrator == "mc")
     integrator = build_integrator(args, provider, system, timestep_fs)
+    if fallback:
+        attach_thermo_fields(integrator, provider)
     check_resume(args, system, integrator, provider)
-    run_simulation(args, setup, integrator, description={"kind": "egnn" if args.model else "classical",
-                                                         "model": args.model})
+    try:
+        run_simulation(args, setup, integrator, description={"kind": "egnn" if args.model else "classical",
+                                                             "model": args.model})
+    finally:
+        if fallback:
+            report(args, provider)
     return 0
 
 

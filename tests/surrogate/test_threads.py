@@ -52,8 +52,8 @@ def test_default_rule_on_this_machine_is_between_one_and_the_cpu_count():
 def test_every_command_takes_threads():
     leaves = leaf_parsers(build_parser())
     names = sorted(p.prog for p in leaves)
-    assert names == ["surrogate compare", "surrogate demo", "surrogate export", "surrogate generate", "surrogate run",
-                     "surrogate train egnn", "surrogate train lstm"]
+    assert names == ["surrogate compare", "surrogate demo", "surrogate export", "surrogate generate", "surrogate learn",
+                     "surrogate run", "surrogate train egnn", "surrogate train lstm"]
     for parser in leaves:
         assert any("--threads" in a.option_strings for a in parser._actions), parser.prog
 
