@@ -40,3 +40,17 @@ def test_paper_preset_trained_on_a_tiny_set_beats_an_untrained_model(tmp_path):
     before = teacher_forced_error(untrained, x)
     bound = 0.15  # Å; measured: trained 0.08, untrained 0.33 (paper level needs far more training)
     assert trained["mean"] < bound < before["mean"]
+
+
+def test_cli_paper_preset_writes_a_paper_model(tmp_path):
+    from surrogate.cli import main
+
+    out = tmp_path / "dw"
+    assert main(["train", "lstm", "--preset", "paper", "--potential", "double-well", "--stride", "1000",
+                 "--n-trajectories", "10", "--t-max", "12", "--max-epochs", "1", "--no-progress",
+                 "--out", str(out)]) == 0
+    model, header = load_position_operator(out / "best.pt")
+    assert header["system"]["potential"] == "double_well" and header["stride_steps"] == 1000
+    assert model.arch == "lstm" and model.hidden == (32, 32) and model.window == 5 and model.conditions == ()
+    lo, hi = header["system"]["mass_range"]
+    assert 1.0 <= lo < hi <= 10.0
