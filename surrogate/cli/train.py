@@ -351,7 +351,7 @@ def _train_flat(args):
                       hidden=tuple(args.lstm_units), dense=args.dense, max_epochs=args.max_epochs,
                       dropout=args.dropout, seed=args.seed, device=args.device, dtype=args.dtype, resume=args.resume,
                       val_fraction=args.val_fraction, max_windows=args.max_windows, progress=not args.no_progress,
-                      conditions=() if args.states_only else "auto", **kwargs)
+                      conditions=() if args.states_only else "auto", arch=args.arch, **kwargs)
 
 
 def _train_manybody(args):
