@@ -16,6 +16,13 @@ transformer) and two heads:
   layer starts at zero around the base (0, …, 0, −1, 2): free flight
   x_{n+1} = 2x_n − x_{n−1}. The coefficients may also depend on the window
   (the body sees it), which covers anharmonic potentials.
+* ``head="reversible"``: a learned Störmer map x_{n+1} = G(x_n) − x_{n−1}, with
+  G(x) = a(x)·x + b(x) from a small MLP of the last position (and the
+  conditions) only. Whatever G is, the map (x_{n−1}, x_n) → (x_n, x_{n+1}) is
+  time-reversible and area-preserving (its Jacobian [[0, 1], [−1, G′]] has
+  determinant 1): a rollout cannot gain or lose amplitude steadily, only phase.
+  The exact harmonic map is G(x) = 2cos(ωΔ_R)·x. It reads the last two states
+  of the window; the body is replaced by the MLP (``hidden`` widths, tanh).
 
 Shapes: windows [B, W, P] (Å; P = positions per trajectory, 1 in 1D),
 conditions [B, C] (raw: amu, eV/Å²), output [B, P] (Å).
@@ -30,7 +37,7 @@ from systems.errors import InputError
 
 from .bodies import make_body
 
-HEADS = ("increment", "linear")
+HEADS = ("increment", "linear", "reversible")
 ARCHS = ("lstm", "attention")
 
 
@@ -60,6 +67,17 @@ class PositionOperator(nn.Module):
         for name, size in (("position_lo", p), ("increment_lo", p), ("condition_lo", c)):
             self.register_buffer(name, torch.zeros(size, dtype=dtype))
             self.register_buffer(name.replace("_lo", "_hi"), torch.ones(size, dtype=dtype))
+        if head == "reversible":
+            layers_, width = [], p + c
+            for h in self.hidden:
+                layers_ += [nn.Linear(width, h, dtype=dtype), nn.Tanh()]
+                width = h
+            last = nn.Linear(width, 2 * p, dtype=dtype)
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
+            self.mlp = nn.Sequential(*layers_, last)  # starts at free flight: G(x) = 2x
+            self.dense = None
+            return
         self.body = make_body(arch, p + c, window, self.hidden, dropout, dtype, heads, layers)
         width = self.body.out_dim
         if head == "increment":
@@ -79,8 +97,11 @@ class PositionOperator(nn.Module):
         return 2.0 * (x - lo) / (hi - lo) - 1.0
 
     def summary(self, windows: Tensor, conditions: Tensor | None) -> Tensor:
-        """The body's summary [B, H] of normalised positions (and conditions)."""
+        """The body's summary [B, H] of normalised positions (and conditions); the reversible head's
+        MLP input [B, P + C] of the last position."""
         h = self._normalise(windows, self.position_lo, self.position_hi)
+        if self.head == "reversible":
+            h = h[:, -1:]
         if self.conditions:
             if conditions is None:
                 raise InputError(f"PositionOperator: this model needs the conditions {list(self.conditions)}")
@@ -92,7 +113,7 @@ class PositionOperator(nn.Module):
             h = torch.cat([h, cond[:, None].expand(-1, h.shape[1], -1)], dim=-1)
         elif conditions is not None:
             raise InputError("PositionOperator: this model takes no conditions, but conditions were given")
-        return self.body(h)
+        return h[:, 0] if self.head == "reversible" else self.body(h)
 
     def forward(self, windows: Tensor, conditions: Tensor | None = None) -> Tensor:
         """Next positions [B, P] (Å) from windows [B, W, P] (Å), oldest first."""
@@ -101,6 +122,10 @@ class PositionOperator(nn.Module):
                              f"got {tuple(windows.shape)}")
         h = self.summary(windows, conditions)
         span = self.increment_hi - self.increment_lo
+        if self.head == "reversible":
+            o = self.mlp(h).view(-1, 2, self.n_positions)
+            x = windows[:, -1]
+            return (2.0 + o[:, 0]) * x + o[:, 1] * span - windows[:, -2]
         if self.head == "increment":
             if self.dense is not None:
                 h = torch.relu(self.dense(h))
