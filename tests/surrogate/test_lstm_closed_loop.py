@@ -49,3 +49,24 @@ def test_trained_linear_head_holds_the_phase_closed_loop(tmp_path):
                             x0_range=(-1.0, 1.0), horizons=(10.0, 100.0))
     # Measured 0.00x; losing the phase gives 8/π² ≈ 0.8.
     assert res["mean_rel_t300"] < 0.05, res
+
+
+def test_reversible_head_is_time_reversible_and_area_preserving_for_any_weights():
+    torch.manual_seed(3)
+    model = PositionOperator(head="reversible", hidden=(16, 16), conditions=("mass",)).eval()
+    with torch.no_grad():
+        for p in model.mlp.parameters():
+            p.normal_(0, 0.3)  # an arbitrary (untrained, nonlinear) G
+    cond = torch.tensor([[2.0], [7.0]], dtype=torch.float64)
+    start = torch.tensor([[0.1, -0.2, 0.3, 0.5, 0.45], [1.0, 0.7, 0.2, -0.3, -0.6]], dtype=torch.float64)[..., None]
+    forward = rollout_positions(model, start, 200, cond)  # [200, 2, 1]
+    # Run back from the last two states: x_{n−1} = G(x_n) − x_{n+1} retraces the path to round-off.
+    tail = torch.stack([forward[-1], forward[-2]], dim=1)  # newest first = time reversed
+    back_window = torch.cat([torch.zeros(2, 3, 1, dtype=torch.float64), tail], dim=1)
+    back = rollout_positions(model, back_window, 199 + 3, cond)
+    path = torch.cat([start[:, -2:].transpose(0, 1), forward[:-2]])  # x at strides before the last two, oldest first
+    torch.testing.assert_close(back[:200].flip(0), path, rtol=0, atol=1e-8)
+    # Jacobian of (x_{n−1}, x_n) → (x_n, x_{n+1}) has determinant 1 (area preserving).
+    w = start[:1].clone().requires_grad_(True)
+    jac = torch.autograd.functional.jacobian(lambda v: model(v, cond[:1]), w)[0, 0, 0, -2:, 0]
+    assert jac[0].item() == -1.0  # ∂x_{n+1}/∂x_{n−1}: det [[0, 1], [−1, G′]] = 1 whatever G′ is
