@@ -407,19 +407,21 @@ def eval_manybody(path, quick, log):
 #: Closed-loop benchmark setups (Δ_R = 1000Δ): unseen m, k (harmonic), x0; horizon and goal of mean |Δx|/A.
 CLOSED_LOOP = {"harmonic": {"x0_range": (-1.0, 1.0), "t_end": 1000.0, "goal": 0.01, "conditions": ("mass", "k")},
                "double_well": {"x0_range": (-2.0, 2.0), "t_end": 100.0, "goal": 0.05, "conditions": ("mass",)}}
-#: Operators compared closed-loop: (name, PositionOperator options, unrolled fine-tuning strides or 0).
+#: Operators compared closed-loop: (name, PositionOperator options, unrolled fine-tuning strides or 0,
+#: L-BFGS polish steps or 0). "omega" conditions (√(k/m)) exist for the harmonic potential only.
 CLOSED_LOOP_OPERATORS = (
-    ("lstm", {"head": "increment", "hidden": (32, 32)}, 0),
-    ("lstm_unrolled", {"head": "increment", "hidden": (32, 32)}, 10),
-    ("linear", {"head": "linear", "hidden": (32, 32)}, 0),
-    ("reversible", {"head": "reversible", "hidden": (64, 64)}, 0),
-    ("reversible_unrolled", {"head": "reversible", "hidden": (64, 64)}, 20),
-    ("attention", {"head": "increment", "hidden": (32, 32), "arch": "attention"}, 0),
+    ("lstm", {"head": "increment", "hidden": (32, 32)}, 0, 0),
+    ("lstm_unrolled", {"head": "increment", "hidden": (32, 32)}, 10, 0),
+    ("linear", {"head": "linear", "hidden": (32, 32)}, 0, 0),
+    ("reversible", {"head": "reversible", "hidden": (64, 64)}, 0, 0),
+    ("reversible_unrolled", {"head": "reversible", "hidden": (64, 64)}, 20, 0),
+    ("reversible_omega_polished", {"head": "reversible", "hidden": (32, 32), "conditions": ("omega",)}, 0, 200),
+    ("attention", {"head": "increment", "hidden": (32, 32), "arch": "attention"}, 0, 0),
 )
 
 
 def _position_model(models, name, make_data, options, quick, device, log, allow_training, budget_s,
-                    unroll=0, base=None):
+                    unroll=0, base=None, polish=0):
     """A positions-only operator ``models/NAME.pt``, trained here (time-capped) if missing."""
     from surrogate.lstm.position_train import train_position_operator
 
@@ -437,6 +439,12 @@ def _position_model(models, name, make_data, options, quick, device, log, allow_
         kw.update(max_sequences=3000 if quick else 20_000, max_epochs=kw.get("max_epochs", 4 if quick else 30))
     best = train_position_operator(data, models / f"_train_{name}", batch_size=64, device=device, seed=0,
                                    time_budget_s=budget_s, **kw)
+    if polish:  # full-batch L-BFGS on the one-step loss (see polish_lbfgs)
+        from surrogate.lstm.position_train import polish_lbfgs
+
+        best, info = polish_lbfgs(best, data, models / f"_train_{name}" / "polished.pt",
+                                  steps=40 if quick else polish, max_sequences=1000 if quick else 3000)
+        log(f"{name}: L-BFGS polish, validation loss {info['val_loss_before']:.3g} → {info['val_loss']:.3g}")
     shutil.copy(best, models / f"{name}.pt")
     log(f"trained {name}.pt in {time.perf_counter() - t0:.0f} s")
     return models / f"{name}.pt"
@@ -455,13 +463,13 @@ def paper_rows(models, quick, device, log, allow_training=True):
     archs = ("lstm", "attention")
     for potential in potentials:
         for stride in strides:
-            for arch in archs:
+            for arch in archs if stride == 1000 else ("lstm",):  # attention beside the LSTM at 1000Δ
                 name = f"paper_{potential}_{stride}" + ("" if arch == "lstm" else "_attention")
                 opts = paper_model_options(stride)
                 opts.update(arch=arch, max_epochs=3 if quick else 20, lr=2e-3)
                 path = _position_model(models, name, lambda: paper_data(potential, stride, 100 if quick else 500,
                                                                         seed=1),
-                                       opts, quick, device, log, allow_training, 25 if quick else 90)
+                                       opts, quick, device, log, allow_training, 25 if quick else 45)
                 if path is None:
                     figures[name] = "no trained model"
                     continue
@@ -485,20 +493,23 @@ def closed_loop_rows(models, quick, device, log, allow_training=True):
 
     figures, targets = {}, []
     potentials = ("harmonic",) if quick else ("harmonic", "double_well")
-    operators = [op for op in CLOSED_LOOP_OPERATORS if not quick or op[0] in ("linear", "reversible")]
+    operators = [op for op in CLOSED_LOOP_OPERATORS
+                 if not quick or op[0] in ("reversible", "reversible_omega_polished", "attention")]
     for potential in potentials:
         setup = CLOSED_LOOP[potential]
         make_data = lambda: generate_oscillator_data(potential, 60 if quick else 200, t_max=60.0,  # noqa: E731
                                                      save_every=100, x0_range=setup["x0_range"], seed=1)
         best_rel, trained = float("inf"), {}
-        for name, options, unroll in operators:
-            opts = dict(options, stride_steps=1000, conditions=setup["conditions"])
+        for name, options, unroll, polish in operators:
+            if "omega" in options.get("conditions", ()) and potential != "harmonic":
+                continue
+            opts = dict({"conditions": setup["conditions"]}, **options, stride_steps=1000)
             base = trained.get(name.replace("_unrolled", "")) if unroll else None
             if unroll and base is None:
                 continue
             model_name = f"closed_{potential}_{name}"
             path = _position_model(models, model_name, make_data, opts, quick, device, log, allow_training,
-                                   25 if quick else 120, unroll=unroll, base=base)
+                                   25 if quick else 45, unroll=unroll, base=base, polish=polish)
             if path is None:
                 figures[model_name] = "no trained model"
                 continue

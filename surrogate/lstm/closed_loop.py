@@ -52,7 +52,7 @@ def closed_loop_error(model: PositionOperator, potential: str, stride_steps: int
     n_strides = int(round(t_end / stride))
     w = model.window
     ref = reference_positions(potential, m, x0, k, stride_steps, n_strides + w - 1)  # [T, n]
-    values = {"mass": m, "k": k}
+    values = {"mass": m, "k": k, "omega": np.sqrt(k / m)}
     cond = np.stack([values[c] for c in model.conditions], 1) if model.conditions else None
     out = rollout_positions(model, ref[:w].T[:, :, None], n_strides, cond).double().cpu().numpy()[:, :, 0]
     truth = ref[w:w + n_strides]
