@@ -210,7 +210,8 @@ def polish_lbfgs(path, data, out_path, *, steps: int = 200, unroll: int = 1, max
     loss_fn = make_unrolled_loss(int(unroll))
     model.train()
     torch.manual_seed(seed)
-    optimizer = torch.optim.LBFGS(model.parameters(), lr=1.0, max_iter=20, history_size=50,
+    optimizer = torch.optim.LBFGS(model.parameters(), lr=1.0, max_iter=20, history_size=50, tolerance_grad=0.0,
+                                  tolerance_change=0.0,
                                   line_search_fn="strong_wolfe")
 
     def closure():
