@@ -70,3 +70,15 @@ def test_reversible_head_is_time_reversible_and_area_preserving_for_any_weights(
     w = start[:1].clone().requires_grad_(True)
     jac = torch.autograd.functional.jacobian(lambda v: model(v, cond[:1]), w)[0, 0, 0, -2:, 0]
     assert jac[0].item() == -1.0  # ∂x_{n+1}/∂x_{n−1}: det [[0, 1], [−1, G′]] = 1 whatever G′ is
+
+
+def test_omega_condition_is_the_harmonic_frequency():
+    from surrogate.lstm.data import condition_values
+
+    data = generate_oscillator_data("harmonic", n_trajectories=5, t_max=1.0, save_every=100, seed=4)
+    omega = condition_values(data, ("omega",))[:, 0]
+    np.testing.assert_allclose(omega, np.sqrt(data.parameters[:, 0] / data.masses[:, 0]), rtol=1e-15)
+    # The Verlet data oscillate at that frequency: x(t) = x0 cos(ωt) to Verlet's O(Δ²) error.
+    t = np.arange(data.n_frames) * data.frame_interval
+    np.testing.assert_allclose(data.positions[:, :, 0, 0], data.positions[:, :1, 0, 0] * np.cos(omega[:, None] * t),
+                               atol=1e-5)
