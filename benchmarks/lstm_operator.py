@@ -12,6 +12,17 @@ Three parts, each with its competitor in the same process:
    stride of 20 Verlet steps, RDF and VACF against Verlet, and a 2048-atom run
    with the same weights.
 
+Issue #13 parts (see benchmarks/lstm_metrics.md for the two metrics):
+
+4. ``paper``: the paper preset (positions only, LSTM 32/32, float64, the paper's data ranges) and the same
+   with the causal-attention body at 1000Δ; rows "teacher-forced ...": the mean one-step error from true
+   windows on the paper's test trajectories to t = 10⁴, against the paper's 0.001-0.004;
+5. ``closed``: free-running rollouts at Δ_R = 1000Δ on unseen m, k, x0: the increment LSTM (one-step and
+   unrolled training), the linear head, the reversible (Störmer) head (Adam, unrolled, and conditioned on
+   √(k/m) with an L-BFGS polish) and the attention body; rows "closed-loop ... t ≤ T" give mean |Δx|/A
+   (SHO to t = 1000, goal 0.01; double well to t = 100, goal 0.05). Training is capped in wall-clock time
+   per model (quick 25 s, full 45 s), so on a loaded machine a model gets fewer epochs.
+
 Models: ``--models DIR`` holds trained model files (``harmonic_100.pt``, ...,
 ``lj16_1000.pt``, ``argon_manybody.pt``); a missing one is trained here
 (``--quick``: small data and few epochs, so its accuracy is only indicative).
