@@ -12,6 +12,17 @@ Three parts, each with its competitor in the same process:
    stride of 20 Verlet steps, RDF and VACF against Verlet, and a 2048-atom run
    with the same weights.
 
+Issue #13 parts (see benchmarks/lstm_metrics.md for the two metrics):
+
+4. ``paper``: the paper preset (positions only, LSTM 32/32, float64, the paper's data ranges) and the same
+   with the causal-attention body at 1000Δ; rows "teacher-forced ...": the mean one-step error from true
+   windows on the paper's test trajectories to t = 10⁴, against the paper's 0.001-0.004;
+5. ``closed``: free-running rollouts at Δ_R = 1000Δ on unseen m, k, x0: the increment LSTM (one-step and
+   unrolled training), the linear head, the reversible (Störmer) head (Adam, unrolled, and conditioned on
+   √(k/m) with an L-BFGS polish) and the attention body; rows "closed-loop ... t ≤ T" give mean |Δx|/A
+   (SHO to t = 1000, goal 0.01; double well to t = 100, goal 0.05). Training is capped in wall-clock time
+   per model (quick 25 s, full 45 s), so on a loaded machine a model gets fewer epochs.
+
 Models: ``--models DIR`` holds trained model files (``harmonic_100.pt``, ...,
 ``lj16_1000.pt``, ``argon_manybody.pt``); a missing one is trained here
 (``--quick``: small data and few epochs, so its accuracy is only indicative).
@@ -402,9 +413,155 @@ def eval_manybody(path, quick, log):
     return figures
 
 
+
+# ------------------------------------------ issue #13: paper metric, closed loop, attention
+#: Closed-loop benchmark setups (Δ_R = 1000Δ): unseen m, k (harmonic), x0; horizon and goal of mean |Δx|/A.
+CLOSED_LOOP = {"harmonic": {"x0_range": (-1.0, 1.0), "t_end": 1000.0, "goal": 0.01, "conditions": ("mass", "k")},
+               "double_well": {"x0_range": (-2.0, 2.0), "t_end": 100.0, "goal": 0.05, "conditions": ("mass",)}}
+#: Operators compared closed-loop: (name, PositionOperator options, unrolled fine-tuning strides or 0,
+#: L-BFGS polish steps or 0). "omega" conditions (√(k/m)) exist for the harmonic potential only.
+CLOSED_LOOP_OPERATORS = (
+    ("lstm", {"head": "increment", "hidden": (32, 32)}, 0, 0),
+    ("lstm_unrolled", {"head": "increment", "hidden": (32, 32)}, 10, 0),
+    ("linear", {"head": "linear", "hidden": (32, 32)}, 0, 0),
+    ("reversible", {"head": "reversible", "hidden": (64, 64)}, 0, 0),
+    ("reversible_unrolled", {"head": "reversible", "hidden": (64, 64)}, 20, 0),
+    ("reversible_omega_polished", {"head": "reversible", "hidden": (32, 32), "conditions": ("omega",)}, 0, 200),
+    ("attention", {"head": "increment", "hidden": (32, 32), "arch": "attention"}, 0, 0),
+)
+
+
+def _position_model(models, name, make_data, options, quick, device, log, allow_training, budget_s,
+                    unroll=0, base=None, polish=0):
+    """A positions-only operator ``models/NAME.pt``, trained here (time-capped) if missing."""
+    from surrogate.lstm.position_train import train_position_operator
+
+    path = existing_model(models, name, f"_train_{name}")
+    if path is not None or not allow_training:
+        return path
+    t0 = time.perf_counter()
+    data = make_data()
+    kw = dict(options)
+    if unroll:
+        kw.update(unroll=unroll, input_noise=1e-3, init_from=base, lr=5e-4,
+                  max_sequences=1000 if quick else 4000, max_epochs=3 if quick else 10)
+    else:
+        kw.setdefault("lr", 3e-3)
+        kw.update(max_sequences=3000 if quick else 20_000, max_epochs=kw.get("max_epochs", 4 if quick else 30))
+    best = train_position_operator(data, models / f"_train_{name}", batch_size=64, device=device, seed=0,
+                                   time_budget_s=budget_s, **kw)
+    if polish:  # full-batch L-BFGS on the one-step loss (see polish_lbfgs)
+        from surrogate.lstm.position_train import polish_lbfgs
+
+        best, info = polish_lbfgs(best, data, models / f"_train_{name}" / "polished.pt",
+                                  steps=40 if quick else polish, max_sequences=1000 if quick else 3000)
+        log(f"{name}: L-BFGS polish, validation loss {info['val_loss_before']:.3g} → {info['val_loss']:.3g}")
+    shutil.copy(best, models / f"{name}.pt")
+    log(f"trained {name}.pt in {time.perf_counter() - t0:.0f} s")
+    return models / f"{name}.pt"
+
+
+def paper_rows(models, quick, device, log, allow_training=True):
+    """Teacher-forced (the paper's metric): one-step |x_R − x_GT| from true windows on the paper's test
+    trajectories to t = 10⁴, for the paper preset (positions only, LSTM 32/32, float64) and the attention body."""
+    from surrogate.lstm.paper import PAPER_ERROR, paper_data, paper_model_options, paper_test_trajectory, \
+        teacher_forced_error
+    from surrogate.lstm.position_train import load_position_operator
+
+    figures, targets = {}, []
+    potentials = ("harmonic",) if quick else ("harmonic", "double_well")
+    strides = (1000,) if quick else STRIDES_1D
+    archs = ("lstm", "attention")
+    for potential in potentials:
+        for stride in strides:
+            for arch in archs if stride == 1000 else ("lstm",):  # attention beside the LSTM at 1000Δ
+                name = f"paper_{potential}_{stride}" + ("" if arch == "lstm" else "_attention")
+                opts = paper_model_options(stride)
+                opts.update(arch=arch, max_epochs=3 if quick else 20, lr=2e-3)
+                path = _position_model(models, name, lambda: paper_data(potential, stride, 100 if quick else 500,
+                                                                        seed=1),
+                                       opts, quick, device, log, allow_training, 25 if quick else 45)
+                if path is None:
+                    figures[name] = "no trained model"
+                    continue
+                model, _ = load_position_operator(path)
+                x = paper_test_trajectory(potential, stride)
+                res = teacher_forced_error(model, x)
+                figures[name] = res
+                label = "attention " if arch == "attention" else ""
+                log(f"teacher-forced {label}{potential} {stride}Δ (t ≤ 1e4): mean {res['mean']:.3g}, "
+                    f"max {res['max']:.3g} (paper {PAPER_ERROR[stride]})")
+                targets.append(target(f"{label}teacher-forced {potential} mean |Δx| at {stride}Δ, t ≤ 1e4 "
+                                      "(paper metric)", res["mean"], PAPER_ERROR[stride], "lower"))
+    return figures, targets
+
+
+def closed_loop_rows(models, quick, device, log, allow_training=True):
+    """Closed loop at Δ_R = 1000Δ on unseen oscillators: mean |Δx| and mean |Δx|/A to the horizon, per operator."""
+    from surrogate.lstm import generate_oscillator_data
+    from surrogate.lstm.closed_loop import closed_loop_error
+    from surrogate.lstm.position_train import load_position_operator
+
+    figures, targets = {}, []
+    potentials = ("harmonic",) if quick else ("harmonic", "double_well")
+    operators = [op for op in CLOSED_LOOP_OPERATORS
+                 if not quick or op[0] in ("reversible", "reversible_omega_polished", "attention")]
+    for potential in potentials:
+        setup = CLOSED_LOOP[potential]
+        make_data = lambda: generate_oscillator_data(potential, 60 if quick else 200, t_max=60.0,  # noqa: E731
+                                                     save_every=100, x0_range=setup["x0_range"], seed=1)
+        best_rel, trained = float("inf"), {}
+        for name, options, unroll, polish in operators:
+            if "omega" in options.get("conditions", ()) and potential != "harmonic":
+                continue
+            opts = dict({"conditions": setup["conditions"]}, **options, stride_steps=1000)
+            base = trained.get(name.replace("_unrolled", "")) if unroll else None
+            if unroll and base is None:
+                continue
+            model_name = f"closed_{potential}_{name}"
+            path = _position_model(models, model_name, make_data, opts, quick, device, log, allow_training,
+                                   25 if quick else 45, unroll=unroll, base=base, polish=polish)
+            if path is None:
+                figures[model_name] = "no trained model"
+                continue
+            trained[name] = path
+            model, _ = load_position_operator(path)
+            t_end = min(setup["t_end"], 200.0) if quick else setup["t_end"]
+            res = closed_loop_error(model, potential, 1000, t_end, n_test=10 if quick else 40,
+                                    x0_range=setup["x0_range"])
+            figures[model_name] = res
+            horizon = f"{res['t_end']:g}"
+            rel = res[f"mean_rel_t{horizon}"]
+            log(f"closed-loop {potential} {name} 1000Δ, t ≤ {horizon}: mean |Δx| {res[f'mean_abs_t{horizon}']:.3g}, "
+                f"/A {rel:.3g}")
+            label = "attention " if options.get("arch") == "attention" else ""
+            targets.append(target(f"{label}closed-loop {potential} {name} mean |Δx|/A at 1000Δ, t ≤ "
+                                  f"{res['t_end']:g}", rel, setup["goal"], "lower"))
+            if options.get("arch") != "attention":
+                best_rel = min(best_rel, rel)
+        targets.append(target(f"closed-loop {potential} best operator mean |Δx|/A at 1000Δ, t ≤ "
+                              f"{min(setup['t_end'], 200.0) if quick else setup['t_end']:g}", best_rel, setup["goal"],
+                              "lower"))
+    return figures, targets
+
 # --------------------------------------------------------------------- main
 def main(argv=None):
     global EPOCHS_1D
+    parser = _parser()
+    args = parser.parse_args(argv)
+    EPOCHS_1D = args.epochs_1d
+    models = pathlib.Path(args.models or ("runs/lstm_models_quick" if args.quick else "runs/lstm_models"))
+    models.mkdir(parents=True, exist_ok=True)
+    parts = set(args.parts.split(","))
+    log = lambda msg: print(msg, flush=True)  # noqa: E731
+    if args.train_only:
+        train_all(args, models, parts, log)
+        return
+    figures, targets = collect(args, models, parts, log)
+    write_result("lstm_operator", figures, targets)
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small data, few epochs, short rollouts (< 2 min)")
     parser.add_argument("--models", default=None,
@@ -412,19 +569,16 @@ def main(argv=None):
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--train-only", action="store_true")
     parser.add_argument("--no-train", action="store_true", help="skip (and report) models missing from --models")
-    parser.add_argument("--parts", default="1d,lj,manybody")
+    parser.add_argument("--parts", default="paper,closed,1d,lj,manybody",
+                        help="paper (teacher-forced rows), closed (closed-loop rows), 1d, lj, manybody")
     parser.add_argument("--only", default=None, help="with --train-only: one model, e.g. harmonic_400, lj16, manybody")
     parser.add_argument("--epochs-1d", type=int, default=EPOCHS_1D, help="training epochs of each 1D model (full mode)")
-    args = parser.parse_args(argv)
-    EPOCHS_1D = args.epochs_1d
-    models = pathlib.Path(args.models or ("runs/lstm_models_quick" if args.quick else "runs/lstm_models"))
-    models.mkdir(parents=True, exist_ok=True)
-    parts = set(args.parts.split(","))
-    log = lambda msg: print(msg, flush=True)  # noqa: E731
-    potentials = ("harmonic",) if args.quick else ("harmonic", "double_well")
-    strides = (100, 1000) if args.quick else STRIDES_1D
+    return parser
 
-    if args.train_only and args.only:
+
+def train_all(args, models, parts, log) -> None:
+    """--train-only: train the selected (or --only one) model(s) into ``models``."""
+    if args.only:
         if args.only == "lj16":
             train_lj(models, args.quick, args.device, log)
         elif args.only == "manybody":
@@ -435,20 +589,40 @@ def main(argv=None):
             train_1d(potential, int(stride), models, args.quick, args.device, log,
                      conditions=() if states_only else "auto")
         return
-    if args.train_only:
-        for potential in ("harmonic", "double_well"):
-            for stride in STRIDES_1D:
-                if "1d" in parts:
-                    train_1d(potential, stride, models, args.quick, args.device, log)
-        if "1d" in parts:
-            train_1d("harmonic", 100, models, args.quick, args.device, log, conditions=())
-        if "lj" in parts:
-            train_lj(models, args.quick, args.device, log)
-        if "manybody" in parts:
-            train_manybody_model(models, args.quick, args.device, log)
-        return
+    for potential in ("harmonic", "double_well"):
+        for stride in STRIDES_1D:
+            if "1d" in parts:
+                train_1d(potential, stride, models, args.quick, args.device, log)
+    if "1d" in parts:
+        train_1d("harmonic", 100, models, args.quick, args.device, log, conditions=())
+    if "lj" in parts:
+        train_lj(models, args.quick, args.device, log)
+    if "manybody" in parts:
+        train_manybody_model(models, args.quick, args.device, log)
+    if "paper" in parts:
+        paper_rows(models, args.quick, args.device, log)
+    if "closed" in parts:
+        closed_loop_rows(models, args.quick, args.device, log)
 
+
+def run(quick: bool) -> tuple[dict, list[dict]]:
+    """(figures, targets) of every part, for the aggregator (models trained into runs/lstm_models[_quick] if missing)."""
+    args = _parser().parse_args(["--quick"] if quick else [])
+    models = pathlib.Path("runs/lstm_models_quick" if quick else "runs/lstm_models")
+    models.mkdir(parents=True, exist_ok=True)
+    return collect(args, models, set(args.parts.split(",")), lambda msg: print(msg, flush=True))
+
+
+def collect(args, models, parts, log) -> tuple[dict, list[dict]]:
+    """Evaluate the selected parts (training missing models unless --no-train); returns (figures, targets)."""
+    potentials = ("harmonic",) if args.quick else ("harmonic", "double_well")
+    strides = (100, 1000) if args.quick else STRIDES_1D
     figures, targets = {"models": str(models)}, []
+    for part, rows in (("paper", paper_rows), ("closed", closed_loop_rows)):
+        if part in parts:
+            f, t = rows(models, args.quick, args.device, log, not args.no_train)
+            figures.update(f)
+            targets += t
     if "1d" in parts:
         for potential in potentials:
             for stride in strides:
@@ -507,7 +681,7 @@ def main(argv=None):
         targets.append(target("many-body 2048 Ar strides completed", res["n2048_strides_completed"],
                               5 if args.quick else 20, "higher"))
     figures["quick"] = bool(args.quick)
-    write_result("lstm_operator", figures, targets)
+    return figures, targets
 
 
 if __name__ == "__main__":

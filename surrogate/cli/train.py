@@ -160,7 +160,8 @@ def _add_lstm(kinds) -> None:
                    help="generate the operator data first (saved as OUT/data.npz): the periodic LJ system of "
                         "lj-cluster, or 1D particles in a harmonic/double_well/lj/rugged potential")
     g.add_argument("--n-particles", type=positive_int, default=16, help="particles of --generate lj-cluster")
-    g.add_argument("--n-trajectories", type=positive_int, default=200, help="Verlet trajectories to generate")
+    g.add_argument("--n-trajectories", type=positive_int, default=None,
+                   help="Verlet trajectories to generate (default 200; --preset paper: 500)")
     g.add_argument("--t-max", type=positive_float, default=100.0, help="length of each trajectory (reduced time τ)")
     g.add_argument("--save-every", type=positive_int, default=100,
                    help="Verlet steps (Δ = 0.001 τ) between kept states")
@@ -174,6 +175,29 @@ def _add_lstm(kinds) -> None:
     g.add_argument("--states-only", action="store_true",
                    help="the paper's inputs only: do not feed the swept mass and potential parameters of 1D "
                         "oscillators to the model (it then has to infer them from the window)")
+    q = p.add_argument_group("paper preset and window operators (Kadupitiya, Fox, Jadhao 2020; issue #13)")
+    q.add_argument("--preset", choices=("paper",), default=None,
+                   help="paper: one 1D model per potential and stride as in the paper (positions only in, next "
+                        "position out, LSTM 32/32, float64, window 5, the paper's data ranges); needs --potential "
+                        "and --stride; the data is generated (OUT/data.npz)")
+    q.add_argument("--potential", choices=("harmonic", "lj", "double-well", "rugged"), default=None,
+                   help="1D potential of --preset paper")
+    q.add_argument("--stride", type=positive_int, choices=(100, 400, 1000, 4000), default=None,
+                   help="Δ_R in Verlet steps (Δ = 0.001) of --preset paper")
+    q.add_argument("--arch", choices=("lstm", "attention"), default="lstm",
+                   help="sequence body: the LSTM, or a small causal transformer over the window")
+    q.add_argument("--head", choices=("increment", "linear", "reversible"), default="increment",
+                   help="--preset paper: the paper's increment head; a linear recurrence x_{n+1} = Σ a_j x_j + b "
+                        "with learned coefficients (it can represent the exact harmonic stride map); or a learned "
+                        "Störmer map x_{n+1} = G(x_n) − x_{n−1} (time-reversible, area-preserving)")
+    q.add_argument("--condition-on-parameters", action="store_true",
+                   help="--preset paper: also feed the mass (and k) of each trajectory (not the paper's inputs)")
+    q.add_argument("--unroll", type=positive_int, default=1,
+                   help="--preset paper: train on K-stride closed-loop unrolls (1: teacher forcing, the paper)")
+    q.add_argument("--unroll-noise", type=non_negative_float, default=0.0,
+                   help="--preset paper: noise on the first window of each unroll, as a fraction of the increment "
+                        "range")
+    q.add_argument("--time-budget", type=positive_float, default=None, help="training wall-clock budget (minutes)")
     m = p.add_argument_group("many-body operator (any N)")
     m.add_argument("--stride-fs", type=positive_float, default=None,
                    help="Δ_R in fs: a whole multiple of the trajectory's frame interval")
@@ -291,7 +315,7 @@ def main_lstm(args) -> int:
         raise InputError(f"--val-fraction must be in (0, 1), got {args.val_fraction}")
     if args.generate and args.data:
         raise InputError("give either DATA or --generate, not both")
-    if not args.generate and not args.data:
+    if not args.generate and not args.data and args.preset is None:
         raise InputError("give the training data DATA (.npz operator data or an MD trajectory) or --generate")
     if args.data and not os.path.exists(args.data):
         raise InputError(f"training data {args.data!r} does not exist")
@@ -299,7 +323,11 @@ def main_lstm(args) -> int:
 
     check_device(args.device)
     flat = bool(args.generate) or str(args.data).endswith(".npz")
-    if flat:
+    if args.preset == "paper":
+        from surrogate.lstm.paper_cli import train_paper_preset
+
+        path = train_paper_preset(args)
+    elif flat:
         path = _train_flat(args)
     else:
         path = _train_manybody(args)
@@ -319,13 +347,13 @@ def _train_flat(args):
         from .resources import check_memory
 
         n = args.n_particles if args.generate == "lj-cluster" else 1
-        states = args.n_trajectories * (int(args.t_max / (PAPER_TIMESTEP * args.save_every)) + 1)
+        states = (args.n_trajectories or 200) * (int(args.t_max / (PAPER_TIMESTEP * args.save_every)) + 1)
         estimate = states * n * 6 * 8.0 * (2 + args.window)
         check_memory(args, estimate, f"--generate {args.generate} with --n-trajectories {args.n_trajectories}, "
                                      f"--t-max {args.t_max:g}, --save-every {args.save_every} ({states} states)")
     write_resolved_config(args, args.out)
     if args.generate:
-        kw = dict(n_trajectories=args.n_trajectories, t_max=args.t_max, save_every=args.save_every, seed=args.seed)
+        kw = dict(n_trajectories=args.n_trajectories or 200, t_max=args.t_max, save_every=args.save_every, seed=args.seed)
         print(f"generating {args.n_trajectories} Verlet trajectories ({args.generate})", file=sys.stderr)
         data = (generate_lj_data(args.n_particles, **kw) if args.generate == "lj-cluster"
                 else generate_oscillator_data(args.generate, **kw))
@@ -338,7 +366,7 @@ def _train_flat(args):
                       hidden=tuple(args.lstm_units), dense=args.dense, max_epochs=args.max_epochs,
                       dropout=args.dropout, seed=args.seed, device=args.device, dtype=args.dtype, resume=args.resume,
                       val_fraction=args.val_fraction, max_windows=args.max_windows, progress=not args.no_progress,
-                      conditions=() if args.states_only else "auto", **kwargs)
+                      conditions=() if args.states_only else "auto", arch=args.arch, **kwargs)
 
 
 def _train_manybody(args):

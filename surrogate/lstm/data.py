@@ -187,10 +187,14 @@ def condition_values(data: OperatorData, names) -> np.ndarray:
             if data.n_particles != 1:
                 raise InputError("condition 'mass' is defined for one-particle (1D oscillator) data only")
             columns.append(data.masses[:, 0])
+        elif name == "omega" and data.n_particles == 1 and "k" in data.system.get("parameter_names", ()):
+            # The harmonic frequency √(k/m) (ASE time⁻¹): the one parameter the harmonic stride map depends on.
+            k = data.parameters[:, list(data.system["parameter_names"]).index("k")]
+            columns.append(np.sqrt(k / data.masses[:, 0]))
         elif name in data.system.get("parameter_names", ()):
             columns.append(data.parameters[:, list(data.system["parameter_names"]).index(name)])
         else:
-            raise InputError(f"unknown condition {name!r}: the data has 'mass' and parameters "
+            raise InputError(f"unknown condition {name!r}: the data has 'mass', 'omega' (harmonic) and parameters "
                              f"{list(data.system.get('parameter_names', ()))}")
     return np.stack(columns, axis=1) if columns else np.zeros((data.n_trajectories, 0))
 

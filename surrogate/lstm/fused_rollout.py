@@ -129,6 +129,8 @@ def fused_rollout(model: LSTMOperator, initial_windows, n_strides: int, *, masse
     their share of the first layer's input projection is folded into a
     per-trajectory bias once.
     """
+    if getattr(model, "arch", "lstm") != "lstm":
+        raise InputError(f"fused_rollout runs LSTM bodies only, this model's is {model.arch!r}; use rollout()")
     if len(model.lstms) != 2:
         raise InputError(f"fused_rollout supports two LSTM layers, the model has {len(model.lstms)}")
     w0 = np.ascontiguousarray(np.asarray(initial_windows, dtype=np.float64))

@@ -383,6 +383,9 @@ class LSTMOperatorIntegrator(Integrator):
         for name in self.model.conditions:
             if name == "mass":
                 columns.append(system.masses)
+            elif name == "omega" and hasattr(self.warmup_provider, "k"):  # harmonic √(k/m), ASE time⁻¹
+                k = np.broadcast_to(np.asarray(self.warmup_provider.k, dtype=float), (system.n_atoms,))
+                columns.append(np.sqrt(k / system.masses))
             elif hasattr(self.warmup_provider, name):
                 columns.append(np.broadcast_to(np.asarray(getattr(self.warmup_provider, name), dtype=float),
                                                (system.n_atoms,)))

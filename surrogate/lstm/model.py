@@ -66,10 +66,16 @@ class LSTMOperator(nn.Module):
         Names of per-trajectory parameters fed as extra inputs (see the module
         docstring): "mass" (amu) and potential parameters such as "k" (eV/Å²).
         Empty (default): the paper's model, which sees only the states.
+    arch : "lstm" (default, the paper) or "attention": a small causal transformer
+        over the window (:class:`~surrogate.lstm.bodies.CausalAttentionBody`,
+        d_model = hidden[-1], ``heads`` heads, ``layers`` layers) in place of the
+        LSTM layers; features, normalisation, head, model file, integrator and
+        guards are the same.
     """
 
     def __init__(self, n_particles: int, dim: int, window: int = 5, hidden=(32, 32), dense: int = 96,
-                 dropout: float = 0.15, box=None, dtype=torch.float32, conditions=()):
+                 dropout: float = 0.15, box=None, dtype=torch.float32, conditions=(), arch: str = "lstm",
+                 heads: int = 2, layers: int = 2):
         super().__init__()
         if n_particles < 1 or dim not in (1, 2, 3) or window < 2:
             raise InputError(f"LSTMOperator: need n_particles ≥ 1, dim in (1, 2, 3), window ≥ 2; got "
@@ -94,11 +100,21 @@ class LSTMOperator(nn.Module):
         n_cond = len(self.conditions)
         self.register_buffer("condition_lo", torch.zeros(n_cond, dtype=dtype))
         self.register_buffer("condition_hi", torch.ones(n_cond, dtype=dtype))
-        layers, width = [], self.feature_dim + n_cond
-        for h in hidden:
-            layers.append(nn.LSTM(width, h, batch_first=True, dtype=dtype))
-            width = h
-        self.lstms = nn.ModuleList(layers)
+        if arch not in ("lstm", "attention"):
+            raise InputError(f"LSTMOperator: `arch` must be 'lstm' or 'attention', got {arch!r}")
+        self.arch, self.heads, self.layers = arch, int(heads), int(layers)
+        stack, width = [], self.feature_dim + n_cond
+        if arch == "attention":
+            from .bodies import CausalAttentionBody
+
+            self.attention = CausalAttentionBody(width, self.window, hidden[-1], self.heads, self.layers, dropout,
+                                                 dtype)
+            width = hidden[-1]
+        else:
+            for h in hidden:
+                stack.append(nn.LSTM(width, h, batch_first=True, dtype=dtype))
+                width = h
+        self.lstms = nn.ModuleList(stack)
         self.drop = nn.Dropout(dropout)
         self.dense = nn.Linear(width, self.dense_width, dtype=dtype)
         self.act = nn.ReLU()
@@ -138,11 +154,14 @@ class LSTMOperator(nn.Module):
         cond = self.normalise_conditions(conditions, windows.shape[0])
         if cond is not None:
             h = torch.cat([h, cond[:, None].expand(-1, h.shape[1], -1)], dim=-1)
-        for k, lstm in enumerate(self.lstms):
-            if k:
-                h = self.drop(h)
-            h, _ = lstm(h)
-        h = self.drop(h[:, -1])  # [B, H_last]
+        if self.arch == "attention":
+            h = self.drop(self.attention(h))  # [B, H_last]
+        else:
+            for k, lstm in enumerate(self.lstms):
+                if k:
+                    h = self.drop(h)
+                h, _ = lstm(h)
+            h = self.drop(h[:, -1])  # [B, H_last]
         return self.out(self.act(self.dense(h)))  # [B, D]
 
     def increment_from_normalised(self, y: Tensor) -> Tensor:
@@ -184,4 +203,5 @@ class LSTMOperator(nn.Module):
         """JSON-able constructor arguments (the model-file header stores them)."""
         return {"n_particles": self.n_particles, "dim": self.dim, "window": self.window, "hidden": list(self.hidden),
                 "dense": self.dense_width, "dropout": self.dropout_p,
-                "box": self.box.tolist() if self.periodic else None, "conditions": list(self.conditions)}
+                "box": self.box.tolist() if self.periodic else None, "conditions": list(self.conditions),
+                "arch": self.arch, "heads": self.heads, "layers": self.layers}

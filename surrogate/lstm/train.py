@@ -100,7 +100,7 @@ def train_lstm(data, out_dir, *, stride_steps: int, window: int = 5, hidden=(32,
                max_windows: int | None = None, lr_factor: float = 0.5, lr_patience: int = 10,
                early_stopping_patience: int = 30, min_lr: float = 1e-6, grad_clip: float = 10.0,
                input_noise: float = 0.0, progress: bool = True, conditions="auto",
-               schedule: str = "plateau") -> pathlib.Path:
+               schedule: str = "plateau", arch: str = "lstm", heads: int = 2, layers: int = 2) -> pathlib.Path:
     """Train an :class:`LSTMOperator` for stride Δ_R = ``stride_steps``·Δ; return the best model file.
 
     data : :class:`~surrogate.lstm.data.OperatorData` or the path of its .npz.
@@ -115,6 +115,7 @@ def train_lstm(data, out_dir, *, stride_steps: int, window: int = 5, hidden=(32,
         :func:`~surrogate.lstm.data.default_conditions`: mass and k for 1D
         oscillators, none for the LJ cube), a sequence of names, or () for the
         paper's state-only model. See :class:`~surrogate.lstm.model.LSTMOperator`.
+    arch, heads, layers : "lstm" (paper) or "attention" (causal transformer over the window, d_model = hidden[-1]).
     """
     if isinstance(data, (str, os.PathLike)):
         data = load_operator_data(data)
@@ -138,7 +139,8 @@ def train_lstm(data, out_dir, *, stride_steps: int, window: int = 5, hidden=(32,
 
     torch.manual_seed(seed)
     box = data.system.get("box") if data.system.get("kind") == "lj_periodic" else None
-    model = LSTMOperator(data.n_particles, data.dim, window, hidden, dense, dropout, box, torch_dtype, names)
+    model = LSTMOperator(data.n_particles, data.dim, window, hidden, dense, dropout, box, torch_dtype, names, arch,
+                         heads, layers)
     as_t = lambda a: torch.as_tensor(a, dtype=torch_dtype)  # noqa: E731
     c_train, c_val = (as_t(per_traj[t_train]), as_t(per_traj[t_val])) if names else (None, None)
     model.fit_normalisation(as_t(x_train), as_t(y_train), conditions=c_train)
@@ -198,7 +200,9 @@ def validate_lstm_header(path, header: dict, state: dict) -> tuple[dict, torch.d
     args = {"n_particles": n_particles, "dim": dim, "window": check.positive_int("architecture.window", minimum=2),
             "hidden": tuple(hidden), "dense": check.positive_int("architecture.dense"),
             "dropout": check.fraction("architecture.dropout"), "box": box,
-            "conditions": tuple(check.string_list("architecture.conditions", []))}
+            "conditions": tuple(check.string_list("architecture.conditions", [])),
+            "arch": check.choice("architecture.arch", ("lstm", "attention"), "lstm"),
+            "heads": check.positive_int("architecture.heads", 2), "layers": check.positive_int("architecture.layers", 2)}
     dtype = check.dtype("dtype", "float32")
     timestep = check.positive_float("timestep", unit="ASE time")
     stride_steps = check.positive_int("stride_steps")
@@ -244,11 +248,12 @@ def validate_lstm_header(path, header: dict, state: dict) -> tuple[dict, torch.d
         raise check.fail("architecture.box", f"= {box} conflicts with the weights: their box is {stored_box.tolist()}")
     if not periodic and bool((stored_box != 0).any()):
         raise check.fail("architecture.box", f"= null conflicts with the weights: their box is {stored_box.tolist()}")
-    check.count("architecture.hidden", len(hidden), "lstms")
-    for k, width in enumerate(hidden):
-        check.dim(f"architecture.hidden.{k}", width, f"lstms.{k}.weight_hh_l0", 1)
+    if args["arch"] == "lstm":
+        check.count("architecture.hidden", len(hidden), "lstms")
+        for k, width in enumerate(hidden):
+            check.dim(f"architecture.hidden.{k}", width, f"lstms.{k}.weight_hh_l0", 1)
     check.dim("architecture.dense", args["dense"], "dense.weight", 0)
-    context = f"n_particles={n_particles}, dim={dim}, hidden={hidden}, dense={args['dense']}"
+    context = f"n_particles={n_particles}, dim={dim}, hidden={hidden}, dense={args['dense']}, arch={args['arch']}"
     check.same_shapes(lambda: LSTMOperator(**args, dtype=dtype), context)
     return args, dtype
 

@@ -1,0 +1,89 @@
+"""The "paper" preset: Kadupitiya, Fox and Jadhao's 1D operators and their own (teacher-forced) metric.
+
+From the paper (arXiv 2004.06493) and the authors' public code (``RNN_MD.py``,
+``config/*.yaml``): one model per potential and stride; positions only in, the
+next position out; LSTM 32/32, float64, window 5; 50–500 Verlet trajectories of
+t = 100 at Δ = 0.001 with m ∈ [1, 10] and the ranges of :data:`PAPER_X0` (k ∈ [1, 10]
+for the harmonic oscillator); every overlapping window.
+
+**Metric (teacher-forced).** Their figures predict every stride from the true
+window of the reference trajectory (``simulate_new``), never from the model's own
+output: :func:`teacher_forced_error` is that one-step error |x_R − x_GT| on the
+paper's test trajectories (:data:`PAPER_TEST`, run to t = 10⁴). It measures how
+well a model maps true windows to the next state, not whether a free-running
+(closed-loop) rollout stays on the trajectory; :mod:`.closed_loop` measures that.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from integrators.fused_verlet import params_1d, verlet_1d
+from systems.errors import InputError
+
+from .data import PAPER_TIMESTEP, generate_oscillator_data
+from .position_operator import PositionOperator, teacher_forced
+
+#: Δ_R of the paper's 1D models, in Verlet steps of Δ = 0.001.
+PAPER_STRIDES = (100, 400, 1000, 4000)
+#: The paper's plotted mean teacher-forced position error at each stride (harmonic and double well).
+PAPER_ERROR = {100: 0.001, 400: 0.002, 1000: 0.003, 4000: 0.004}
+#: Initial-position ranges (Å) of the training trajectories; m ∈ [1, 10] amu for all, k ∈ [1, 10] eV/Å² (harmonic).
+PAPER_X0 = {"harmonic": (-10.0, -1.0), "lj": (1.0, 3.0), "double_well": (-3.1, 3.1), "rugged": (-6.1, 6.1)}
+#: Test trajectories (mass amu, x0 Å, k eV/Å²), each to t = 10⁴. The issue gives m, k for the harmonic
+#: oscillator but no x0; −5 (amplitude 5, the middle of the training range) is our choice.
+PAPER_TEST = {"harmonic": (10.0, -5.0, 1.0), "lj": (1.0, 2.0, None), "double_well": (1.0, -2.0, None),
+              "rugged": (1.0, -6.0, None)}
+PAPER_T_END = 1.0e4
+_FUSED = {"harmonic": "harmonic", "double_well": "double_well", "lj": "lennard_jones", "rugged": "rugged"}
+#: CLI spellings (``--potential double-well``) → data names.
+POTENTIAL_NAMES = {"harmonic": "harmonic", "lj": "lj", "double-well": "double_well", "double_well": "double_well",
+                   "rugged": "rugged"}
+
+
+def paper_potential(name: str) -> str:
+    if name not in POTENTIAL_NAMES:
+        raise InputError(f"paper preset: unknown potential {name!r}; choose harmonic, lj, double-well or rugged")
+    return POTENTIAL_NAMES[name]
+
+
+def paper_data(potential: str, stride_steps: int, n_trajectories: int = 500, t_max: float = 100.0, seed: int = 0):
+    """The paper's training set for one potential: Verlet at Δ = 0.001, states kept every min(Δ_R, 100) steps."""
+    potential = paper_potential(potential)
+    if stride_steps not in PAPER_STRIDES:
+        raise InputError(f"paper preset: --stride must be one of {PAPER_STRIDES} Verlet steps, got {stride_steps}")
+    return generate_oscillator_data(potential, n_trajectories, t_max=t_max, timestep=PAPER_TIMESTEP,
+                                    save_every=min(stride_steps, 100), mass_range=(1.0, 10.0),
+                                    x0_range=PAPER_X0[potential], k_range=(1.0, 10.0), seed=seed)
+
+
+def paper_model_options(stride_steps: int) -> dict:
+    """Keyword arguments of :func:`~surrogate.lstm.position_train.train_position_operator` for the preset."""
+    return {"stride_steps": int(stride_steps), "window": 5, "hidden": (32, 32), "dense": 0, "arch": "lstm",
+            "head": "increment", "conditions": (), "unroll": 1, "dtype": "float64"}
+
+
+def paper_test_trajectory(potential: str, stride_steps: int, t_end: float = PAPER_T_END) -> np.ndarray:
+    """Reference positions [T] (Å) of the paper's test particle, every Δ_R from t = 0 to ``t_end`` (fused Verlet)."""
+    potential = paper_potential(potential)
+    m, x0, k = PAPER_TEST[potential]
+    n_steps = int(round(t_end / PAPER_TIMESTEP / stride_steps)) * int(stride_steps)
+    params = params_1d("harmonic", 1, k=k) if potential == "harmonic" else params_1d(_FUSED[potential], 1)
+    tr = verlet_1d(np.array([x0]), np.zeros(1), np.array([m]), _FUSED[potential], params, PAPER_TIMESTEP, n_steps,
+                   int(stride_steps))
+    return np.asarray(tr.positions[:, 0], dtype=np.float64)
+
+
+def teacher_forced_error(model: PositionOperator, positions, t_horizons=(), stride: float | None = None) -> dict:
+    """Mean and max |x_R − x_GT| of one-step predictions from true windows over the whole trajectory.
+
+    positions [T] (Å) spaced Δ_R apart; ``t_horizons`` (with ``stride`` in ASE time) adds the mean up to each t.
+    """
+    x = np.asarray(positions, dtype=np.float64)
+    pred = teacher_forced(model, x).double().cpu().numpy()[:, 0]
+    err = np.abs(pred - x[model.window:])
+    out = {"mean": float(err.mean()), "max": float(err.max()), "n_predictions": int(len(err))}
+    for t in t_horizons:
+        n = max(1, int(round(t / stride)) - model.window)
+        out[f"mean_t{t:g}"] = float(err[:n].mean())
+    return out
