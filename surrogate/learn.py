@@ -163,8 +163,9 @@ def committee_md(committee, start, settings: LearnSettings, seed: int):
     return recorder.states, np.array(recorder.spreads), blew_up
 
 
-def seed_frames(start, reference, settings: LearnSettings):
-    """``n_seed`` reference frames (Frames with energy and forces) and the reference calls they cost."""
+def seed_frames(start, reference, settings: LearnSettings, labeller=None):
+    """``n_seed`` reference frames (Frames with energy and forces) and the reference calls they cost
+    (``labeller``: see :func:`active_learning`)."""
     from surrogate.egnn.data import generate_frames
 
     if settings.seed_method == "rattle":
@@ -175,7 +176,7 @@ def seed_frames(start, reference, settings: LearnSettings):
             system.positions = system.positions + rng.normal(0.0, settings.seed_rattle * (k + 1) / settings.n_seed,
                                                              system.positions.shape)
             states.append(system)
-        return label(states, reference), settings.n_seed
+        return (labeller or (lambda x: label(x, reference)))(states), settings.n_seed
     if settings.seed_method != "md":
         raise InputError(f"--seed-method must be rattle or md, got {settings.seed_method!r}")
     calls = settings.seed_equilibration + settings.n_seed * settings.seed_interval
@@ -231,14 +232,44 @@ def label(states, reference):
 
 
 # -------------------------------------------------------------------- driver
+def dask_labeller(reference: str, folder, *, calculator_args=None, scheduler=None, n_workers=None, threads=None):
+    """A labeller for :func:`active_learning` that fans the frames out on Dask (:func:`surrogate.labelling.label_frames`).
+
+    Each call labels its Systems with the reference named ``reference`` into ``folder/batch-<hash>.extxyz``
+    (the hash is of the positions, so a resumed round finds its finished frames and labels only the rest)
+    and returns Frames in the order given, with energy (eV) and forces (eV/Å).
+    """
+    import hashlib
+
+    from systems.trajectory_reader import read_frames
+
+    from .labelling import label_frames
+
+    folder = Path(folder)
+
+    def labeller(states):
+        digest = hashlib.sha256(b"".join(np.ascontiguousarray(s.positions).tobytes() for s in states)).hexdigest()[:16]
+        path = label_frames([s.to_atoms() for s in states], reference, folder / f"batch-{digest}.extxyz",
+                            calculator_args=calculator_args, scheduler=scheduler, n_workers=n_workers, threads=threads)
+        frames = list(read_frames(path))
+        for f, system in zip(frames, states):
+            f.masses = system.masses.copy()
+        return frames
+
+    return labeller
+
+
 def active_learning(start, reference, out, settings: LearnSettings, *, seed_set=None, heldout=None,
-                    resume: bool = False, log=print) -> list[Round]:
+                    resume: bool = False, log=print, labeller=None) -> list[Round]:
     """Run active learning (see the module docstring); returns the rounds.
 
     start : System the MD rounds start from (Å, amu); reference : force provider labelling frames;
     seed_set : Frames with energies and forces (default: sampled with the reference);
-    heldout : Frames with energies and forces for the learning curve, or None.
+    heldout : Frames with energies and forces for the learning curve, or None;
+    labeller : callable (list of Systems) -> list of Frames with the reference's energy and forces; default
+        :func:`label` in this process, one frame after another (:func:`dask_labeller` fans out on Dask).
     """
+    labeller = labeller or (lambda states: label(states, reference))
     from systems.forces import ForceResult
 
     from .labelled_set import LabelledSet
@@ -271,7 +302,7 @@ def active_learning(start, reference, out, settings: LearnSettings, *, seed_set=
             f"{mae}{' (converged)' if r.converged else ''}")
 
     if not rounds:  # round 0: the seed set and the first committee
-        frames, calls = (list(seed_set), 0) if seed_set is not None else seed_frames(start, reference, settings)
+        frames, calls = (list(seed_set), 0) if seed_set is not None else seed_frames(start, reference, settings, labeller)
         for f in frames:
             labelled.append(_as_system(f), ForceResult(float(f.energy), np.asarray(f.forces)))
         paths = train_committee(labelled.frames(), out / "rounds" / "r000", settings)
@@ -293,7 +324,7 @@ def active_learning(start, reference, out, settings: LearnSettings, *, seed_set=
             record(Round(k, labelled.count, last.reference_calls, len(states) - 1, max_std, [], True, False,
                          committee=last.committee))
             break
-        new = label([states[p] for p in picks], reference)
+        new = labeller([states[p] for p in picks])
         for system, f in zip((states[p] for p in picks), new):
             labelled.append(system, ForceResult(f.energy, f.forces))
         path = out / "rounds" / f"r{k:03d}.pt"

@@ -78,6 +78,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     g = p.add_argument_group("output")
     g.add_argument("--out", default="learn", metavar="DIR", help="output folder")
     g.add_argument("--resume", action="store_true", help="continue a killed run from OUT/learn_state.json")
+    from .dask_options import add_dask_options
+
+    add_dask_options(p)  # --scheduler / --workers: reference labels fan out on Dask
     p.set_defaults(func=main, _parser=p, _section="learn")
     return p
 
@@ -118,6 +121,12 @@ def main(args) -> int:
         write_resolved_config(args, out)
         print(f"learn: {system.n_atoms} atoms, reference {text}, threshold {settings.threshold:g} eV/Å",
               file=sys.stderr)
+        labeller = None
+        if args.scheduler or args.workers:
+            from surrogate.learn import dask_labeller
+
+            labeller = dask_labeller(args.reference, out / "labels", calculator_args=args.calculator_args,
+                                     scheduler=args.scheduler, n_workers=args.workers)
         active_learning(system, reference, out, settings, seed_set=seed_set, heldout=heldout, resume=args.resume,
-                        log=lambda line: print(line, file=sys.stderr))
+                        log=lambda line: print(line, file=sys.stderr), labeller=labeller)
     return 0

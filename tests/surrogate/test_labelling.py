@@ -142,3 +142,22 @@ def test_replica_command_lines():
     argv = ["generate", "--replicas", "3", "--scheduler=tcp://h:8786", "--workers", "2", "--seed", "4", "--out", "o"]
     assert replica_argv(argv, 2, 4, "o") == ["generate", "--seed", "4", "--out", "o", "--seed", "6", "--out",
                                              "o/replica_002"]
+
+
+def test_active_learning_labeller_on_dask_equals_the_in_process_labels(client, tmp_path):
+    """`surrogate learn --scheduler/--workers` labels through Dask: the same Frames as labelling in-process."""
+    from surrogate.learn import dask_labeller, label
+    from surrogate.reference import reference_provider
+    from systems.state import System
+
+    states = [System.from_atoms(a) for a in copper_frames(3, seed=5)]
+    reference, _, _ = reference_provider("emt", None, numbers=states[0].numbers)
+    here = label(states, reference)
+    labeller = dask_labeller("emt", tmp_path / "labels", scheduler=client)
+    there = labeller(states)
+    assert len(there) == len(here) == 3
+    for a, b, s in zip(here, there, states):
+        assert b.energy == pytest.approx(a.energy, abs=1e-12)
+        np.testing.assert_allclose(b.forces, a.forces, rtol=0, atol=1e-12)
+        assert np.array_equal(b.positions, s.positions) and np.array_equal(b.masses, s.masses)
+    assert labeller(states)[2].energy == there[2].energy  # a rerun reads the finished labels back
