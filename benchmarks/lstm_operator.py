@@ -12,7 +12,7 @@ Three parts, each with its competitor in the same process:
    stride of 20 Verlet steps, RDF and VACF against Verlet, and a 2048-atom run
    with the same weights.
 
-Issue #13 parts (see benchmarks/lstm_metrics.md for the two metrics):
+Issue #13 parts (benchmarks/README.md explains the two metrics, teacher-forced and closed-loop):
 
 4. ``paper``: the paper preset (positions only, LSTM 32/32, float64, the paper's data ranges) and the same
    with the causal-attention body at 1000Δ; rows "teacher-forced ...": the mean one-step error from true
