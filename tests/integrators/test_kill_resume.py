@@ -46,6 +46,11 @@ def _cases(models):
         "langevin": ([*ARGON, "--integrator", "langevin", "--steps", "150"], "extxyz", 2, 2, True),
         "egnn": ([*ARGON, "--integrator", "verlet", "--model", str(models / "egnn" / "best.pt"), "--steps", "60"],
                  "extxyz", 3, 1, False),
+        # NPT: the cell and the barostat's state (RNG, counters) are in the checkpoint and the trajectory's frames
+        "npt": ([*ARGON, "--integrator", "langevin", "--ensemble", "npt", "--barostat", "crescale",
+                 "--compressibility", "4.5e-4", "--barostat-interval", "5", "--steps", "150"], "extxyz", 5, 1, True),
+        # constraints are configuration, rebuilt on resume; fixed atoms stay bit-fixed across the kill
+        "constrained": ([*ARGON, "--integrator", "bussi", "--fix-atoms", "0,5", "--steps", "150"], "xtc", 6, 1, True),
         # A one-epoch operator brings atoms closer than any bond: the runaway monitor would rightly stop it.
         # What is tested here is the files, so its check is off.
         "lstm": ([*ARGON, "--integrator", "lstm", "--model", str(models / "lstm" / "best.pt"), "--steps", "24",
@@ -92,7 +97,7 @@ def _run_and_kill(cmd, traj: Path, checkpoint: Path, at_bytes: int) -> None:
     assert proc.returncode == -signal.SIGKILL, f"the run ended before the kill point:\n{err}"
 
 
-@pytest.mark.parametrize("name", ["verlet", "langevin", "egnn", "lstm"])
+@pytest.mark.parametrize("name", ["verlet", "langevin", "npt", "constrained", "egnn", "lstm"])
 def test_resume_after_kill_equals_the_uninterrupted_run(models, tmp_path, name):
     args, fmt, seed, kills, tear = _cases(models)[name]
     reference = tmp_path / "reference"
