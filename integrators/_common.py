@@ -84,3 +84,15 @@ def result_from_dict(data: dict[str, Any] | None) -> ForceResult | None:
     arr = lambda x: None if x is None else np.array(x, dtype=np.float64)  # noqa: E731
     return ForceResult(float(data["energy"]), arr(data["forces"]), arr(data["stress"]), arr(data["energies"]),
                        _uncertainty_copy(data.get("uncertainty")))
+
+
+def close_all(items) -> None:
+    """``item.close()`` for every item, even after one raises; then re-raise the first error."""
+    errors = []
+    for item in items:
+        try:
+            item.close()
+        except Exception as err:  # close the others, then re-raise
+            errors.append(err)
+    if errors:
+        raise errors[0]

@@ -19,6 +19,7 @@ from typing import Callable, Sequence
 
 from systems.errors import InputError
 
+from ._common import close_all
 from .lockstep import Lockstep, ReplicaError
 from .simulation import Simulation
 
@@ -116,14 +117,7 @@ class BatchedSimulation:
     # ------------------------------------------------------------- lifecycle
     def close(self) -> None:
         """Close every replica's reporters."""
-        errors = []
-        for sim in self.simulations:
-            try:
-                sim.close()
-            except Exception as err:  # close the others, then re-raise
-                errors.append(err)
-        if errors:
-            raise errors[0]
+        close_all(self.simulations)
 
     def __enter__(self):
         return self

@@ -14,6 +14,7 @@ from systems.errors import CloseContactError, InputError
 from systems.forces import NonFiniteError
 from systems.state import System
 
+from ._common import close_all
 from .checkpoint import load_checkpoint, save_checkpoint
 from .integrator_base import Integrator, check_integrator
 from .provider_state import load_provider_state, provider_state_dict
@@ -232,14 +233,7 @@ class Simulation:
     # ------------------------------------------------------------- lifecycle
     def close(self) -> None:
         """Close every reporter (files flushed and closed)."""
-        errors = []
-        for r in self.reporters:
-            try:
-                r.close()
-            except Exception as err:  # close the others, then re-raise
-                errors.append(err)
-        if errors:
-            raise errors[0]
+        close_all(self.reporters)
 
     def __enter__(self):
         return self

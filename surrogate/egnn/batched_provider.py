@@ -23,21 +23,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from integrators.provider_loop import stress_flags
 from systems.errors import InputError
 from systems.forces import ForceResult, check_finite
 
 from .autograd_forces import evaluate_tensors
 from .model import EGNNEnergyModel
 from .provider import EGNNForceProvider
-
-
-def _stress_flags(stress, n: int) -> list[bool]:
-    if isinstance(stress, (bool, int)) or stress is None:
-        return [bool(stress)] * n
-    flags = [bool(s) for s in stress]
-    if len(flags) != n:
-        raise ValueError(f"{len(flags)} stress flags for {n} systems")
-    return flags
 
 
 class BatchedEGNNProvider:
@@ -113,7 +105,7 @@ class BatchedEGNNProvider:
         replicas = list(range(n)) if replicas is None else [int(r) for r in replicas]
         if len(replicas) != n or len(set(replicas)) != n:
             raise ValueError("compute_batch: one distinct replica per system")
-        flags = _stress_flags(stress, n)
+        flags = stress_flags(stress, n)
         model = self.model
         slots = [self.replica_state(r) for r in replicas]
         species, edges = [], []
