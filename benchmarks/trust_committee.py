@@ -20,7 +20,7 @@ Measured 2026-12-02 on the shared 2-core machine (load average 11-17, one thread
 another): full (4 members, 32 × 3, 300 frames, 5 min each, 16 epochs for member 0) ρ = 0.77 over the 151 held-out
 frames (0.39 over the 101 in-distribution frames alone, 0.77 over the 50 distorted ones; force MAE of the mean
 0.32 eV/Å in distribution); with 2 min per member (5-8 epochs) ρ = 0.64 (in distribution alone −0.03, force MAE
-0.57 eV/Å); quick (3 members, 16 × 2, 60 frames, 6 s each) ρ = 0.69, 69 s wall of which 18 s CPU.
+0.57 eV/Å); quick (3 members, 16 × 2, 60 frames, 6 s each; now 4 s) ρ = 0.69, 69 s wall of which 18 s CPU.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ NOISE_A = (0.03, 0.06, 0.09, 0.12, 0.15)
 SETTINGS = {
     # quick: a tiny committee in seconds; the row shows the machinery, not a converged calibration
     # (no weight averaging there: an EMA of a few dozen steps would still be the initial weights)
-    True: dict(members=3, n_train=60, hidden=16, layers=2, budget_s=6.0, n_test=40, n_distorted=15, ema_decay=0.0,
+    True: dict(members=3, n_train=60, hidden=16, layers=2, budget_s=4.0, n_test=40, n_distorted=15, ema_decay=0.0,
                lr=5e-3),
     False: dict(members=4, n_train=300, hidden=32, layers=3, budget_s=300.0, n_test=101, n_distorted=50,
                 ema_decay=0.99, lr=2e-3),

@@ -100,7 +100,7 @@ def fallback_benchmark(quick: bool, work: Path, *, n_train: int | None = None, s
     from surrogate.member_committee import committee_provider
     from surrogate.retrain import RetrainSettings
 
-    steps = steps or (500 if quick else 2500)  # the plain run fails near step 415
+    steps = steps or (450 if quick else 2500)  # the plain run fails near step 415
     k = 3
     n_train = n_train or 10
     t_run = 1.5 * T_TRAIN_K

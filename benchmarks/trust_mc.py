@@ -107,7 +107,7 @@ def run(quick: bool) -> tuple[dict, list[dict]]:
     from integrators.autocorrelation import integrated_time
 
     reference, surrogate = _providers()
-    n_ref, n_nested, n_all, n_da = (20000, 2000, 8000, 1500) if quick else (200000, 15000, 100000, 15000)
+    n_ref, n_nested, n_all, n_da = (14000, 1500, 5000, 800) if quick else (200000, 15000, 100000, 15000)
     start = _start(seed=1)
 
     # reference-only MC, single-particle sweeps (the Numba fast path computes them cheaply here; an expensive
