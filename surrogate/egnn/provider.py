@@ -93,12 +93,7 @@ class EGNNForceProvider:
         #: carry ``uncertainty`` (see :mod:`surrogate.egnn.committee`)
         self.committee = committee
         target_dtype = models[0].dtype if dtype is None else resolve_dtype(dtype)
-        self.models = [m.to(device=torch.device(device), dtype=target_dtype).eval() for m in models]
-        for m in self.models:
-            for p in m.parameters():
-                p.requires_grad_(False)  # only positions need gradients here
-        #: the (first) member: cutoff, species and bond rule, which all members share
-        self.model = self.models[0]
+        self._install(models, torch.device(device), target_dtype)
         self.neighbor_list = NeighborList(self.model.cutoff, skin=skin, full=True)
         self.edge_cache = EdgeCache(self.neighbor_list, self.model.device, self.model.dtype)
         self._script = script
@@ -132,14 +127,18 @@ class EGNNForceProvider:
                                                               self.model.bond_edges):
             raise InputError(f"{self.name}: new members must keep cutoff {self.model.cutoff}, species "
                              f"{self.model.species} and bond rule {self.model.bond_edges!r}")
-        device, dtype = self.model.device, self.model.dtype
+        self._install(models, self.model.device, self.model.dtype)
+        self.committee = self.committee or len(self.models) > 1
+        self._set_forwards()
+
+    def _install(self, models, device, dtype) -> None:
+        """Take ``models`` as the members: moved to ``device`` and ``dtype``, in eval mode, weights frozen."""
         self.models = [m.to(device=device, dtype=dtype).eval() for m in models]
         for m in self.models:
             for p in m.parameters():
-                p.requires_grad_(False)
+                p.requires_grad_(False)  # only positions need gradients here
+        #: the (first) member: cutoff, species and bond rule, which all members share
         self.model = self.models[0]
-        self.committee = self.committee or len(self.models) > 1
-        self._set_forwards()
 
     @property
     def cutoff(self) -> float:

@@ -14,14 +14,7 @@ from systems.catalogue import liquid_argon
 SIZES = (20, 27, 33, 40, 24, 30)
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """One torch thread: Numba's OpenMP start-up (e.g. another test module's numba.set_num_threads) can reset the
-    OpenMP thread count torch shares, and two spinning threads on a busy machine make these tests 50x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
