@@ -419,16 +419,22 @@ def eval_manybody(path, quick, log):
 CLOSED_LOOP = {"harmonic": {"x0_range": (-1.0, 1.0), "t_end": 1000.0, "goal": 0.01, "conditions": ("mass", "k")},
                "double_well": {"x0_range": (-2.0, 2.0), "t_end": 100.0, "goal": 0.05, "conditions": ("mass",)}}
 #: Operators compared closed-loop: (name, PositionOperator options, unrolled fine-tuning strides or 0,
-#: L-BFGS polish steps or 0). "omega" conditions (√(k/m)) exist for the harmonic potential only.
+#: L-BFGS polish steps (full, quick) or 0). "omega" (√(k/m)) exists for the harmonic potential only;
+#: "energy" (the orbit's total energy, from one potential evaluation at the start) for 1D potentials.
 CLOSED_LOOP_OPERATORS = (
     ("lstm", {"head": "increment", "hidden": (32, 32)}, 0, 0),
     ("lstm_unrolled", {"head": "increment", "hidden": (32, 32)}, 10, 0),
     ("linear", {"head": "linear", "hidden": (32, 32)}, 0, 0),
     ("reversible", {"head": "reversible", "hidden": (64, 64)}, 0, 0),
     ("reversible_unrolled", {"head": "reversible", "hidden": (64, 64)}, 20, 0),
-    ("reversible_omega_polished", {"head": "reversible", "hidden": (32, 32), "conditions": ("omega",)}, 0, 200),
+    ("reversible_omega_polished", {"head": "reversible", "hidden": (32, 32), "conditions": ("omega",)}, 0, (2000, 400)),
+    ("stormer_omega_polished", {"head": "stormer", "hidden": (32, 32), "conditions": ("omega",)}, 0, (2000, 1000)),
+    ("reversible_energy_polished", {"head": "reversible", "hidden": (64, 64), "conditions": ("mass", "energy")}, 0,
+     (3000, 400)),
     ("attention", {"head": "increment", "hidden": (32, 32), "arch": "attention"}, 0, 0),
 )
+#: --quick: the best operator of each potential and the attention body.
+QUICK_OPERATORS = ("stormer_omega_polished", "attention")
 
 
 def _position_model(models, name, make_data, options, quick, device, log, allow_training, budget_s,
@@ -454,7 +460,7 @@ def _position_model(models, name, make_data, options, quick, device, log, allow_
         from surrogate.lstm.position_train import polish_lbfgs
 
         best, info = polish_lbfgs(best, data, models / f"_train_{name}" / "polished.pt",
-                                  steps=40 if quick else polish, max_sequences=1000 if quick else 3000)
+                                  steps=polish[1] if quick else polish[0], max_sequences=1000 if quick else 3000)
         log(f"{name}: L-BFGS polish, validation loss {info['val_loss_before']:.3g} → {info['val_loss']:.3g}")
     shutil.copy(best, models / f"{name}.pt")
     log(f"trained {name}.pt in {time.perf_counter() - t0:.0f} s")
@@ -504,16 +510,17 @@ def closed_loop_rows(models, quick, device, log, allow_training=True):
 
     figures, targets = {}, []
     potentials = ("harmonic",) if quick else ("harmonic", "double_well")
-    operators = [op for op in CLOSED_LOOP_OPERATORS
-                 if not quick or op[0] in ("reversible", "reversible_omega_polished", "attention")]
+    operators = [op for op in CLOSED_LOOP_OPERATORS if not quick or op[0] in QUICK_OPERATORS]
     for potential in potentials:
         setup = CLOSED_LOOP[potential]
         make_data = lambda: generate_oscillator_data(potential, 60 if quick else 200, t_max=60.0,  # noqa: E731
                                                      save_every=100, x0_range=setup["x0_range"], seed=1)
         best_rel, trained = float("inf"), {}
         for name, options, unroll, polish in operators:
-            if "omega" in options.get("conditions", ()) and potential != "harmonic":
-                continue
+            conditions = options.get("conditions", ())
+            if ("omega" in conditions and potential != "harmonic") or ("energy" in conditions and
+                                                                       potential == "harmonic"):
+                continue  # ω is the harmonic's; (m, E) is the general 1D orbit label, shown where ω is not enough
             opts = dict({"conditions": setup["conditions"]}, **options, stride_steps=1000)
             base = trained.get(name.replace("_unrolled", "")) if unroll else None
             if unroll and base is None:

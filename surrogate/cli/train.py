@@ -186,10 +186,12 @@ def _add_lstm(kinds) -> None:
                    help="Δ_R in Verlet steps (Δ = 0.001) of --preset paper")
     q.add_argument("--arch", choices=("lstm", "attention"), default="lstm",
                    help="sequence body: the LSTM, or a small causal transformer over the window")
-    q.add_argument("--head", choices=("increment", "linear", "reversible"), default="increment",
+    q.add_argument("--head", choices=("increment", "linear", "reversible", "stormer"), default="increment",
                    help="--preset paper: the paper's increment head; a linear recurrence x_{n+1} = Σ a_j x_j + b "
                         "with learned coefficients (it can represent the exact harmonic stride map); or a learned "
-                        "Störmer map x_{n+1} = G(x_n) − x_{n−1} (time-reversible, area-preserving)")
+                        "Störmer map x_{n+1} = G(x_n) − x_{n−1} (time-reversible, area-preserving); stormer: "
+                        "G = 2cos(θ)x + b with θ, b from the conditions only (harmonic; needs "
+                        "--condition-on-parameters)")
     q.add_argument("--condition-on-parameters", action="store_true",
                    help="--preset paper: also feed the mass (and k) of each trajectory (not the paper's inputs)")
     q.add_argument("--unroll", type=positive_int, default=1,

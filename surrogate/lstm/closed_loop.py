@@ -32,12 +32,16 @@ def unseen_oscillators(potential: str, n: int, seed: int, mass_range=(1.0, 10.0)
     return m, x0, k
 
 
-def reference_positions(potential, m, x0, k, stride_steps: int, n_strides: int) -> np.ndarray:
-    """Verlet positions [n_strides + 1, n] (Å) every Δ_R from rest at x0."""
+def reference_positions(potential, m, x0, k, stride_steps: int, n_strides: int, with_energy: bool = False):
+    """Verlet positions [n_strides + 1, n] (Å) every Δ_R from rest at x0 (and the total energies [n], eV,
+    with ``with_energy``)."""
     n = len(m)
     params = params_1d("harmonic", n, k=k) if potential == "harmonic" else params_1d(_FUSED[potential], n)
     tr = verlet_1d(np.asarray(x0, float), np.zeros(n), np.asarray(m, float), _FUSED[potential], params,
                    PAPER_TIMESTEP, n_strides * int(stride_steps), int(stride_steps))
+    if with_energy:
+        kinetic = 0.5 * np.asarray(m, float) * tr.velocities[0] ** 2
+        return np.asarray(tr.positions), np.asarray(tr.potential_energy[0] + kinetic)
     return np.asarray(tr.positions)
 
 
@@ -45,14 +49,15 @@ def closed_loop_error(model: PositionOperator, potential: str, stride_steps: int
                       seed: int = 123, horizons=(10.0, 100.0, 1000.0), **ranges) -> dict:
     """Mean |Δx| (Å) and mean |Δx|/A of closed-loop rollouts of ``n_test`` unseen oscillators up to each horizon.
 
-    Conditions are fed where the model takes them ("mass", "k"). ranges: mass_range, k_range, x0_range.
+    Conditions are fed where the model takes them ("mass", "k", "omega", "energy": the start's total energy,
+    one potential evaluation per oscillator, as the FlashMD energy correction needs). ranges: mass_range, k_range, x0_range.
     """
     m, x0, k = unseen_oscillators(potential, n_test, seed, **ranges)
     stride = stride_steps * PAPER_TIMESTEP
     n_strides = int(round(t_end / stride))
     w = model.window
-    ref = reference_positions(potential, m, x0, k, stride_steps, n_strides + w - 1)  # [T, n]
-    values = {"mass": m, "k": k, "omega": np.sqrt(k / m)}
+    ref, energy = reference_positions(potential, m, x0, k, stride_steps, n_strides + w - 1, True)  # [T, n], [n]
+    values = {"mass": m, "k": k, "omega": np.sqrt(k / m), "energy": energy}
     cond = np.stack([values[c] for c in model.conditions], 1) if model.conditions else None
     out = rollout_positions(model, ref[:w].T[:, :, None], n_strides, cond).double().cpu().numpy()[:, :, 0]
     truth = ref[w:w + n_strides]

@@ -180,7 +180,8 @@ def default_conditions(data: OperatorData) -> tuple[str, ...]:
 
 
 def condition_values(data: OperatorData, names) -> np.ndarray:
-    """Per-trajectory condition values [n_traj, C] (mass amu; potential parameters in their units)."""
+    """Per-trajectory condition values [n_traj, C]: "mass" (amu), "omega" = √(k/m) (harmonic, 1/ASE time),
+    "energy" (1D: total energy of the first frame, eV) and potential parameters (their units)."""
     columns = []
     for name in names:
         if name == "mass":
@@ -191,10 +192,16 @@ def condition_values(data: OperatorData, names) -> np.ndarray:
             # The harmonic frequency √(k/m) (ASE time⁻¹): the one parameter the harmonic stride map depends on.
             k = data.parameters[:, list(data.system["parameter_names"]).index("k")]
             columns.append(np.sqrt(k / data.masses[:, 0]))
+        elif name == "energy" and data.n_particles == 1:
+            # The orbit's total energy (eV) at its first frame: with the mass it fixes a 1D conservative
+            # orbit, so x_{n+1} + x_{n−1} is a function of (x_n, E, m) alone (time reversal maps v → −v).
+            kinetic = 0.5 * data.masses[:, 0] * np.sum(data.velocities[:, 0, 0] ** 2, axis=-1)
+            columns.append(data.potential_energy[:, 0] + kinetic)
         elif name in data.system.get("parameter_names", ()):
             columns.append(data.parameters[:, list(data.system["parameter_names"]).index(name)])
         else:
-            raise InputError(f"unknown condition {name!r}: the data has 'mass', 'omega' (harmonic) and parameters "
+            raise InputError(f"unknown condition {name!r}: the data has 'mass', 'omega' (harmonic), 'energy' (1D) "
+                             "and parameters "
                              f"{list(data.system.get('parameter_names', ()))}")
     return np.stack(columns, axis=1) if columns else np.zeros((data.n_trajectories, 0))
 
