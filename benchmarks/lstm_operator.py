@@ -434,8 +434,10 @@ CLOSED_LOOP_OPERATORS = (
     # Adam only brings θ(ω) near; the polish does the work (3 epochs suffice).
     ("stormer_omega_polished", {"head": "stormer", "hidden": (32, 32), "conditions": ("omega",), "max_epochs": 3}, 0,
      (2000, 1000)),
-    ("reversible_energy_polished", {"head": "reversible", "hidden": (64, 64), "conditions": ("mass", "energy")}, 0,
-     (3000, 400)),
+    # G(x; m, E) is a 3D function with fine structure near the barrier: a deeper MLP, more orbits, longer Adam.
+    ("reversible_energy_polished", {"head": "reversible", "hidden": (64, 64, 64), "conditions": ("mass", "energy"),
+                                    "n_trajectories": 1000, "adam_budget_s": 150, "max_epochs": 60,
+                                    "polish_sequences": 10_000}, 0, (4000, 400)),
     # The causal-attention body beside the LSTM rows it replaces (one-step, unrolled, linear head).
     ("attention", {"head": "increment", "hidden": (32, 32), "arch": "attention"}, 0, 0),
     ("attention_unrolled", {"head": "increment", "hidden": (32, 32), "arch": "attention"}, 10, 0),
@@ -447,15 +449,21 @@ QUICK_OPERATORS = ("stormer_omega_polished", "attention")
 
 def _position_model(models, name, make_data, options, quick, device, log, allow_training, budget_s,
                     unroll=0, base=None, polish=0):
-    """A positions-only operator ``models/NAME.pt``, trained here (time-capped) if missing."""
+    """A positions-only operator ``models/NAME.pt``, trained here (time-capped) if missing.
+
+    options: PositionOperator/trainer keywords, plus ``polish_sequences`` (L-BFGS set size, full mode).
+    """
     from surrogate.lstm.position_train import train_position_operator
 
-    path = existing_model(models, name, f"_train_{name}")
+    # A polished model is only ever its final file: an interrupted run's Adam model is not it.
+    path = (models / f"{name}.pt" if (models / f"{name}.pt").is_file() else None) if polish else \
+        existing_model(models, name, f"_train_{name}")
     if path is not None or not allow_training:
         return path
     t0 = time.perf_counter()
     data = make_data()
     kw = dict(options)
+    polish_sequences = kw.pop("polish_sequences", 3000)
     if unroll:
         kw.update(unroll=unroll, input_noise=1e-3, init_from=base, lr=5e-4,
                   max_sequences=1000 if quick else 4000, max_epochs=3 if quick else 10)
@@ -468,7 +476,8 @@ def _position_model(models, name, make_data, options, quick, device, log, allow_
         from surrogate.lstm.position_train import polish_lbfgs
 
         best, info = polish_lbfgs(best, data, models / f"_train_{name}" / "polished.pt",
-                                  steps=polish[1] if quick else polish[0], max_sequences=1000 if quick else 3000)
+                                  steps=polish[1] if quick else polish[0],
+                                  max_sequences=1000 if quick else polish_sequences)
         log(f"{name}: L-BFGS polish, validation loss {info['val_loss_before']:.3g} → {info['val_loss']:.3g}")
     shutil.copy(best, models / f"{name}.pt")
     log(f"trained {name}.pt in {time.perf_counter() - t0:.0f} s")
@@ -521,8 +530,9 @@ def closed_loop_rows(models, quick, device, log, allow_training=True):
     operators = [op for op in CLOSED_LOOP_OPERATORS if not quick or op[0] in QUICK_OPERATORS]
     for potential in potentials:
         setup = CLOSED_LOOP[potential]
-        make_data = lambda: generate_oscillator_data(potential, 60 if quick else 200, t_max=60.0,  # noqa: E731
-                                                     save_every=100, x0_range=setup["x0_range"], seed=1)
+        def data_of(n_full):
+            return lambda: generate_oscillator_data(potential, 60 if quick else n_full, t_max=60.0, save_every=100,
+                                                    x0_range=setup["x0_range"], seed=1)
         best_rel, best_model, trained = float("inf"), None, {}
         for name, options, unroll, polish in operators:
             conditions = options.get("conditions", ())
@@ -530,12 +540,13 @@ def closed_loop_rows(models, quick, device, log, allow_training=True):
                                                                        potential == "harmonic"):
                 continue  # ω is the harmonic's; (m, E) is the general 1D orbit label, shown where ω is not enough
             opts = dict({"conditions": setup["conditions"]}, **options, stride_steps=1000)
+            n_full, budget = opts.pop("n_trajectories", 200), opts.pop("adam_budget_s", 45)
             base = trained.get(name.replace("_unrolled", "")) if unroll else None
             if unroll and base is None:
                 continue
             model_name = f"closed_{potential}_{name}"
-            path = _position_model(models, model_name, make_data, opts, quick, device, log, allow_training,
-                                   25 if quick else 45, unroll=unroll, base=base, polish=polish)
+            path = _position_model(models, model_name, data_of(n_full), opts, quick, device, log, allow_training,
+                                   25 if quick else budget, unroll=unroll, base=base, polish=polish)
             if path is None:
                 figures[model_name] = "no trained model"
                 continue

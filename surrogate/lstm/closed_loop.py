@@ -72,4 +72,9 @@ def closed_loop_error(model: PositionOperator, potential: str, stride_steps: int
         e, r = err[:s], rel[:s]
         result[f"mean_abs_t{t:g}"] = float(np.mean(e)) if np.isfinite(e).all() else float("inf")
         result[f"mean_rel_t{t:g}"] = float(np.mean(r)) if np.isfinite(r).all() else float("inf")
+    # Which oscillators carry the mean (e.g. starts at an unstable equilibrium, where errors grow exponentially).
+    per = np.where(np.isfinite(rel).all(0), rel.mean(0), np.inf)
+    result["median_rel"] = float(np.median(per))
+    result["worst"] = [{"mass": float(m[i]), "x0": float(x0[i]), "k": float(k[i]), "mean_rel": float(per[i])}
+                       for i in np.argsort(-per)[:3]]
     return result
