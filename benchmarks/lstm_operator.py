@@ -434,6 +434,9 @@ CLOSED_LOOP_OPERATORS = (
     # Adam only brings θ(ω) near; the polish does the work (3 epochs suffice).
     ("stormer_omega_polished", {"head": "stormer", "hidden": (32, 32), "conditions": ("omega",), "max_epochs": 3}, 0,
      (2000, 1000)),
+    # The same head fed (m, k) instead of ω: θ(m, k) is harder to fit to 1e-6 than the near-linear θ(ω).
+    ("stormer_mk_polished", {"head": "stormer", "hidden": (32, 32), "conditions": ("mass", "k"), "max_epochs": 3}, 0,
+     (2000, 400)),
     # G(x; m, E) is a 3D function with fine structure near the barrier: a deeper MLP, more orbits, longer Adam.
     ("reversible_energy_polished", {"head": "reversible", "hidden": (64, 64, 64), "conditions": ("mass", "energy"),
                                     "n_trajectories": 1000, "adam_budget_s": 150, "max_epochs": 60,
@@ -536,9 +539,11 @@ def closed_loop_rows(models, quick, device, log, allow_training=True):
         best_rel, best_model, trained = float("inf"), None, {}
         for name, options, unroll, polish in operators:
             conditions = options.get("conditions", ())
-            if ("omega" in conditions and potential != "harmonic") or ("energy" in conditions and
-                                                                       potential == "harmonic"):
-                continue  # ω is the harmonic's; (m, E) is the general 1D orbit label, shown where ω is not enough
+            if potential != "harmonic" and ("omega" in conditions or "k" in conditions or
+                                            options["head"] == "stormer"):
+                continue  # ω, k and the linear Störmer map are the harmonic oscillator's
+            if potential == "harmonic" and "energy" in conditions:
+                continue  # (m, E) is the general 1D orbit label, shown where ω is not enough
             opts = dict({"conditions": setup["conditions"]}, **options, stride_steps=1000)
             n_full, budget = opts.pop("n_trajectories", 200), opts.pop("adam_budget_s", 45)
             base = trained.get(name.replace("_unrolled", "")) if unroll else None
