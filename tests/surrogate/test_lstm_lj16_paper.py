@@ -1,0 +1,47 @@
+"""Issue #13 part 4: the paper's LJ16 box and start, and the closed-loop evaluation's physics statistics."""
+
+import numpy as np
+import pytest
+
+from integrators.fused_verlet import PeriodicLJ, verlet_lj
+from systems.lj16_paper import PAPER_BOX, lj16_paper_system, paper_sites
+
+
+def test_paper_start_is_the_authors_first_16_lattice_sites():
+    sites = paper_sites()
+    assert sites.shape == (16, 3)
+    # x = −1: all 9 sites; x = 0: the first 7 in (y, z) loop order, z fastest.
+    assert np.all(sites[:9, 0] == -1) and np.all(sites[9:, 0] == 0)
+    assert sites[9:].tolist() == [[0, -1, -1], [0, -1, 0], [0, -1, 1], [0, 0, -1], [0, 0, 0], [0, 0, 1], [0, 1, -1]]
+    system, _ = lj16_paper_system()
+    assert np.allclose(np.diag(system.cell), PAPER_BOX) and np.all(system.pbc)
+    assert 16 / PAPER_BOX**3 == pytest.approx(0.051, abs=5e-4)
+    assert np.all(system.velocities == 0) and np.all(system.masses == 1.0)
+
+
+def test_energy_and_forces_match_ase_lennard_jones():
+    from ase import Atoms
+    from ase.calculators.lj import LennardJones as AseLJ
+
+    system, potential = lj16_paper_system()
+    ours = potential.compute(system)
+    atoms = Atoms("X16", positions=system.positions, cell=system.cell, pbc=True)
+    atoms.calc = AseLJ(sigma=1.0, epsilon=2.0, rc=2.5, smooth=False)  # cut and shifted at rc, as ours
+    assert ours.energy == pytest.approx(atoms.get_potential_energy(), rel=1e-10)
+    assert np.allclose(ours.forces, atoms.get_forces(), atol=1e-9)
+    # The fused Verlet kernel sees the same potential.
+    pot = PeriodicLJ.from_system(system, potential)
+    assert pot.energy(system.positions[None])[0] == pytest.approx(ours.energy, rel=1e-12)
+    # A displaced start differs, seeded and reproducible.
+    a, _ = lj16_paper_system(displacement=0.05, seed=3)
+    b, _ = lj16_paper_system(displacement=0.05, seed=3)
+    assert np.array_equal(a.positions, b.positions) and not np.allclose(a.positions, system.positions)
+
+
+def test_verlet_from_the_paper_start_conserves_energy():
+    system, potential = lj16_paper_system()
+    pot = PeriodicLJ.from_system(system, potential)
+    tr = verlet_lj(system.positions, system.velocities, system.masses, pot, 0.001, 20_000, 100)
+    e = tr.potential_energy + tr.kinetic_energy
+    assert tr.kinetic_energy[-1] > 1.0  # the lattice start is far from equilibrium: it heats up
+    assert np.abs((e - e[0]) / e[0]).max() < 1e-3
