@@ -45,3 +45,42 @@ def test_verlet_from_the_paper_start_conserves_energy():
     e = tr.potential_energy + tr.kinetic_energy
     assert tr.kinetic_energy[-1] > 1.0  # the lattice start is far from equilibrium: it heats up
     assert np.abs((e - e[0]) / e[0]).max() < 1e-3
+
+
+@pytest.fixture(scope="module")
+def verlet_run():
+    """Verlet from the paper start to t = 220τ, a state every τ; the first 20τ (thermalisation) dropped."""
+    system, potential = lj16_paper_system()
+    pot = PeriodicLJ.from_system(system, potential)
+    tr = verlet_lj(system.positions, system.velocities, system.masses, pot, 0.001, 220_000, 1000)
+    return tr.positions[20:], tr.velocities[20:], system
+
+
+def test_maxwell_statistic_is_small_for_verlet_and_large_for_a_wrong_temperature(verlet_run):
+    from surrogate.lstm.lj16_eval import maxwell_speed_ks
+
+    _, v, system = verlet_run
+    own = maxwell_speed_ks(v, system.masses)
+    assert own["samples"] == v.shape[0] * 16
+    assert own["ks"] < 0.05  # equilibrium NVE speeds follow MB at their own mean kinetic temperature
+    # Against MB at twice (or half) the temperature the same speeds are far off.
+    assert maxwell_speed_ks(v, system.masses, kT=2 * own["kT_eV"])["ks"] > 0.2
+    assert maxwell_speed_ks(v, system.masses, kT=0.5 * own["kT_eV"])["ks"] > 0.2
+    # A non-Maxwellian velocity set with the same kinetic energy (every speed equal) is far off too.
+    speeds = np.linalg.norm(v, axis=-1, keepdims=True)
+    flat = v / speeds * np.sqrt(np.mean(speeds**2))
+    assert maxwell_speed_ks(flat, system.masses)["ks"] > 0.3
+
+
+def test_rdf_distance_passes_verlet_against_itself_and_fails_a_perturbed_run(verlet_run):
+    from surrogate.lstm.lj16_eval import RDF_TOLERANCE, rdf_distance
+
+    x, _, system = verlet_run
+    box = np.diag(system.cell)
+    same = rdf_distance(x, x, box)
+    assert same["rdf_error"] == pytest.approx(0.0, abs=1e-12) and same["passed"]
+    assert same["tolerance"] == RDF_TOLERANCE == 0.05
+    # Positions jittered by 0.15σ blur the first peak of the cluster: the distance exceeds compare's limit.
+    jitter = x + np.random.default_rng(0).normal(0.0, 0.15, x.shape)
+    bad = rdf_distance(x, jitter, box)
+    assert bad["rdf_error"] > bad["limit"] and not bad["passed"]
