@@ -195,6 +195,43 @@ def evaluate(label: str, make_integrator, ref: dict, t_end: float, log=print,
     return fig, [completes, rdf_row, ks_row, speed], horizon
 
 
+def diagnostics(flat_path, mb_path, ref: dict) -> dict:
+    """Teacher-forced one-stride errors of both operators on 100 true windows of the Verlet reference
+    (t = 20 … 119τ), beside the no-skill ballistic guess, the closest predicted pair and how often the
+    predicted potential energy alone exceeds E₀ (where the energy correction cannot exist)."""
+    from integrators.fused_verlet import PeriodicLJ
+    from surrogate.lstm import load_lstm
+    from surrogate.lstm.lj16_eval import one_step_diagnostics
+    from surrogate.lstm.manybody import graph, load_manybody, trajectory_forces
+
+    system, provider = lj16_paper_system()
+    pot = PeriodicLJ.from_system(system, provider)
+    starts = range(int(T_EQ), int(T_EQ) + 100)
+    x, v = ref["positions"][:starts[-1] + 2], ref["velocities"][:starts[-1] + 2]
+    f = trajectory_forces(x, system.masses, system.cell, system.pbc, provider)
+    flat, _ = load_lstm(flat_path)
+    mb, _ = load_manybody(mb_path)
+
+    def predict_flat(xw, vw, fw):
+        state = np.concatenate([xw.reshape(len(xw), -1), vw.reshape(len(vw), -1)], 1)[None]
+        with torch.inference_mode():
+            out = flat(torch.as_tensor(state, dtype=flat.feature_lo.dtype))[0].double().numpy()
+        n = system.n_atoms * 3
+        return out[:n].reshape(-1, 3), out[n:].reshape(-1, 3)
+
+    def predict_mb(xw, vw, fw):
+        p = next(mb.parameters())
+        ei, ev = graph(xw[-1], system.cell, system.pbc, mb.cutoff, p.dtype)
+        as_t = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=p.dtype)  # noqa: E731
+        with torch.inference_mode():
+            dx, dv = mb(as_t(xw.transpose(1, 0, 2)), as_t(vw.transpose(1, 0, 2)), ei, ev,
+                        as_t(fw.transpose(1, 0, 2)), as_t(system.masses))
+        return xw[-1] + dx.double().numpy(), vw[-1] + dv.double().numpy()
+
+    return {name: one_step_diagnostics(fn, x, v, f, pot, ref["E0"], starts, STRIDE, WINDOW)
+            for name, fn in (("flat", predict_flat), ("manybody", predict_mb))}
+
+
 def run(quick: bool, models: pathlib.Path | None = None, log=print) -> tuple[dict, list[dict]]:
     """Train (if missing) and evaluate both operators; (figures, targets) as benchmarks/_common expects."""
     from surrogate.lstm import LSTMOperatorIntegrator, StabilityGuard
@@ -216,6 +253,8 @@ def run(quick: bool, models: pathlib.Path | None = None, log=print) -> tuple[dic
     targets = []
     flat_path = train_flat(models, quick, log)
     mb_path = train_manybody_lj16(models, quick, log)
+    figures["one_step_teacher_forced"] = diagnostics(flat_path, mb_path, ref)
+    log(f"one-stride diagnostics (teacher-forced): {figures['one_step_teacher_forced']}")
     operators = {
         "flat": ("flat LSTM (paper-style)", lambda provider: LSTMOperatorIntegrator(
             flat_path, provider.provider if isinstance(provider, FeasibilityRepair) else provider,

@@ -19,6 +19,8 @@ import numpy as np
 
 from surrogate.compare.distances import Distance, Tolerances, rdf_error
 
+from systems.errors import CloseContactError
+
 from .integrator import OperatorInstabilityError
 
 #: The RDF tolerance of ``surrogate compare`` (dimensionless, see :mod:`surrogate.compare.distances`).
@@ -102,7 +104,7 @@ def closed_loop(integrator, system, provider, n_strides: int, e0: float | None =
         t0 = time.perf_counter()
         try:
             integrator.step(system)
-        except OperatorInstabilityError as err:
+        except (OperatorInstabilityError, CloseContactError) as err:  # a prediction that overlaps two atoms
             wall += time.perf_counter() - t0
             reason = f"{type(err).__name__}: {err}"
             log(f"closed loop stopped after {done} of {n_strides} strides: {reason}")
@@ -122,3 +124,40 @@ def closed_loop(integrator, system, provider, n_strides: int, e0: float | None =
             "positions": np.array(xs).reshape(done, system.n_atoms, 3),
             "velocities": np.array(vs).reshape(done, system.n_atoms, 3),
             "deltaE": delta}
+
+
+def closest_pair(positions, box) -> float:
+    """Smallest minimum-image pair distance (Å) in positions [n, 3] of an orthorhombic box [3] Å."""
+    d = positions[:, None] - positions[None]
+    d -= box * np.round(d / box)
+    r = np.sqrt(np.sum(d**2, axis=-1))
+    return float(r[np.triu_indices(len(positions), 1)].min())
+
+
+def one_step_diagnostics(predict, positions, velocities, forces, pot, e0: float, starts, stride: float,
+                         window: int = 5) -> dict:
+    """Teacher-forced one-stride errors of an operator on a reference trajectory, and why a closed loop fails.
+
+    predict(x_window [W,n,3], v_window [W,n,3], f_window [W,n,3]) -> (x [n,3], v [n,3]) one stride on;
+    positions, velocities, forces : reference states one stride apart [T, n, 3] (Å, Å/τ, eV/Å); pot : the
+    fused :class:`~integrators.fused_verlet.PeriodicLJ`; e0 : total energy (eV); starts : indices of the
+    windows' last states; stride : Δ_R (τ). Returns RMS position/velocity errors, the same for the
+    ballistic guess x + v·Δ_R (no skill), the predictions' and the truth's mean closest pair distance (Å),
+    and the fraction of predictions whose potential energy alone exceeds E₀ (no energy correction exists).
+    """
+    box = pot.box
+    ex, ev, eb, close_p, close_t, above = [], [], [], [], [], []
+    for s in starts:
+        win = slice(s - window + 1, s + 1)
+        x, v = predict(positions[win], velocities[win], forces[win])
+        ex.append(np.mean((x - positions[s + 1]) ** 2))
+        ev.append(np.mean((v - velocities[s + 1]) ** 2))
+        eb.append(np.mean((positions[s] + stride * velocities[s] - positions[s + 1]) ** 2))
+        close_p.append(closest_pair(x, box))
+        close_t.append(closest_pair(positions[s + 1], box))
+        above.append(float(pot.energy(x[None])[0]) > e0)
+    return {"rmse_position": float(np.sqrt(np.mean(ex))), "rmse_velocity": float(np.sqrt(np.mean(ev))),
+            "rmse_position_ballistic": float(np.sqrt(np.mean(eb))),
+            "rms_velocity": float(np.sqrt(np.mean(velocities[list(starts)] ** 2))),
+            "closest_pair_predicted": float(np.mean(close_p)), "closest_pair_true": float(np.mean(close_t)),
+            "fraction_potential_above_E0": float(np.mean(above)), "windows": len(list(starts))}
