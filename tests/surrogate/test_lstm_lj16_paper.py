@@ -84,3 +84,23 @@ def test_rdf_distance_passes_verlet_against_itself_and_fails_a_perturbed_run(ver
     jitter = x + np.random.default_rng(0).normal(0.0, 0.15, x.shape)
     bad = rdf_distance(x, jitter, box)
     assert bad["rdf_error"] > bad["limit"] and not bad["passed"]
+
+
+def test_feasibility_repair_brings_the_potential_energy_below_the_shell_and_keeps_the_centre_of_mass():
+    from surrogate.lstm.feasibility import FeasibilityRepair
+
+    system, potential = lj16_paper_system()
+    e0 = potential.compute(system).energy  # at rest: E0 = U0
+    system.velocities[:] = np.random.default_rng(1).normal(0.0, 1.0, (16, 3))
+    system.velocities -= system.velocities.mean(0)
+    system.positions[3] = system.positions[4] + [0.75, 0.0, 0.0]  # an overlap a bad prediction makes
+    repair = FeasibilityRepair(potential, min_alpha=0.5)
+    before = system.positions.copy()
+    assert repair.compute(system).energy > e0 and np.array_equal(system.positions, before)  # unarmed: untouched
+    repair.arm(e0)
+    com = system.positions.mean(0)
+    result = repair.compute(system)
+    assert result.energy <= e0 - 0.25 * system.kinetic_energy()  # the correction now finds α ≥ 0.5
+    assert result.energy == pytest.approx(potential.compute(system).energy)
+    assert np.allclose(system.positions.mean(0), com, atol=1e-12)  # pair forces sum to zero
+    assert repair.repaired_strides == 1 and repair.extra_force_calls >= 1
