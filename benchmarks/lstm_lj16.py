@@ -95,28 +95,35 @@ def train_flat(models: pathlib.Path, quick: bool, log=print) -> pathlib.Path:
     return path
 
 
-def train_manybody_lj16(models: pathlib.Path, quick: bool, log=print) -> pathlib.Path:
-    """The many-body operator ``lj16paper_manybody.pt`` (force input; trained here if missing)."""
+def train_manybody_lj16(models: pathlib.Path, quick: bool, log=print, stride_steps: int = PAPER_STRIDE_STEPS,
+                        cfg: dict | None = None) -> pathlib.Path:
+    """The many-body operator ``lj16paper_manybody.pt`` (force input; trained here if missing).
+
+    stride_steps : Δ_R in Verlet steps (another stride gets its own file, ``lj16paper_manybody_<steps>.pt``);
+    cfg : training settings (default :data:`CONFIG`).
+    """
     from surrogate.lstm.lj16_data import fused_stride_map, lj16_potential, lj16_trajectories, stride_runs
     from surrogate.lstm.manybody import train_manybody, trajectory_forces
 
-    path = models / "lj16paper_manybody.pt"
+    suffix = "" if stride_steps == PAPER_STRIDE_STEPS else f"_{stride_steps}"
+    path = models / f"lj16paper_manybody{suffix}.pt"
     if path.is_file():
         return path
-    cfg = CONFIG[bool(quick)]["manybody"]
+    cfg = cfg or CONFIG[bool(quick)]["manybody"]
     t0 = time.perf_counter()
     system, provider, pot = lj16_potential()
     data = lj16_trajectories(cfg["trajectories"], cfg["t_max"], displacement=cfg["displacement"], seed=10_001)
-    xs, vs = stride_runs(data, PAPER_STRIDE_STEPS, cfg["phases"])
+    xs, vs = stride_runs(data, stride_steps, cfg["phases"])
     fs = [trajectory_forces(x, system.masses, system.cell, system.pbc, provider) for x in xs]
     log(f"many-body LJ16 data: {len(xs)} runs × {len(xs[0])} strides in {time.perf_counter() - t0:.1f} s")
     t0 = time.perf_counter()
-    best = train_manybody(xs, vs, system.masses, system.cell, system.pbc, models / "_train_lj16paper_manybody",
-                          stride=STRIDE, cutoff=3.0, max_epochs=cfg["max_epochs"], batch_size=8, lr=2e-3,
+    best = train_manybody(xs, vs, system.masses, system.cell, system.pbc, models / f"_train_lj16paper_manybody{suffix}",
+                          stride=stride_steps * PAPER_TIMESTEP, cutoff=3.0, max_epochs=cfg["max_epochs"],
+                          batch_size=8, lr=2e-3,
                           progress=False, force_input=True, forces=fs, force_provider=provider,
                           augment_copies=cfg["augment"], position_noise=cfg["position_noise"],
                           velocity_noise=cfg["velocity_noise"],
-                          reference_map=fused_stride_map(pot, system.masses, PAPER_STRIDE_STEPS),
+                          reference_map=fused_stride_map(pot, system.masses, stride_steps),
                           val_fraction=1.0 / max(2, cfg["trajectories"]), time_budget_s=cfg["budget_s"],
                           system_info={"kind": "lj16_paper", "box": float(system.cell[0, 0]), "epsilon": 2.0,
                                        "cutoff": 2.5})
@@ -127,7 +134,7 @@ def train_manybody_lj16(models: pathlib.Path, quick: bool, log=print) -> pathlib
 
 
 # ---------------------------------------------------------------- evaluation
-def verlet_reference(t_end: float) -> dict:
+def verlet_reference(t_end: float, stride_steps: int = PAPER_STRIDE_STEPS) -> dict:
     """Fused Verlet from the paper's start to ``t_end`` (τ), a state every stride, and its wall time per τ."""
     system, provider = lj16_paper_system()
     from integrators.fused_verlet import PeriodicLJ
@@ -136,8 +143,7 @@ def verlet_reference(t_end: float) -> dict:
     n_steps = int(round(t_end / PAPER_TIMESTEP))
     verlet_lj(system.positions, system.velocities, system.masses, pot, PAPER_TIMESTEP, 10, 10)  # compile
     t0 = time.perf_counter()
-    tr = verlet_lj(system.positions, system.velocities, system.masses, pot, PAPER_TIMESTEP, n_steps,
-                   PAPER_STRIDE_STEPS)
+    tr = verlet_lj(system.positions, system.velocities, system.masses, pot, PAPER_TIMESTEP, n_steps, stride_steps)
     wall = time.perf_counter() - t0
     e = tr.potential_energy + tr.kinetic_energy
     return {"positions": tr.positions, "velocities": tr.velocities, "times": tr.times, "E0": float(e[0]),
@@ -146,7 +152,7 @@ def verlet_reference(t_end: float) -> dict:
 
 
 def evaluate(label: str, make_integrator, ref: dict, t_end: float, log=print,
-             repair: bool = False) -> tuple[dict, list[dict], str]:
+             repair: bool = False, stride: float = STRIDE) -> tuple[dict, list[dict], str]:
     """One operator closed loop from the paper's start to ``t_end``; (figures, targets, horizon label).
 
     make_integrator(provider) -> integrator; with ``repair`` the provider it gets is a
@@ -156,17 +162,17 @@ def evaluate(label: str, make_integrator, ref: dict, t_end: float, log=print,
     from surrogate.lstm.lj16_eval import closed_loop, maxwell_speed_ks, rdf_distance
 
     system, provider = lj16_paper_system()
-    n_strides = int(round(t_end / STRIDE)) - (WINDOW - 1)  # the Verlet warm-up covers the first W−1 strides
+    n_strides = int(round(t_end / stride)) - (WINDOW - 1)  # the Verlet warm-up covers the first W−1 strides
     fixer = FeasibilityRepair(provider) if repair else None
     run = closed_loop(make_integrator(fixer or provider), system, provider, n_strides, e0=ref["E0"], log=log,
                       after_initialize=(lambda integ: fixer.arm(integ._e0)) if repair else None)
     done = run["strides_completed"]
     first = WINDOW  # reference index of the operator's first state (t = W·Δ_R)
-    eq = int(T_EQ / STRIDE)
+    eq = int(round(T_EQ / stride))
     fig = {k: run[k] for k in ("strides_completed", "strides_requested", "completed", "stop_reason",
                                "max_abs_deltaE", "max_abs_deltaE_completed_part", "wall_s")}
-    fig["t_reached"] = (WINDOW - 1 + done) * STRIDE
-    fig["s_per_tau"] = run["wall_s"] / (done * STRIDE) if done else None
+    fig["t_reached"] = (WINDOW - 1 + done) * stride
+    fig["s_per_tau"] = run["wall_s"] / (done * stride) if done else None
     fig["speedup_vs_fused_verlet"] = ref["s_per_tau"] / fig["s_per_tau"] if done else 0.0
     if fixer is not None:
         fig["repair"] = fixer.stats()
@@ -273,14 +279,47 @@ def run(quick: bool, models: pathlib.Path | None = None, log=print) -> tuple[dic
     return figures, targets
 
 
+#: Stride study (``--stride-study STEPS``): the many-body operator at a shorter stride, to locate where the
+#: closed loop starts to hold (a diagnostic of the cause, not a paper row; t_end τ of closed loop).
+STRIDE_STUDY = {"trajectories": 8, "t_max": 30.0, "phases": 1, "displacement": 0.05, "max_epochs": 30,
+                "augment": 1, "position_noise": 0.02, "velocity_noise": 0.02, "budget_s": 150.0, "t_end": 100.0}
+
+
+def stride_study(stride_steps: int, models: pathlib.Path | None = None, log=print) -> tuple[dict, list[dict]]:
+    """The many-body operator (energy-corrected, without and with the repair) at Δ_R = ``stride_steps``·Δ."""
+    from surrogate.lstm.manybody import ManyBodyOperatorIntegrator
+
+    torch.set_num_threads(1)
+    models = default_models(False) if models is None else pathlib.Path(models)
+    cfg = dict(STRIDE_STUDY)
+    t_end = cfg.pop("t_end")
+    stride = stride_steps * PAPER_TIMESTEP
+    ref = verlet_reference(t_end, stride_steps)
+    path = train_manybody_lj16(models, False, log, stride_steps=stride_steps, cfg=cfg)
+    figures, targets = {"stride_steps": stride_steps, "t_end": t_end, "training": cfg}, []
+    for repair in (False, True):
+        label = f"many-body operator at {stride_steps}Δ" + (" + feasibility repair" if repair else "")
+        fig, rows, _ = evaluate(label, lambda provider: ManyBodyOperatorIntegrator(
+            path, provider, verlet_timestep=PAPER_TIMESTEP, energy_correction=True,
+            max_displacement=MAX_DISPLACEMENT), ref, t_end, log, repair=repair, stride=stride)
+        figures["repaired" if repair else "plain"] = fig
+        targets += rows
+    return figures, targets
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="short horizon (t = 300), small cached models")
     parser.add_argument("--models", type=pathlib.Path, default=None,
                         help="model folder (default runs/lstm_models[_quick]); missing models are trained")
+    parser.add_argument("--stride-study", type=int, default=None, metavar="STEPS",
+                        help="instead: the many-body operator at Δ_R = STEPS·Δ, closed loop to t = 100 (diagnostic)")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
-    figures, targets = run(args.quick, args.models)
+    if args.stride_study:
+        figures, targets = stride_study(args.stride_study, args.models)
+    else:
+        figures, targets = run(args.quick, args.models)
     print(f"\n{'target':<100} {'value':>11} {'goal':>11}  met")
     for t in targets:
         print(f"{t['name']:<100} {t['value']:>11.4g} {t['target']:>11.4g}  {'yes' if t['met'] else 'NO'}")

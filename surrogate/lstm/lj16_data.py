@@ -27,7 +27,8 @@ def lj16_potential():
 
 def lj16_trajectories(n_trajectories: int, t_max: float, *, save_every: int = 100, displacement: float = 0.05,
                       seed: int = 0, timestep: float = PAPER_TIMESTEP) -> OperatorData:
-    """``n_trajectories`` Verlet runs of ``t_max`` (τ) from displaced lattice starts, states every ``save_every`` steps.
+    """``n_trajectories`` Verlet runs of ``t_max`` (τ) from displaced lattice starts, a state every ``save_every``
+    steps.
 
     Returns :class:`~surrogate.lstm.data.OperatorData` (positions unwrapped, Å; velocities Å/τ) whose
     system description is the paper's box, so :func:`~surrogate.lstm.train.train_lstm` accepts it and the
