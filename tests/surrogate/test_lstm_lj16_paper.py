@@ -104,3 +104,17 @@ def test_feasibility_repair_brings_the_potential_energy_below_the_shell_and_keep
     assert result.energy == pytest.approx(potential.compute(system).energy)
     assert np.allclose(system.positions.mean(0), com, atol=1e-12)  # pair forces sum to zero
     assert repair.repaired_strides == 1 and repair.extra_force_calls >= 1
+
+
+def test_feasibility_repair_separates_atoms_the_provider_would_refuse():
+    from surrogate.lstm.feasibility import FeasibilityRepair
+
+    system, potential = lj16_paper_system()
+    e0 = potential.compute(system).energy
+    system.positions[3] = system.positions[4] + [0.05, 0.0, 0.0]  # closer than the provider's 0.1 Å limit
+    repair = FeasibilityRepair(potential)
+    repair.arm(e0)
+    com = system.positions.mean(0)
+    assert repair.compute(system).energy <= e0
+    assert repair.separated_pairs >= 1 and np.linalg.norm(system.positions[3] - system.positions[4]) >= 0.8 - 1e-9
+    assert np.allclose(system.positions.mean(0), com, atol=1e-12)
