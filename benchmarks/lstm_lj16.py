@@ -260,6 +260,8 @@ def run(quick: bool, models: pathlib.Path | None = None, log=print) -> tuple[dic
     flat_path = train_flat(models, quick, log)
     mb_path = train_manybody_lj16(models, quick, log)
     figures["one_step_teacher_forced"] = diagnostics(flat_path, mb_path, ref)
+    for diag in figures["one_step_teacher_forced"].values():  # the network alone against fused Verlet, per τ
+        diag["speedup_bound_network_only"] = ref["s_per_tau"] / (diag["s_per_prediction"] / STRIDE)
     log(f"one-stride diagnostics (teacher-forced): {figures['one_step_teacher_forced']}")
     operators = {
         "flat": ("flat LSTM (paper-style)", lambda provider: LSTMOperatorIntegrator(

@@ -143,13 +143,17 @@ def one_step_diagnostics(predict, positions, velocities, forces, pot, e0: float,
     fused :class:`~integrators.fused_verlet.PeriodicLJ`; e0 : total energy (eV); starts : indices of the
     windows' last states; stride : Δ_R (τ). Returns RMS position/velocity errors, the same for the
     ballistic guess x + v·Δ_R (no skill), the predictions' and the truth's mean closest pair distance (Å),
-    and the fraction of predictions whose potential energy alone exceeds E₀ (no energy correction exists).
+    the fraction of predictions whose potential energy alone exceeds E₀ (no energy correction exists), and
+    the wall time of one prediction (the network alone: the floor of a closed-loop stride's cost).
     """
     box = pot.box
     ex, ev, eb, close_p, close_t, above = [], [], [], [], [], []
+    wall = 0.0
     for s in starts:
         win = slice(s - window + 1, s + 1)
+        t0 = time.perf_counter()
         x, v = predict(positions[win], velocities[win], forces[win])
+        wall += time.perf_counter() - t0
         ex.append(np.mean((x - positions[s + 1]) ** 2))
         ev.append(np.mean((v - velocities[s + 1]) ** 2))
         eb.append(np.mean((positions[s] + stride * velocities[s] - positions[s + 1]) ** 2))
@@ -160,4 +164,5 @@ def one_step_diagnostics(predict, positions, velocities, forces, pot, e0: float,
             "rmse_position_ballistic": float(np.sqrt(np.mean(eb))),
             "rms_velocity": float(np.sqrt(np.mean(velocities[list(starts)] ** 2))),
             "closest_pair_predicted": float(np.mean(close_p)), "closest_pair_true": float(np.mean(close_t)),
-            "fraction_potential_above_E0": float(np.mean(above)), "windows": len(list(starts))}
+            "fraction_potential_above_E0": float(np.mean(above)), "windows": len(list(starts)),
+            "s_per_prediction": wall / len(list(starts))}
