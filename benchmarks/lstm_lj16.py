@@ -207,7 +207,7 @@ def diagnostics(flat_path, mb_path, ref: dict) -> dict:
     predicted potential energy alone exceeds E₀ (where the energy correction cannot exist)."""
     from integrators.fused_verlet import PeriodicLJ
     from surrogate.lstm import load_lstm
-    from surrogate.lstm.lj16_eval import one_step_diagnostics
+    from surrogate.lstm.lj16_eval import one_step_diagnostics, stride_map_amplification
     from surrogate.lstm.manybody import graph, load_manybody, trajectory_forces
 
     system, provider = lj16_paper_system()
@@ -234,8 +234,13 @@ def diagnostics(flat_path, mb_path, ref: dict) -> dict:
                         as_t(fw.transpose(1, 0, 2)), as_t(system.masses))
         return xw[-1] + dx.double().numpy(), vw[-1] + dv.double().numpy()
 
-    return {name: one_step_diagnostics(fn, x, v, f, pot, ref["E0"], starts, STRIDE, WINDOW)
-            for name, fn in (("flat", predict_flat), ("manybody", predict_mb))}
+    out = {name: one_step_diagnostics(fn, x, v, f, pot, ref["E0"], starts, STRIDE, WINDOW)
+           for name, fn in (("flat", predict_flat), ("manybody", predict_mb))}
+    # The exact stride map's sensitivity at this stride and at 100Δ (from the same 100 states).
+    out["stride_map_amplification"] = {
+        str(steps): stride_map_amplification(pot, system.masses, x[list(starts)], v[list(starts)], steps)
+        for steps in (PAPER_STRIDE_STEPS, 100)}
+    return out
 
 
 def run(quick: bool, models: pathlib.Path | None = None, log=print) -> tuple[dict, list[dict]]:
@@ -260,7 +265,8 @@ def run(quick: bool, models: pathlib.Path | None = None, log=print) -> tuple[dic
     flat_path = train_flat(models, quick, log)
     mb_path = train_manybody_lj16(models, quick, log)
     figures["one_step_teacher_forced"] = diagnostics(flat_path, mb_path, ref)
-    for diag in figures["one_step_teacher_forced"].values():  # the network alone against fused Verlet, per τ
+    for key in ("flat", "manybody"):  # the network alone against fused Verlet, per τ
+        diag = figures["one_step_teacher_forced"][key]
         diag["speedup_bound_network_only"] = ref["s_per_tau"] / (diag["s_per_prediction"] / STRIDE)
     log(f"one-stride diagnostics (teacher-forced): {figures['one_step_teacher_forced']}")
     operators = {

@@ -118,3 +118,15 @@ def test_feasibility_repair_separates_atoms_the_provider_would_refuse():
     assert repair.compute(system).energy <= e0
     assert repair.separated_pairs >= 1 and np.linalg.norm(system.positions[3] - system.positions[4]) >= 0.8 - 1e-9
     assert np.allclose(system.positions.mean(0), com, atol=1e-12)
+
+
+def test_the_paper_stride_amplifies_errors_and_a_tenth_of_it_does_not(verlet_run):
+    """Why a closed loop at Δ_R = 1000Δ is hard here: the exact stride map multiplies a small position
+    error by ~20 in one stride (a closed loop compounds it), while at 100Δ it stays ~1."""
+    from surrogate.lstm.lj16_eval import stride_map_amplification
+
+    x, v, system = verlet_run
+    pot = PeriodicLJ.from_system(system, lj16_paper_system()[1])
+    long = stride_map_amplification(pot, system.masses, x[:30], v[:30], 1000)
+    short = stride_map_amplification(pot, system.masses, x[:30], v[:30], 100)
+    assert long["median"] > 5.0 and short["median"] < 2.0
