@@ -20,8 +20,25 @@ Maxwell–Boltzmann at the run's mean kinetic temperature (KS distance of the sp
 beside it), and the RDF against Verlet's with ``surrogate compare``'s tolerance and pass rule. The
 speedup against the fused Numba Verlet (``verlet_lj``) counts only where those rows are met.
 
+Step 3 of the issue (why the rollouts fail, and what each change does) adds rows and figures:
+
+* ``one_step_teacher_forced``: one-stride errors from true windows. Measured (2026-12-02, full models,
+  2 shared cores): position RMSE 0.64 Å (flat) and 0.50 Å (many-body) against 0.83 Å for the no-skill
+  ballistic guess x + vΔ_R; velocity RMSE 1.1 and 0.93 Å/τ against an RMS velocity of 0.96 (no skill);
+  the predicted closest pair is 0.52 / 0.42 Å (truth 1.02 Å), so 100 % of the predictions have a
+  potential energy above E₀ and the FlashMD correction cannot exist: both plain rollouts stop at stride 1.
+* ``stride_map_amplification``: the exact stride map multiplies a 1e-6 Å position error by ×19 (median;
+  ×35 at the 90th percentile) in one stride of 1000Δ, by ×1 at 100Δ. At the paper's stride the system
+  (kT ≈ 0.93 eV ≈ 0.46ε, a hot droplet with evaporated atoms) goes through several collisions per stride.
+* ``+ feasibility repair`` rows (:mod:`surrogate.lstm.feasibility`): a hard-core pass and a steepest
+  descent until U ≤ E₀ − ¼K, so that the correction exists. Completion (and δE) is then held by
+  construction; the RDF (0.64 flat, 0.55 many-body, limit 0.05) and speed-KS rows still fail: the
+  droplet dissolves.
+* ``--stride-study 100``: the many-body operator at Δ_R = 100Δ (closed loop to t = 100).
+
     python -m benchmarks.lstm_lj16 --quick
     python -m benchmarks.lstm_lj16 [--models DIR]
+    python -m benchmarks.lstm_lj16 --stride-study 100
 """
 
 from __future__ import annotations
@@ -289,8 +306,8 @@ def run(quick: bool, models: pathlib.Path | None = None, log=print) -> tuple[dic
 
 #: Stride study (``--stride-study STEPS``): the many-body operator at a shorter stride, to locate where the
 #: closed loop starts to hold (a diagnostic of the cause, not a paper row; t_end τ of closed loop).
-STRIDE_STUDY = {"trajectories": 8, "t_max": 30.0, "phases": 1, "displacement": 0.05, "max_epochs": 30,
-                "augment": 1, "position_noise": 0.02, "velocity_noise": 0.02, "budget_s": 150.0, "t_end": 100.0}
+STRIDE_STUDY = {"trajectories": 12, "t_max": 30.0, "phases": 1, "displacement": 0.05, "max_epochs": 60,
+                "augment": 1, "position_noise": 0.02, "velocity_noise": 0.02, "budget_s": 360.0, "t_end": 100.0}
 
 
 def stride_study(stride_steps: int, models: pathlib.Path | None = None, log=print) -> tuple[dict, list[dict]]:
