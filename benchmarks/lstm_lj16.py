@@ -28,8 +28,9 @@ Step 3 of the issue (why the rollouts fail, and what each change does) adds rows
   the predicted closest pair is 0.52 / 0.42 Å (truth 1.02 Å), so 100 % of the predictions have a
   potential energy above E₀ and the FlashMD correction cannot exist: both plain rollouts stop at stride 1.
 * ``stride_map_amplification``: the exact stride map multiplies a 1e-6 Å position error by ×19 (median;
-  ×35 at the 90th percentile) in one stride of 1000Δ, by ×1 at 100Δ. At the paper's stride the system
-  (kT ≈ 0.93 eV ≈ 0.46ε, a hot droplet with evaporated atoms) goes through several collisions per stride.
+  ×35 at the 90th percentile) in one stride of 1000Δ, by ×1 at 100Δ (kT ≈ 0.93 eV ≈ 0.46ε; Verlet's
+  g(r) peaks at ≈ 10 near 1.2σ: a hot cluster in a dilute box). A closed loop compounds its own error
+  by that factor every stride.
 * ``+ feasibility repair`` rows (:mod:`surrogate.lstm.feasibility`): a hard-core pass and a steepest
   descent until U ≤ E₀ − ¼K, so that the correction exists. Completion (and δE) is then held by
   construction; the RDF (0.64 flat, 0.55 many-body, limit 0.05) and speed-KS rows still fail: the
