@@ -338,6 +338,8 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="short horizon (t = 300), small cached models")
     parser.add_argument("--models", type=pathlib.Path, default=None,
                         help="model folder (default runs/lstm_models[_quick]); missing models are trained")
+    parser.add_argument("--json", type=pathlib.Path, default=None,
+                        help="also write {figures, targets} to this JSON file (atomically)")
     parser.add_argument("--stride-study", type=int, default=None, metavar="STEPS",
                         help="instead: the many-body operator at Δ_R = STEPS·Δ, closed loop to t = 100 (diagnostic)")
     args = parser.parse_args(argv)
@@ -350,6 +352,17 @@ def main(argv=None) -> int:
     for t in targets:
         print(f"{t['name']:<100} {t['value']:>11.4g} {t['target']:>11.4g}  {'yes' if t['met'] else 'NO'}")
     print(f"total {time.perf_counter() - t0:.0f} s")
+    if args.json is not None:
+        import json
+
+        from benchmarks._common import _jsonable
+        from systems.atomic_file import atomic_write_text
+
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(args.json, json.dumps({"figures": figures, "targets": targets,
+                                                 "wall_s": time.perf_counter() - t0}, indent=1,
+                                                default=_jsonable) + "\n")
+        print(f"wrote {args.json}")
     return 0
 
 
