@@ -123,11 +123,12 @@ def train_manybody_lj16(models: pathlib.Path, quick: bool, log=print, stride_ste
     from surrogate.lstm.lj16_data import fused_stride_map, lj16_potential, lj16_trajectories, stride_runs
     from surrogate.lstm.manybody import train_manybody, trajectory_forces
 
+    cfg = cfg or CONFIG[bool(quick)]["manybody"]
     suffix = "" if stride_steps == PAPER_STRIDE_STEPS else f"_{stride_steps}"
+    suffix += f"_noise{cfg['input_noise']:g}" if cfg.get("input_noise") else ""
     path = models / f"lj16paper_manybody{suffix}.pt"
     if path.is_file():
         return path
-    cfg = cfg or CONFIG[bool(quick)]["manybody"]
     t0 = time.perf_counter()
     system, provider, pot = lj16_potential()
     data = lj16_trajectories(cfg["trajectories"], cfg["t_max"], displacement=cfg["displacement"], seed=10_001)
@@ -140,7 +141,7 @@ def train_manybody_lj16(models: pathlib.Path, quick: bool, log=print, stride_ste
                           batch_size=8, lr=2e-3,
                           progress=False, force_input=True, forces=fs, force_provider=provider,
                           augment_copies=cfg["augment"], position_noise=cfg["position_noise"],
-                          velocity_noise=cfg["velocity_noise"],
+                          velocity_noise=cfg["velocity_noise"], input_noise=cfg.get("input_noise", 0.0),
                           reference_map=fused_stride_map(pot, system.masses, stride_steps),
                           val_fraction=1.0 / max(2, cfg["trajectories"]), time_budget_s=cfg["budget_s"],
                           system_info={"kind": "lj16_paper", "box": float(system.cell[0, 0]), "epsilon": 2.0,
@@ -311,20 +312,23 @@ STRIDE_STUDY = {"trajectories": 12, "t_max": 30.0, "phases": 1, "displacement": 
                 "augment": 1, "position_noise": 0.02, "velocity_noise": 0.02, "budget_s": 360.0, "t_end": 100.0}
 
 
-def stride_study(stride_steps: int, models: pathlib.Path | None = None, log=print) -> tuple[dict, list[dict]]:
-    """The many-body operator (energy-corrected, without and with the repair) at Δ_R = ``stride_steps``·Δ."""
+def stride_study(stride_steps: int, models: pathlib.Path | None = None, log=print,
+                 input_noise: float = 0.0) -> tuple[dict, list[dict]]:
+    """The many-body operator (energy-corrected, without and with the repair) at Δ_R = ``stride_steps``·Δ;
+    ``input_noise`` > 0 trains it with velocity noise injection (see ``train_manybody``)."""
     from surrogate.lstm.manybody import ManyBodyOperatorIntegrator
 
     torch.set_num_threads(1)
     models = default_models(False) if models is None else pathlib.Path(models)
-    cfg = dict(STRIDE_STUDY)
+    cfg = dict(STRIDE_STUDY, input_noise=float(input_noise))
     t_end = cfg.pop("t_end")
     stride = stride_steps * PAPER_TIMESTEP
     ref = verlet_reference(t_end, stride_steps)
     path = train_manybody_lj16(models, False, log, stride_steps=stride_steps, cfg=cfg)
     figures, targets = {"stride_steps": stride_steps, "t_end": t_end, "training": cfg}, []
     for repair in (False, True):
-        label = f"many-body operator at {stride_steps}Δ" + (" + feasibility repair" if repair else "")
+        label = f"many-body operator at {stride_steps}Δ" + (f", input noise {input_noise:g}" if input_noise else "") \
+            + (" + feasibility repair" if repair else "")
         fig, rows, _ = evaluate(label, lambda provider: ManyBodyOperatorIntegrator(
             path, provider, verlet_timestep=PAPER_TIMESTEP, energy_correction=True,
             max_displacement=MAX_DISPLACEMENT), ref, t_end, log, repair=repair, stride=stride)
@@ -340,12 +344,14 @@ def main(argv=None) -> int:
                         help="model folder (default runs/lstm_models[_quick]); missing models are trained")
     parser.add_argument("--json", type=pathlib.Path, default=None,
                         help="also write {figures, targets} to this JSON file (atomically)")
+    parser.add_argument("--study-input-noise", type=float, default=0.0,
+                        help="with --stride-study: train with this velocity noise injection (fraction of v_s)")
     parser.add_argument("--stride-study", type=int, default=None, metavar="STEPS",
                         help="instead: the many-body operator at Δ_R = STEPS·Δ, closed loop to t = 100 (diagnostic)")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
     if args.stride_study:
-        figures, targets = stride_study(args.stride_study, args.models)
+        figures, targets = stride_study(args.stride_study, args.models, input_noise=args.study_input_noise)
     else:
         figures, targets = run(args.quick, args.models)
     print(f"\n{'target':<100} {'value':>11} {'goal':>11}  met")
