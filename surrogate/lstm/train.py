@@ -100,7 +100,8 @@ def train_lstm(data, out_dir, *, stride_steps: int, window: int = 5, hidden=(32,
                max_windows: int | None = None, lr_factor: float = 0.5, lr_patience: int = 10,
                early_stopping_patience: int = 30, min_lr: float = 1e-6, grad_clip: float = 10.0,
                input_noise: float = 0.0, progress: bool = True, conditions="auto",
-               schedule: str = "plateau", arch: str = "lstm", heads: int = 2, layers: int = 2) -> pathlib.Path:
+               schedule: str = "plateau", arch: str = "lstm", heads: int = 2, layers: int = 2,
+               time_budget_s: float | None = None) -> pathlib.Path:
     """Train an :class:`LSTMOperator` for stride Δ_R = ``stride_steps``·Δ; return the best model file.
 
     data : :class:`~surrogate.lstm.data.OperatorData` or the path of its .npz.
@@ -116,6 +117,7 @@ def train_lstm(data, out_dir, *, stride_steps: int, window: int = 5, hidden=(32,
         oscillators, none for the LJ cube), a sequence of names, or () for the
         paper's state-only model. See :class:`~surrogate.lstm.model.LSTMOperator`.
     arch, heads, layers : "lstm" (paper) or "attention" (causal transformer over the window, d_model = hidden[-1]).
+    time_budget_s : wall-clock cap of the training loop in seconds (None: no cap; see TrainConfig).
     """
     if isinstance(data, (str, os.PathLike)):
         data = load_operator_data(data)
@@ -151,7 +153,8 @@ def train_lstm(data, out_dir, *, stride_steps: int, window: int = 5, hidden=(32,
 
     config = TrainConfig(max_epochs=max_epochs, batch_size=batch_size, lr=lr, schedule=schedule, lr_factor=lr_factor,
                          lr_patience=lr_patience, min_lr=min_lr, early_stopping_patience=early_stopping_patience,
-                         grad_clip=grad_clip, seed=seed, device=device, out_dir=str(out_dir), progress=progress)
+                         grad_clip=grad_clip, seed=seed, device=device, out_dir=str(out_dir), progress=progress,
+                         time_budget_s=time_budget_s)
     trainer = Trainer(model, make_loss_fn(input_noise), train_set, val_set, config,
                       collate_fn=torch.utils.data.default_collate,
                       save_fn=lambda m, path: save_lstm(m, path, model_header(m, data, stride_steps, training_hash)))

@@ -58,7 +58,7 @@ def train_manybody(positions, velocities, masses, cell, pbc, out_dir, *, stride:
                    force_input: bool = False, forces=None, force_provider=None, numbers=None,
                    input_noise: float = 0.0, lr_patience: int = 5, early_stopping_patience: int = 15,
                    augment_copies: int = 0, position_noise: float = 0.0, velocity_noise: float = 0.0,
-                   reference_map=None) -> pathlib.Path:
+                   reference_map=None, time_budget_s: float | None = None) -> pathlib.Path:
     """Train a :class:`ManyBodyOperator` on one or several trajectories sampled every Δ_R.
 
     positions, velocities : [T, n, 3], [R, T, n, 3] or a list of [T_r, n, 3] (Å unwrapped, Å/time),
@@ -72,6 +72,7 @@ def train_manybody(positions, velocities, masses, cell, pbc, out_dir, *, stride:
     ``augment_copies`` > 0 adds that many noisy copies of every training window with exact targets
     from ``reference_map(x [n,3], v [n,3]) -> (x, v)`` one stride later (see :func:`_augmented_runs`;
     with force_input the forces at the noisy positions come from ``force_provider``).
+    ``time_budget_s``: wall-clock cap of the training loop (seconds; None: none).
     Returns the best model file.
     """
     xs = _as_runs("positions", positions)
@@ -120,7 +121,7 @@ def train_manybody(positions, velocities, masses, cell, pbc, out_dir, *, stride:
                               "position_noise_A": float(position_noise), "velocity_noise": float(velocity_noise)})
     config = TrainConfig(max_epochs=max_epochs, batch_size=batch_size, lr=lr, seed=seed, device=device,
                          out_dir=str(out_dir), progress=progress, lr_patience=lr_patience,
-                         early_stopping_patience=early_stopping_patience)
+                         early_stopping_patience=early_stopping_patience, time_budget_s=time_budget_s)
     trainer = Trainer(model, _make_loss(input_noise), train, val, config, collate_fn=_collate,
                       save_fn=lambda m, path: save_model_file(path, m.state_dict(), header))
     try:
