@@ -66,6 +66,9 @@ PAPER_1D_ERROR = {100: 0.001, 400: 0.002, 1000: 0.003, 4000: 0.004}
 LJ_STRIDE = 1000
 FUSED_1D = {"harmonic": "harmonic", "double_well": "double_well"}
 EPOCHS_1D = 60  # full-mode training epochs of each 1D model (--epochs-1d)
+ALL_PARTS = "paper,closed,lj16paper,1d,lj,manybody"
+#: --quick runs issue #13's rows; the stage-1 parts (1d, lj, manybody: 93 s alone) run with --parts.
+QUICK_PARTS = "paper,closed,lj16paper"
 
 
 # ----------------------------------------------------------------- training
@@ -615,7 +618,7 @@ def main(argv=None):
     EPOCHS_1D = args.epochs_1d
     models = pathlib.Path(args.models or ("runs/lstm_models_quick" if args.quick else "runs/lstm_models"))
     models.mkdir(parents=True, exist_ok=True)
-    parts = set(args.parts.split(","))
+    parts = set(selected_parts(args).split(","))
     log = lambda msg: print(msg, flush=True)  # noqa: E731
     if args.train_only:
         train_all(args, models, parts, log)
@@ -632,8 +635,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--train-only", action="store_true")
     parser.add_argument("--no-train", action="store_true", help="skip (and report) models missing from --models")
-    parser.add_argument("--parts", default="paper,closed,1d,lj,manybody",
-                        help="paper (teacher-forced rows), closed (closed-loop rows), 1d, lj, manybody")
+    parser.add_argument("--parts", default=None,
+                        help="comma-separated: paper (teacher-forced rows), closed (closed-loop rows), lj16paper "
+                             "(the paper's LJ16 box closed loop), 1d, lj, manybody (stage-1 rows); default: all, "
+                             f"--quick: {QUICK_PARTS}")
     parser.add_argument("--only", default=None, help="with --train-only: one model, e.g. harmonic_400, lj16, manybody")
     parser.add_argument("--epochs-1d", type=int, default=EPOCHS_1D, help="training epochs of each 1D model (full mode)")
     return parser
@@ -673,7 +678,12 @@ def run(quick: bool) -> tuple[dict, list[dict]]:
     args = _parser().parse_args(["--quick"] if quick else [])
     models = pathlib.Path("runs/lstm_models_quick" if quick else "runs/lstm_models")
     models.mkdir(parents=True, exist_ok=True)
-    return collect(args, models, set(args.parts.split(",")), lambda msg: print(msg, flush=True))
+    return collect(args, models, set(selected_parts(args).split(",")), lambda msg: print(msg, flush=True))
+
+
+def selected_parts(args) -> str:
+    """--parts, or every part (full) / the issue #13 parts (--quick, to stay under 2 minutes)."""
+    return args.parts or (QUICK_PARTS if args.quick else ALL_PARTS)
 
 
 def collect(args, models, parts, log) -> tuple[dict, list[dict]]:
@@ -686,6 +696,12 @@ def collect(args, models, parts, log) -> tuple[dict, list[dict]]:
             f, t = rows(models, args.quick, args.device, log, not args.no_train)
             figures.update(f)
             targets += t
+    if "lj16paper" in parts:  # issue #13 §4: the paper's LJ16 box, closed loop to t = 10⁴ (benchmarks/lstm_lj16.py)
+        from benchmarks import lstm_lj16
+
+        f, t = lstm_lj16.run(args.quick, models=models, log=log)
+        figures["lj16_paper_box"] = f
+        targets += t
     if "1d" in parts:
         for potential in potentials:
             for stride in strides:
