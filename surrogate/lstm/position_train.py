@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import time
 
 import numpy as np
 import torch
@@ -183,13 +184,15 @@ def load_position_operator(path, device="cpu", dtype=None) -> tuple[PositionOper
 
 
 def polish_lbfgs(path, data, out_path, *, steps: int = 200, unroll: int = 1, max_sequences: int = 4000,
-                 seed: int = 0, val_fraction: float = 0.2) -> tuple[pathlib.Path, dict]:
+                 seed: int = 0, val_fraction: float = 0.2,
+                 time_budget_s: float | None = None) -> tuple[pathlib.Path, dict]:
     """Refine a trained model file by full-batch L-BFGS on the same loss (one-step or ``unroll`` strides).
 
     Adam's stochastic steps stall around a relative error of 1e-3–1e-4; a closed loop of 1000 strides needs
     the stride map's phase to about 1e-5, which a deterministic quasi-Newton method on the whole (small)
     training set reaches for a small model. Trajectories are split as in training (same ``seed``); the
-    best weights by validation loss are kept. Writes ``out_path`` (model file; the header records the
+    best weights by validation loss are kept; ``time_budget_s`` stops the polish after the round of 20
+    iterations that passes it. Writes ``out_path`` (model file; the header records the
     polish) and returns (path, {"train_loss", "val_loss", "val_loss_before"}).
     """
     if isinstance(data, (str, os.PathLike)):
@@ -226,7 +229,10 @@ def polish_lbfgs(path, data, out_path, *, steps: int = 200, unroll: int = 1, max
 
     best = (val_loss(), {k: v.clone() for k, v in model.state_dict().items()})
     before = best[0]
+    deadline = None if time_budget_s is None else time.perf_counter() + time_budget_s
     for _ in range(max(1, steps // 20)):
+        if deadline is not None and time.perf_counter() > deadline:
+            break
         optimizer.step(closure)
         current = val_loss()
         if np.isfinite(current) and current < best[0]:
