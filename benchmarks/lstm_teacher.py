@@ -105,6 +105,18 @@ def get_model(models: pathlib.Path, potential: str, stride: int, arch: str, quic
     return path, info
 
 
+def fit_rmse(model, info: dict) -> dict:
+    """One-step RMS error (Å) on the training and the held-out validation windows of the paper's data, from the
+    polish's losses (MSE in units of half the increment range): beside the test trajectory's RMS error it tells
+    an underfit (train ≈ validation ≈ test) from overfitting (train ≪ validation) and from a test trajectory
+    at the edge of the training distribution (validation ≪ test)."""
+    polish = info.get("polish")
+    if not polish:
+        return {}
+    half_span = 0.5 * float((model.increment_hi - model.increment_lo).max())
+    return {"train_rms": half_span * polish["train_loss"] ** 0.5, "val_rms": half_span * polish["val_loss"] ** 0.5}
+
+
 def run(quick: bool, models=None, allow_training: bool = True, log=print, device: str = "cpu",
         attention_strides=(1000,), budget_s: float | None = None) -> tuple[dict, list[dict]]:
     """Teacher-forced rows: (figures, targets); see the module docstring."""
@@ -125,10 +137,12 @@ def run(quick: bool, models=None, allow_training: bool = True, log=print, device
             continue
         model, _ = load_position_operator(path)
         res = teacher_forced_error(model, _test_trajectory(potential, stride))
-        figures[name] = dict(res, paper_mean=PAPER_ERROR[stride], train=info)
+        figures[name] = dict(res, paper_mean=PAPER_ERROR[stride], train=info, **fit_rmse(model, info))
         label = "attention " if arch == "attention" else ""
-        log(f"{label}teacher-forced {potential} {stride}Δ (t ≤ 1e4): mean {res['mean']:.3g}, max {res['max']:.3g} "
-            f"(paper {PAPER_ERROR[stride]})")
+        fit = figures[name]
+        log(f"{label}teacher-forced {potential} {stride}Δ (t ≤ 1e4): mean {res['mean']:.3g}, max {res['max']:.3g}, "
+            f"rms {res['rms']:.3g} (paper {PAPER_ERROR[stride]}); one-step rms on the training / validation "
+            f"windows {fit.get('train_rms', float('nan')):.3g} / {fit.get('val_rms', float('nan')):.3g}")
         targets.append(target(f"{label}teacher-forced {potential} mean |Δx| at {stride}Δ, t ≤ 1e4 (paper metric)",
                               res["mean"], PAPER_ERROR[stride], "lower"))
     return figures, targets

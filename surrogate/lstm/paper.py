@@ -172,14 +172,16 @@ def paper_test_trajectory(potential: str, stride_steps: int, t_end: float = PAPE
 
 
 def teacher_forced_error(model: PositionOperator, positions, t_horizons=(), stride: float | None = None) -> dict:
-    """Mean and max |x_R − x_GT| of one-step predictions from true windows over the whole trajectory.
+    """Mean, max and root-mean-square |x_R − x_GT| (Å) of one-step predictions from true windows over the
+    whole trajectory.
 
     positions [T] (Å) spaced Δ_R apart; ``t_horizons`` (with ``stride`` in ASE time) adds the mean up to each t.
     """
     x = np.asarray(positions, dtype=np.float64)
     pred = teacher_forced(model, x).double().cpu().numpy()[:, 0]
     err = np.abs(pred - x[model.window:])
-    out = {"mean": float(err.mean()), "max": float(err.max()), "n_predictions": int(len(err))}
+    out = {"mean": float(err.mean()), "max": float(err.max()), "rms": float(np.sqrt(np.mean(err ** 2))),
+           "n_predictions": int(len(err))}
     for t in t_horizons:
         n = max(1, int(round(t / stride)) - model.window)
         out[f"mean_t{t:g}"] = float(err[:n].mean())
