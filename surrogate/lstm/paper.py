@@ -132,7 +132,9 @@ def train_paper_model(data, out_dir, stride_steps: int, *, arch: str = "lstm", t
     options.update(arch=arch)
     options.update({k: overrides.pop(k) for k in list(overrides) if k in options})
     val_fraction = overrides.pop("val_fraction", 0.2)
-    polish_steps, polish_sequences = recipe.pop("polish_steps"), recipe.pop("polish_sequences")
+    # the polish's full batch never holds more windows than Adam's cap (--max-windows caps both)
+    polish_steps, polish_sequences = recipe.pop("polish_steps"), min(recipe.pop("polish_sequences"),
+                                                                      recipe["max_sequences"])
     adam_budget = polish_budget = None
     if time_budget_s is not None:
         if size_to_budget:

@@ -4,6 +4,7 @@ import numpy as np
 import torch
 
 from surrogate.lstm.paper import (
+    PAPER_RECIPE,
     PAPER_TEST,
     paper_data,
     paper_model_options,
@@ -54,9 +55,10 @@ def test_cli_paper_preset_writes_a_paper_model(tmp_path):
 
     out = tmp_path / "dw"
     assert main(["train", "lstm", "--preset", "paper", "--potential", "double-well", "--stride", "1000",
-                 "--n-trajectories", "10", "--t-max", "12", "--max-epochs", "1", "--no-progress",
-                 "--out", str(out)]) == 0
-    model, header = load_position_operator(out / "best.pt")
+                 "--n-trajectories", "10", "--t-max", "12", "--max-epochs", "1", "--max-windows", "200",
+                 "--no-progress", "--out", str(out)]) == 0
+    model, header = load_position_operator(out / "polished.pt")  # the preset's recipe: Adam, then L-BFGS
+    assert header["training"]["lr"] == PAPER_RECIPE["lr"] and header["training"]["polish"]["method"] == "lbfgs"
     assert header["system"]["potential"] == "double_well" and header["stride_steps"] == 1000
     assert model.arch == "lstm" and model.hidden == (32, 32) and model.window == 5 and model.conditions == ()
     lo, hi = header["system"]["mass_range"]
