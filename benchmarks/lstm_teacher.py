@@ -34,8 +34,8 @@ What each step of the recipe bought (harmonic, teacher-forced mean on the test t
 loss 7.5x lower); given a short budget, Adam's epochs are worth more. The error is set by the training
 compute: on the harmonic rows the one-step RMS error on the training windows, on held-out trajectories and
 on the test trajectory are alike (an underfit, not overfitting nor a normalisation-range bias); on the
-double well the test trajectory (m = 1, the lightest and fastest particle of the training range) is 3-5x
-worse than the held-out windows at 100, 400 and 4000Δ.
+double well the test trajectory (m = 1, the lightest and fastest particle of the training range) is 2-7x
+worse than the held-out windows (the edge of the training distribution).
 
 The CLI trains the same recipe: ``surrogate train lstm --preset paper --potential harmonic --stride 1000
 --time-budget 2.83 --out DIR`` (data seed 0, as here; the epochs are sized to the budget on the machine at

@@ -73,8 +73,8 @@ def test_paper_recipe_polish_lowers_the_validation_loss_and_the_test_error(tmp_p
     path, info = train_paper_model(data, tmp_path / "r", 100, max_epochs=4, max_sequences=2000,
                                    polish_steps=60, polish_sequences=1000)
     assert path.name == "polished.pt" and info["epochs"] == 4
-    assert info["polish"]["val_loss"] < 0.5 * info["polish"]["val_loss_before"]  # measured: 7x lower
+    assert info["polish"]["val_loss"] < 0.5 * info["polish"]["val_loss_before"]  # measured: 4.7x lower
     x = paper_test_trajectory("harmonic", 100, t_end=100.0)
     adam = teacher_forced_error(load_position_operator(tmp_path / "r" / "best.pt")[0], x)
     polished = teacher_forced_error(load_position_operator(path)[0], x)
-    assert polished["mean"] < adam["mean"]
+    assert polished["mean"] < adam["mean"]  # measured: 0.12 against 0.16
