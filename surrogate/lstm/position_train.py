@@ -213,15 +213,6 @@ def polish_lbfgs(path, data, out_path, *, steps: int = 200, unroll: int = 1, max
     loss_fn = make_unrolled_loss(int(unroll))
     model.train()
     torch.manual_seed(seed)
-    optimizer = torch.optim.LBFGS(model.parameters(), lr=1.0, max_iter=20, history_size=50, tolerance_grad=0.0,
-                                  tolerance_change=0.0,
-                                  line_search_fn="strong_wolfe")
-
-    def closure():
-        optimizer.zero_grad()
-        loss, _ = loss_fn(model, sets[0])
-        loss.backward()
-        return loss
 
     def val_loss():
         with torch.no_grad():
@@ -229,10 +220,34 @@ def polish_lbfgs(path, data, out_path, *, steps: int = 200, unroll: int = 1, max
 
     best = (val_loss(), {k: v.clone() for k, v in model.state_dict().items()})
     before = best[0]
+    # torch's L-BFGS drops every curvature pair with yᵀs ≤ 1e-10, so once the loss is small (≈1e-7) it
+    # silently degrades to gradient descent and stalls. The loss is therefore scaled to ≈1 and the
+    # optimizer restarted (scale renewed) whenever the scaled loss has fallen by 1e3.
+    scale, optimizer, previous, stalled = None, None, float("inf"), 0
     deadline = None if time_budget_s is None else time.perf_counter() + time_budget_s
     for _ in range(max(1, steps // 20)):
         if deadline is not None and time.perf_counter() > deadline:
             break
+        with torch.no_grad():
+            current_train = float(loss_fn(model, sets[0])[0])
+        if not np.isfinite(current_train) or current_train <= 0:
+            break
+        stalled = stalled + 1 if current_train > 0.999 * previous else 0
+        if stalled >= 3:  # converged (at float64 round-off, or in a minimum): stop spending time
+            break
+        previous = current_train
+        if scale is None or current_train * scale < 1e-3:
+            scale = 1.0 / current_train
+            optimizer = torch.optim.LBFGS(model.parameters(), lr=1.0, max_iter=20, history_size=50,
+                                          tolerance_grad=0.0, tolerance_change=0.0, line_search_fn="strong_wolfe")
+
+        def closure():
+            optimizer.zero_grad()
+            loss, _ = loss_fn(model, sets[0])
+            loss = loss * scale
+            loss.backward()
+            return loss
+
         optimizer.step(closure)
         current = val_loss()
         if np.isfinite(current) and current < best[0]:
