@@ -29,6 +29,9 @@ What each step of the recipe bought (harmonic, teacher-forced mean on the test t
      100Δ, the recipe with a 600 s budget (11 epochs; polish 250 s)          0.0035 → 0.0023
      100Δ, half the budget to the polish, on 8000 windows (170 s)            0.0072 → 0.0078
     1000Δ, attention body at 3e-3, 170-180 s                                 0.30-0.56
+    main's scaled L-BFGS (loss scaled to ~1), 120 s on a 4-epoch Adam model:
+     100Δ                                                                   0.0041 → 0.0029
+    1000Δ (the unscaled polish of the same Adam model gave 0.075)            0.171 → 0.053
 
 (a → b: Adam's model → after the polish.) The polish pays once Adam has converged (100Δ, 600 s: validation
 loss 7.5x lower); given a short budget, Adam's epochs are worth more. The error is set by the training
