@@ -8,12 +8,15 @@ from pathlib import Path
 from systems.errors import InputError
 
 from .data import save_operator_data
-from .paper import paper_data, paper_model_options, paper_potential
-from .position_train import train_position_operator
+from .paper import PAPER_RECIPE, paper_data, paper_potential, train_paper_model
 
 
 def train_paper_preset(args) -> Path:
-    """The CLI's paper preset (see ``surrogate train lstm --help``); returns the best model file."""
+    """The CLI's paper preset (see ``surrogate train lstm --help``); returns the model file.
+
+    Trains with the preset's recipe (:func:`~surrogate.lstm.paper.train_paper_model`: Adam with a cosine
+    schedule, then an L-BFGS polish, written as OUT/polished.pt, the file returned; OUT/best.pt is Adam's).
+    """
     if args.potential is None or args.stride is None:
         raise InputError("--preset paper needs --potential (harmonic, lj, double-well, rugged) and --stride "
                          "(100, 400, 1000 or 4000 Verlet steps)")
@@ -27,15 +30,20 @@ def train_paper_preset(args) -> Path:
     print(f"generating {n} Verlet trajectories of t = {args.t_max:g} ({potential}, paper ranges)", file=sys.stderr)
     data = paper_data(potential, args.stride, n_trajectories=n, t_max=args.t_max, seed=args.seed)
     save_operator_data(data, Path(args.out) / "data.npz", trajectory=False)
-    options = paper_model_options(args.stride)
-    options.update(arch=args.arch, head=args.head, unroll=args.unroll,
-                   conditions=("mass", "k") if potential == "harmonic" else ("mass",))
-    if not args.condition_on_parameters:
-        options["conditions"] = ()
-    # The paper's models are float64, whatever --dtype says (its float32 default is the other models').
-    return train_position_operator(data, args.out, max_epochs=args.max_epochs, batch_size=args.batch_size or 256,
-                                   lr=args.lr or 2e-3, seed=args.seed, device=args.device, resume=args.resume,
-                                   val_fraction=args.val_fraction, max_sequences=args.max_windows or 50_000,
-                                   input_noise=args.unroll_noise, progress=not args.no_progress,
+    # The recipe of the preset (paper.PAPER_RECIPE) unless the command line sets a value: --max-epochs caps
+    # its epochs (the parser's default, 200, is above them); the paper's models are float64, whatever --dtype says.
+    overrides = {"max_epochs": min(PAPER_RECIPE["max_epochs"], args.max_epochs), "head": args.head,
+                 "unroll": args.unroll, "input_noise": args.unroll_noise, "resume": args.resume,
+                 "val_fraction": args.val_fraction,
+                 "conditions": (("mass", "k") if potential == "harmonic" else ("mass",))
+                 if args.condition_on_parameters else ()}
+    for key, value in (("batch_size", args.batch_size), ("lr", args.lr), ("max_sequences", args.max_windows)):
+        if value:
+            overrides[key] = value
+    if args.unroll > 1:  # the polish minimises the one-step loss, which would undo unrolled training
+        overrides["polish_steps"] = 0
+    best, info = train_paper_model(data, args.out, args.stride, arch=args.arch, seed=args.seed, device=args.device,
+                                   progress=not args.no_progress,
                                    time_budget_s=None if args.time_budget is None else 60.0 * args.time_budget,
-                                   **options)
+                                   log=lambda msg: print(msg, file=sys.stderr), **overrides)
+    return best

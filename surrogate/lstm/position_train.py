@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import time
 
 import numpy as np
 import torch
@@ -183,13 +184,15 @@ def load_position_operator(path, device="cpu", dtype=None) -> tuple[PositionOper
 
 
 def polish_lbfgs(path, data, out_path, *, steps: int = 200, unroll: int = 1, max_sequences: int = 4000,
-                 seed: int = 0, val_fraction: float = 0.2) -> tuple[pathlib.Path, dict]:
+                 seed: int = 0, val_fraction: float = 0.2,
+                 time_budget_s: float | None = None) -> tuple[pathlib.Path, dict]:
     """Refine a trained model file by full-batch L-BFGS on the same loss (one-step or ``unroll`` strides).
 
     Adam's stochastic steps stall around a relative error of 1e-3–1e-4; a closed loop of 1000 strides needs
     the stride map's phase to about 1e-5, which a deterministic quasi-Newton method on the whole (small)
     training set reaches for a small model. Trajectories are split as in training (same ``seed``); the
-    best weights by validation loss are kept. Writes ``out_path`` (model file; the header records the
+    best weights by validation loss are kept; ``time_budget_s`` stops the polish after the round of 20
+    iterations that passes it. Writes ``out_path`` (model file; the header records the
     polish) and returns (path, {"train_loss", "val_loss", "val_loss_before"}).
     """
     if isinstance(data, (str, os.PathLike)):
@@ -221,7 +224,10 @@ def polish_lbfgs(path, data, out_path, *, steps: int = 200, unroll: int = 1, max
     # silently degrades to gradient descent and stalls. The loss is therefore scaled to ≈1 and the
     # optimizer restarted (scale renewed) whenever the scaled loss has fallen by 1e3.
     scale, optimizer, previous, stalled = None, None, float("inf"), 0
+    deadline = None if time_budget_s is None else time.perf_counter() + time_budget_s
     for _ in range(max(1, steps // 20)):
+        if deadline is not None and time.perf_counter() > deadline:
+            break
         with torch.no_grad():
             current_train = float(loss_fn(model, sets[0])[0])
         if not np.isfinite(current_train) or current_train <= 0:

@@ -3,7 +3,15 @@
 import numpy as np
 import torch
 
-from surrogate.lstm.paper import PAPER_TEST, paper_data, paper_model_options, paper_test_trajectory, teacher_forced_error
+from surrogate.lstm.paper import (
+    PAPER_RECIPE,
+    PAPER_TEST,
+    paper_data,
+    paper_model_options,
+    paper_test_trajectory,
+    teacher_forced_error,
+    train_paper_model,
+)
 from surrogate.lstm.position_operator import PositionOperator, teacher_forced
 from surrogate.lstm.position_train import load_position_operator, train_position_operator
 
@@ -47,10 +55,26 @@ def test_cli_paper_preset_writes_a_paper_model(tmp_path):
 
     out = tmp_path / "dw"
     assert main(["train", "lstm", "--preset", "paper", "--potential", "double-well", "--stride", "1000",
-                 "--n-trajectories", "10", "--t-max", "12", "--max-epochs", "1", "--no-progress",
-                 "--out", str(out)]) == 0
-    model, header = load_position_operator(out / "best.pt")
+                 "--n-trajectories", "10", "--t-max", "12", "--max-epochs", "1", "--max-windows", "200",
+                 "--no-progress", "--out", str(out)]) == 0
+    model, header = load_position_operator(out / "polished.pt")  # the preset's recipe: Adam, then L-BFGS
+    assert header["training"]["lr"] == PAPER_RECIPE["lr"] and header["training"]["polish"]["method"] == "lbfgs"
     assert header["system"]["potential"] == "double_well" and header["stride_steps"] == 1000
     assert model.arch == "lstm" and model.hidden == (32, 32) and model.window == 5 and model.conditions == ()
     lo, hi = header["system"]["mass_range"]
     assert 1.0 <= lo < hi <= 10.0
+
+
+def test_paper_recipe_polish_lowers_the_validation_loss_and_the_test_error(tmp_path):
+    # The preset's recipe (Adam, cosine, then full-batch L-BFGS) on a tiny set: the polish must improve on
+    # Adam's model, on held-out trajectories and on the paper's test trajectory.
+    torch.set_num_threads(1)
+    data = paper_data("harmonic", 100, n_trajectories=20, t_max=10.0, seed=0)
+    path, info = train_paper_model(data, tmp_path / "r", 100, max_epochs=4, max_sequences=2000,
+                                   polish_steps=60, polish_sequences=1000)
+    assert path.name == "polished.pt" and info["epochs"] == 4
+    assert info["polish"]["val_loss"] < 0.5 * info["polish"]["val_loss_before"]  # measured: 4.7x lower
+    x = paper_test_trajectory("harmonic", 100, t_end=100.0)
+    adam = teacher_forced_error(load_position_operator(tmp_path / "r" / "best.pt")[0], x)
+    polished = teacher_forced_error(load_position_operator(path)[0], x)
+    assert polished["mean"] < adam["mean"]  # measured: 0.12 against 0.16
