@@ -492,37 +492,12 @@ def _position_model(models, name, make_data, options, quick, device, log, allow_
 
 def paper_rows(models, quick, device, log, allow_training=True):
     """Teacher-forced (the paper's metric): one-step |x_R − x_GT| from true windows on the paper's test
-    trajectories to t = 10⁴, for the paper preset (positions only, LSTM 32/32, float64) and the attention body."""
-    from surrogate.lstm.paper import PAPER_ERROR, paper_data, paper_model_options, paper_test_trajectory, \
-        teacher_forced_error
-    from surrogate.lstm.position_train import load_position_operator
+    trajectories to t = 10⁴, for the paper preset (positions only, LSTM 32/32, float64) and the attention body
+    at every stride (benchmarks/lstm_teacher.py: its recipe, cache and rows)."""
+    from benchmarks import lstm_teacher
 
-    figures, targets = {}, []
-    potentials = ("harmonic",) if quick else ("harmonic", "double_well")
-    strides = (1000,) if quick else STRIDES_1D
-    archs = ("lstm", "attention")
-    for potential in potentials:
-        for stride in strides:
-            for arch in archs if stride == 1000 else ("lstm",):  # attention beside the LSTM at 1000Δ
-                name = f"paper_{potential}_{stride}" + ("" if arch == "lstm" else "_attention")
-                opts = paper_model_options(stride)
-                opts.update(arch=arch, max_epochs=3 if quick else 20, lr=2e-3)
-                path = _position_model(models, name, lambda: paper_data(potential, stride, 100 if quick else 500,
-                                                                        seed=1),
-                                       opts, quick, device, log, allow_training, 25 if quick else 45)
-                if path is None:
-                    figures[name] = "no trained model"
-                    continue
-                model, _ = load_position_operator(path)
-                x = paper_test_trajectory(potential, stride)
-                res = teacher_forced_error(model, x)
-                figures[name] = res
-                label = "attention " if arch == "attention" else ""
-                log(f"teacher-forced {label}{potential} {stride}Δ (t ≤ 1e4): mean {res['mean']:.3g}, "
-                    f"max {res['max']:.3g} (paper {PAPER_ERROR[stride]})")
-                targets.append(target(f"{label}teacher-forced {potential} mean |Δx| at {stride}Δ, t ≤ 1e4 "
-                                      "(paper metric)", res["mean"], PAPER_ERROR[stride], "lower"))
-    return figures, targets
+    return lstm_teacher.run(quick, models=models, allow_training=allow_training, log=log, device=device,
+                            attention_strides=(1000,) if quick else (100, 400, 1000, 4000))
 
 
 def closed_loop_rows(models, quick, device, log, allow_training=True):

@@ -13,7 +13,7 @@ from systems.output_lock import holds_output_lock
 
 from ..config import write_resolved_config
 from .options import (POTENTIALS, HelpFormatter, add_config_option, add_size_options, non_negative_float,
-                      positive_float, positive_int)
+                      non_negative_int, positive_float, positive_int)
 
 DESCRIPTION = """\
 Train a surrogate on reference data:
@@ -191,9 +191,18 @@ def _add_lstm(kinds) -> None:
                         "with learned coefficients (it can represent the exact harmonic stride map); or a learned "
                         "Störmer map x_{n+1} = G(x_n) − x_{n−1} (time-reversible, area-preserving); stormer: "
                         "G = 2cos(θ)x + b with θ, b from the conditions only (harmonic; needs "
-                        "--condition-on-parameters)")
+                        "--conditions, e.g. omega)")
     q.add_argument("--condition-on-parameters", action="store_true",
                    help="--preset paper: also feed the mass (and k) of each trajectory (not the paper's inputs)")
+    q.add_argument("--conditions", default=None, metavar="NAMES",
+                   help="--preset paper: comma-separated per-trajectory inputs instead of "
+                        "--condition-on-parameters: mass, k, omega (= √(k/m), harmonic), energy (the orbit's total "
+                        "energy, eV); e.g. --head stormer --conditions omega, or --head reversible --conditions "
+                        "mass,energy")
+    q.add_argument("--widths", default=None, metavar="W1,W2,...",
+                   help="--preset paper: body (or the reversible/stormer MLP) widths instead of the paper's 32,32")
+    q.add_argument("--polish-steps", type=non_negative_int, default=None,
+                   help="--preset paper: L-BFGS polish iterations after Adam (0: none; default: the recipe's)")
     q.add_argument("--unroll", type=positive_int, default=1,
                    help="--preset paper: train on K-stride closed-loop unrolls (1: teacher forcing, the paper)")
     q.add_argument("--unroll-noise", type=non_negative_float, default=0.0,

@@ -40,6 +40,12 @@ def train_paper_preset(args) -> Path:
     for key, value in (("batch_size", args.batch_size), ("lr", args.lr), ("max_sequences", args.max_windows)):
         if value:
             overrides[key] = value
+    if getattr(args, "conditions", None):
+        overrides["conditions"] = _names(args.conditions, "--conditions")
+    if getattr(args, "widths", None):
+        overrides["hidden"] = tuple(_positive(w, "--widths") for w in _names(args.widths, "--widths"))
+    if getattr(args, "polish_steps", None) is not None:
+        overrides["polish_steps"] = args.polish_steps
     if args.unroll > 1:  # the polish minimises the one-step loss, which would undo unrolled training
         overrides["polish_steps"] = 0
     best, info = train_paper_model(data, args.out, args.stride, arch=args.arch, seed=args.seed, device=args.device,
@@ -47,3 +53,20 @@ def train_paper_preset(args) -> Path:
                                    time_budget_s=None if args.time_budget is None else 60.0 * args.time_budget,
                                    log=lambda msg: print(msg, file=sys.stderr), **overrides)
     return best
+
+
+def _names(text: str, option: str) -> tuple[str, ...]:
+    names = tuple(part.strip() for part in str(text).split(",") if part.strip())
+    if not names:
+        raise InputError(f"{option}: give a comma-separated list, got {text!r}")
+    return names
+
+
+def _positive(text: str, option: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise InputError(f"{option}: widths must be positive integers, got {text!r}")
+    return value

@@ -143,3 +143,24 @@ def test_stormer_head_trained_and_polished_holds_the_phase_on_unseen_oscillators
     assert info["train_loss"] < 1e-9, info
     res = closed_loop_error(load_position_operator(polished)[0], "harmonic", 1000, 200.0, n_test=8, **ranges)
     assert res["mean_rel_t200"] < 0.01 < untrained["mean_rel_t200"], (res, untrained)
+
+
+def test_cli_stormer_head_conditions_widths_polish_and_refusals(tmp_path, capsys):
+    from surrogate.cli import main
+
+    out = tmp_path / "st"
+    assert main(["train", "lstm", "--preset", "paper", "--potential", "harmonic", "--stride", "1000", "--head",
+                 "stormer", "--conditions", "omega", "--widths", "8,8", "--n-trajectories", "20", "--t-max", "12",
+                 "--max-epochs", "1", "--polish-steps", "200", "--no-progress", "--out", str(out)]) == 0
+    model, header = load_position_operator(out / "polished.pt")
+    assert model.head == "stormer" and model.conditions == ("omega",) and model.hidden == (8, 8)
+    assert header["training"]["polish"]["steps"] == 200
+    # A name the data does not have, and the stormer head without conditions, are refused by name.
+    assert main(["train", "lstm", "--preset", "paper", "--potential", "harmonic", "--stride", "1000",
+                 "--conditions", "omega,spin", "--n-trajectories", "10", "--t-max", "6", "--max-epochs", "1",
+                 "--no-progress", "--out", str(tmp_path / "bad")]) != 0
+    assert "spin" in capsys.readouterr().err
+    assert main(["train", "lstm", "--preset", "paper", "--potential", "harmonic", "--stride", "1000", "--head",
+                 "stormer", "--n-trajectories", "10", "--t-max", "6", "--max-epochs", "1", "--no-progress",
+                 "--out", str(tmp_path / "bad2")]) != 0
+    assert "stormer" in capsys.readouterr().err
