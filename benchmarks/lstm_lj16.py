@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import argparse
 import pathlib
-import shutil
 import sys
 import time
 
@@ -61,6 +60,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from benchmarks._common import target  # noqa: E402
 from integrators.fused_verlet import verlet_lj  # noqa: E402
+from systems.atomic_file import atomic_copy  # noqa: E402
 from systems.lj16_paper import PAPER_STRIDE_STEPS, PAPER_TIMESTEP, lj16_paper_system  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -112,7 +112,7 @@ def train_flat(models: pathlib.Path, quick: bool, log=print) -> pathlib.Path:
                       max_windows=cfg["max_windows"], input_noise=cfg["input_noise"], lr_patience=5,
                       early_stopping_patience=20, seed=0, progress=False, time_budget_s=cfg["budget_s"])
     models.mkdir(parents=True, exist_ok=True)
-    shutil.copy(best, path)
+    atomic_copy(best, path)
     log(f"trained {path.name} in {time.perf_counter() - t0:.0f} s")
     return path
 
@@ -151,7 +151,7 @@ def train_manybody_lj16(models: pathlib.Path, quick: bool, log=print, stride_ste
                           system_info={"kind": "lj16_paper", "box": float(system.cell[0, 0]), "epsilon": 2.0,
                                        "cutoff": 2.5})
     models.mkdir(parents=True, exist_ok=True)
-    shutil.copy(best, path)
+    atomic_copy(best, path)
     log(f"trained {path.name} in {time.perf_counter() - t0:.0f} s")
     return path
 

@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import argparse
 import pathlib
-import shutil
 import sys
 import time
 
@@ -59,6 +58,7 @@ from surrogate.lstm import (  # noqa: E402
     rollout,
     train_lstm,
 )
+from systems.atomic_file import atomic_copy  # noqa: E402
 
 DT = 0.001
 STRIDES_1D = (100, 400, 1000, 4000)
@@ -96,7 +96,7 @@ def train_1d(potential, stride, models, quick, device, log, allow_training=True,
                       dropout=0.0, max_windows=10_000 if quick else 40_000, lr_patience=5,
                       early_stopping_patience=20, device=device, seed=0, progress=False, dtype="float64",
                       conditions=conditions, schedule="cosine", min_lr=1e-6)
-    shutil.copy(best, path)
+    atomic_copy(best, path)
     log(f"trained {path.name} in {time.perf_counter() - t0:.0f} s")
     return path
 
@@ -113,7 +113,7 @@ def train_lj(models, quick, device, log, allow_training=True):
                       batch_size=256, lr=2e-3, dropout=0.0 if quick else 0.15, max_windows=10_000 if quick else 50_000,
                       input_noise=0.0 if quick else 0.002, lr_patience=5, early_stopping_patience=20, device=device,
                       seed=0, progress=False)
-    shutil.copy(best, path)
+    atomic_copy(best, path)
     log(f"trained {path.name} in {time.perf_counter() - t0:.0f} s")
     return path
 
@@ -324,7 +324,7 @@ def train_manybody_model(models, quick, device, log, allow_training=True):
                           position_noise=cfg["position_noise"], velocity_noise=cfg["velocity_noise"],
                           reference_map=argon_stride_map(system, provider, units), val_fraction=1.0 / cfg["runs"],
                           system_info={"kind": "liquid_argon", "potential": "LennardJones.argon", "T_K": 94.4})
-    shutil.copy(best, path)
+    atomic_copy(best, path)
     log(f"trained {path.name} in {time.perf_counter() - t0:.0f} s ({cfg})")
     return path
 
@@ -485,7 +485,7 @@ def _position_model(models, name, make_data, options, quick, device, log, allow_
                                   steps=polish[1] if quick else polish[0],
                                   max_sequences=1000 if quick else polish_sequences)
         log(f"{name}: L-BFGS polish, validation loss {info['val_loss_before']:.3g} → {info['val_loss']:.3g}")
-    shutil.copy(best, models / f"{name}.pt")
+    atomic_copy(best, models / f"{name}.pt")
     log(f"trained {name}.pt in {time.perf_counter() - t0:.0f} s")
     return models / f"{name}.pt"
 

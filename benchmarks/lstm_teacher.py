@@ -72,7 +72,7 @@ from surrogate.lstm.paper import (  # noqa: E402
     train_paper_model,
 )
 from surrogate.lstm.position_train import load_position_operator  # noqa: E402
-from systems.atomic_file import atomic_write_text  # noqa: E402
+from systems.atomic_file import atomic_copy, atomic_write_text  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 POTENTIALS = ("harmonic", "double_well")
@@ -130,7 +130,7 @@ def get_model(models: pathlib.Path, potential: str, stride: int, arch: str, quic
                                    device=device, log=log, **overrides)
     info = dict(info, data=dict(sizes, seed=0), budget_s=budget_s, total_s=time.perf_counter() - t0)
     models.mkdir(parents=True, exist_ok=True)
-    shutil.copy(best, path)
+    atomic_copy(best, path)
     atomic_write_text(meta, json.dumps(info, indent=2) + "\n")
     log(f"trained {name}.pt in {info['total_s']:.0f} s ({info['epochs_run']} of {info['epochs']} Adam epochs + polish)")
     return path, info

@@ -3,12 +3,13 @@
 A crash or kill at any point leaves either the old file or the new one, never a
 half-written one. Every file the package writes whole (checkpoints, model files,
 training checkpoints, JSON, YAML, CSV, Markdown and HTML reports) goes through
-:func:`atomic_write` or :func:`atomic_write_text`.
+:func:`atomic_write`, :func:`atomic_write_text` or :func:`atomic_copy`.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import BinaryIO, Callable
@@ -58,3 +59,10 @@ def atomic_write_text(path, text: str, encoding: str = "utf-8") -> Path:
     """Write ``text`` to ``path`` atomically (see :func:`atomic_write`)."""
     data = text.encode(encoding)
     return atomic_write(path, lambda handle: handle.write(data))
+
+
+def atomic_copy(source, path) -> Path:
+    """Copy the file ``source`` to ``path`` atomically (see :func:`atomic_write`): a killed copy leaves no
+    truncated file behind for a later run to mistake for a finished one."""
+    with open(source, "rb") as handle_in:
+        return atomic_write(path, lambda handle: shutil.copyfileobj(handle_in, handle))

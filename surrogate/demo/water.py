@@ -28,12 +28,12 @@ Every step but the operator runs is an ordinary ``surrogate`` command, printed a
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 import time
 from importlib import resources
 from pathlib import Path
 
+from systems.atomic_file import atomic_copy
 from systems.errors import InputError
 
 from .steps import step
@@ -82,7 +82,7 @@ def copy_reference(source, dest: Path) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     for name in DATA_FILES:
         if (source / name).is_file():
-            shutil.copyfile(source / name, dest / name)
+            atomic_copy(source / name, dest / name)
     return dest / "trajectory.extxyz"
 
 

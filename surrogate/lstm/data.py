@@ -25,14 +25,13 @@ from __future__ import annotations
 
 import json
 import pathlib
-import shutil
 import tempfile
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from integrators.fused_verlet import PeriodicLJ, params_1d, verlet_1d, verlet_lj
-from systems.atomic_file import atomic_write
+from systems.atomic_file import atomic_copy, atomic_write
 from systems.errors import InputError
 
 #: The paper's reference step Δ (reduced LJ time = ASE time with σ = 1 Å, ε = 1 eV, m = 1 amu).
@@ -288,8 +287,7 @@ def write_trajectory(data: OperatorData, path) -> pathlib.Path:
                                         data.velocities[t, f], cell, True, f * data.frame_interval)
                         writer.write(system, ForceResult(float(data.potential_energy[t, f]),
                                                          np.zeros((data.n_particles, 3))))
-        with open(tmp, "rb") as source:
-            atomic_write(path, lambda handle: shutil.copyfileobj(source, handle))
+        atomic_copy(tmp, path)
     return path
 
 
