@@ -517,9 +517,11 @@ def structured_teacher_rows(models, quick, device, log, allow_training=True):
     closed-loop: the stormer head on ω (harmonic) and the reversible head on (m, E) (double well). Not the
     paper's inputs (they also read the oscillator's known parameters), labelled so."""
     from surrogate.lstm import generate_oscillator_data
+    from surrogate.lstm.closed_loop import condition_array
     from surrogate.lstm.paper import PAPER_ERROR, PAPER_TEST, paper_test_trajectory
     from surrogate.lstm.position_operator import teacher_forced
     from surrogate.lstm.position_train import load_position_operator
+    from systems.catalogue import oscillator_1d
 
     figures, targets = {}, []
     for potential, name, options, x0_range, n_traj, budget, polish, polish_set in STRUCTURED_TEACHER:
@@ -537,9 +539,11 @@ def structured_teacher_rows(models, quick, device, log, allow_training=True):
                 continue
             model, _ = load_position_operator(path)
             m, x0, k = PAPER_TEST[potential]
-            values = {"mass": m, "k": k, "omega": np.sqrt(k / m) if k else None, "energy": x0 ** 4 / 4 - x0 ** 2 / 2}
+            k = 1.0 if k is None else k
+            start, pot = oscillator_1d(potential, x0, mass=m, k=k)  # from rest: E = U(x0)
+            cond = condition_array(model.conditions, m, k, pot.compute(start).energy)
             x = paper_test_trajectory(potential, stride)
-            pred = teacher_forced(model, x, np.array([values[c] for c in model.conditions])).numpy()[:, 0]
+            pred = teacher_forced(model, x, cond[0]).numpy()[:, 0]
             err = np.abs(pred - x[model.window:])
             res = {"mean": float(err.mean()), "max": float(err.max()), "n_predictions": int(len(err)),
                    "inputs": ["window of positions"] + list(model.conditions)}
@@ -617,13 +621,12 @@ def closed_loop_rows(models, quick, device, log, allow_training=True):
 def closed_loop_speed(model, potential, x0_range, n_oscillators=1000, n_strides=50):
     """Wall time of ``n_strides`` closed-loop strides of ``n_oscillators`` unseen oscillators (one torch thread)
     against the fused Numba Verlet over the same 1000·n_strides steps; returns seconds and their ratio."""
-    from surrogate.lstm.closed_loop import reference_positions, unseen_oscillators
+    from surrogate.lstm.closed_loop import condition_array, reference_positions, unseen_oscillators
     from surrogate.lstm.position_operator import rollout_positions
 
     m, x0, k = unseen_oscillators(potential, n_oscillators, 7, x0_range=x0_range)
     ref, energy = reference_positions(potential, m, x0, k, 1000, 4, True)
-    values = {"mass": m, "k": k, "omega": np.sqrt(k / m), "energy": energy}
-    cond = np.stack([values[c] for c in model.conditions], 1) if model.conditions else None
+    cond = condition_array(model.conditions, m, k, energy)
     params = params_1d("harmonic", n_oscillators, k=k) if potential == "harmonic" else params_1d(potential,
                                                                                                    n_oscillators)
     threads = torch.get_num_threads()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from integrators.fused_verlet import params_1d, verlet_1d
+from systems.errors import InputError
 
 from .data import PAPER_TIMESTEP
 from .position_operator import PositionOperator, rollout_positions
@@ -30,6 +31,20 @@ def unseen_oscillators(potential: str, n: int, seed: int, mass_range=(1.0, 10.0)
     x0 = rng.uniform(*x0_range, n)
     k = rng.uniform(*k_range, n) if potential == "harmonic" else np.ones(n)
     return m, x0, k
+
+
+def condition_array(names, mass, k, energy):
+    """The conditions a model reads, [n, C] (None for a model without conditions), from per-oscillator
+    mass [n] amu, k [n] eV/Å² and total energy [n] eV: "mass", "k", "omega" = √(k/m) (1/ASE time), "energy"
+    (the names of :func:`~surrogate.lstm.data.condition_values`)."""
+    if not names:
+        return None
+    mass, k, energy = (np.atleast_1d(np.asarray(a, dtype=np.float64)) for a in (mass, k, energy))
+    values = {"mass": mass, "k": k, "omega": np.sqrt(k / mass), "energy": energy}
+    unknown = [c for c in names if c not in values]
+    if unknown:
+        raise InputError(f"condition_array: unknown conditions {unknown}; an oscillator has {sorted(values)}")
+    return np.stack([values[c] for c in names], 1)
 
 
 def reference_positions(potential, m, x0, k, stride_steps: int, n_strides: int, with_energy: bool = False):
@@ -49,16 +64,16 @@ def closed_loop_error(model: PositionOperator, potential: str, stride_steps: int
                       seed: int = 123, horizons=(10.0, 100.0, 1000.0), **ranges) -> dict:
     """Mean |Δx| (Å) and mean |Δx|/A of closed-loop rollouts of ``n_test`` unseen oscillators up to each horizon.
 
-    Conditions are fed where the model takes them ("mass", "k", "omega", "energy": the start's total energy,
-    one potential evaluation per oscillator, as the FlashMD energy correction needs). ranges: mass_range, k_range, x0_range.
+    Conditions are fed where the model takes them (:func:`condition_array`; "energy" is the start's total
+    energy, one potential evaluation per oscillator, as the FlashMD energy correction needs).
+    ranges: mass_range, k_range, x0_range.
     """
     m, x0, k = unseen_oscillators(potential, n_test, seed, **ranges)
     stride = stride_steps * PAPER_TIMESTEP
     n_strides = int(round(t_end / stride))
     w = model.window
     ref, energy = reference_positions(potential, m, x0, k, stride_steps, n_strides + w - 1, True)  # [T, n], [n]
-    values = {"mass": m, "k": k, "omega": np.sqrt(k / m), "energy": energy}
-    cond = np.stack([values[c] for c in model.conditions], 1) if model.conditions else None
+    cond = condition_array(model.conditions, m, k, energy)
     out = rollout_positions(model, ref[:w].T[:, :, None], n_strides, cond).double().cpu().numpy()[:, :, 0]
     truth = ref[w:w + n_strides]
     err = np.abs(out - truth)  # [S, n]
