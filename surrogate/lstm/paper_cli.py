@@ -40,13 +40,14 @@ def train_paper_preset(args) -> Path:
     for key, value in (("batch_size", args.batch_size), ("lr", args.lr), ("max_sequences", args.max_windows)):
         if value:
             overrides[key] = value
-    if getattr(args, "conditions", None):
+    if args.conditions:
         overrides["conditions"] = _names(args.conditions, "--conditions")
-    if getattr(args, "widths", None):
+    if args.widths:
         overrides["hidden"] = tuple(_positive(w, "--widths") for w in _names(args.widths, "--widths"))
-    if getattr(args, "polish_steps", None) is not None:
+    if args.polish_steps is not None:
         overrides["polish_steps"] = args.polish_steps
-    if args.unroll > 1:  # the polish minimises the one-step loss, which would undo unrolled training
+    # The polish has no noise injection: on an unrolled model it would undo what the noisy unrolls taught.
+    if args.unroll > 1:
         overrides["polish_steps"] = 0
     best, info = train_paper_model(data, args.out, args.stride, arch=args.arch, seed=args.seed, device=args.device,
                                    progress=not args.no_progress,
